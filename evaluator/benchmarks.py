@@ -1,0 +1,189 @@
+"""The benchmark registry: what a result on pruneboard holds constant.
+
+A benchmark fixes the dataset and its splits, the architecture, the pretrained weights (by
+SHA-256), the finetuning protocol, the compressions and the seeds. Everything but the mask.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+# Bump when the evaluation protocol changes in a way that changes results (metrics definitions,
+# finetuning loop, calibration batch selection). Stored with every run.
+PROTOCOL_VERSION = 1
+
+COMPRESSIONS = (1, 2, 4, 8, 16, 32, 64)
+SEEDS = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class FinetuneProtocol:
+    """How a model is trained: the pretraining of the dense model, or the masked finetuning."""
+
+    optimizer: str = "sgd"  # sgd | adam | adamw
+    lr: float = 1e-2  # initial learning rate, per batch of `batch_size`
+    momentum: float = 0.9  # sgd only
+    nesterov: bool = False  # sgd only
+    weight_decay: float = 0.0  # L2 for sgd/adam, decoupled for adamw
+    epochs: int = 10  # passes over the training split
+    batch_size: int = 128  # samples per step
+    schedule: str = "cosine"  # constant | cosine (per step, to 0 at the last step)
+    patience: int = 0  # early stopping: stop after this many epochs without a better
+    #                    validation top-1; 0 runs every epoch. The best validation epoch is
+    #                    always the one kept (selection uses the validation split only).
+
+    def __post_init__(self):
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; known: sgd, adam, adamw")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"unknown schedule {self.schedule!r}; known: constant, cosine")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    dataset: str  # evaluator.datasets name
+    model: str  # evaluator.models name
+    finetune: FinetuneProtocol
+    pretrain: FinetuneProtocol
+    weights_sha256: str | None = None  # None: not fixed in the registry (see weights.py)
+    reference_top1: float | None = None  # dense test top-1 of the fixed weights, in [0, 1]
+    compressions: tuple[int, ...] = COMPRESSIONS
+    seeds: tuple[int, ...] = SEEDS
+    calibration_size: int = 128  # training samples handed to the strategy
+    embedded: bool = False  # runs anywhere from PyPI packages alone, in minutes on a CPU
+    queue: str = "gpu"  # which workers take its runs: cpu | gpu
+    description: str = ""
+
+    @property
+    def weights_file(self) -> str:
+        return f"{self.name}.safetensors"
+
+    def protocol_dict(self) -> dict:
+        """Everything about how runs are scored, for hashing and for the record."""
+        return {
+            "protocol_version": PROTOCOL_VERSION,
+            "dataset": self.dataset,
+            "model": self.model,
+            "finetune": dataclasses.asdict(self.finetune),
+            "calibration_size": self.calibration_size,
+        }
+
+    def protocol_hash(self) -> str:
+        blob = json.dumps(self.protocol_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+BENCHMARKS: dict[str, Benchmark] = {}
+
+
+def register_benchmark(benchmark: Benchmark) -> Benchmark:
+    if benchmark.name in BENCHMARKS:
+        raise ValueError(f"benchmark {benchmark.name!r} registered twice")
+    BENCHMARKS[benchmark.name] = benchmark
+    return benchmark
+
+
+def get_benchmark(name: str) -> Benchmark:
+    try:
+        return BENCHMARKS[name]
+    except KeyError:
+        known = ", ".join(sorted(BENCHMARKS))
+        raise ValueError(f"unknown benchmark {name!r}; known: {known}") from None
+
+
+def list_benchmarks() -> list[Benchmark]:
+    return list(BENCHMARKS.values())
+
+
+def run_identity(
+    *, benchmark: Benchmark, weights_sha256: str, strategy_sha256: str, compression: float, seed: int
+) -> str:
+    """A run's identity: the same inputs always name the same run, anything else a new one."""
+    blob = json.dumps(
+        {
+            "benchmark": benchmark.name,
+            "protocol": benchmark.protocol_dict(),
+            "weights_sha256": weights_sha256,
+            "strategy_sha256": strategy_sha256,
+            "compression": float(compression),
+            "seed": int(seed),
+        },
+        sort_keys=True,
+    ).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+_SMALL_FINETUNE = FinetuneProtocol(
+    optimizer="adam", lr=1e-3, epochs=10, batch_size=64, schedule="cosine"
+)
+_CIFAR_FINETUNE = FinetuneProtocol(
+    optimizer="sgd", lr=1e-2, momentum=0.9, nesterov=True, weight_decay=5e-4,
+    epochs=30, batch_size=128, schedule="cosine", patience=0,
+)
+_CIFAR_PRETRAIN = FinetuneProtocol(
+    optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
+    epochs=200, batch_size=128, schedule="cosine",
+)
+_IMAGENET_FINETUNE = FinetuneProtocol(
+    optimizer="sgd", lr=1e-3, momentum=0.9, weight_decay=1e-4, epochs=10, batch_size=256,
+)
+
+# --- Embedded: PyPI packages only, a CPU, minutes. Weights are committed under weights/.
+register_benchmark(Benchmark(
+    name="digits-mlp", dataset="digits", model="digits_mlp",
+    finetune=_SMALL_FINETUNE,
+    pretrain=FinetuneProtocol(optimizer="adam", lr=1e-3, epochs=60, batch_size=64),
+    weights_sha256="5a7f0f0f6e2c957186277a77783d38c3b97144008e320fb2f49f453d40238ff3",
+    reference_top1=0.9833,
+    embedded=True, queue="cpu",
+    description="scikit-learn's 8x8 digits, a 2-hidden-layer MLP",
+))
+register_benchmark(Benchmark(
+    name="digits-cnn", dataset="digits", model="digits_cnn",
+    finetune=_SMALL_FINETUNE,
+    pretrain=FinetuneProtocol(optimizer="adam", lr=1e-3, epochs=40, batch_size=64),
+    weights_sha256="99614f3ddf92b6bf283e62cb162d598a5c26882bee1acccc771ca93cf04df786",
+    reference_top1=0.9833,
+    embedded=True, queue="cpu",
+    description="scikit-learn's 8x8 digits, a small 2-conv CNN",
+))
+register_benchmark(Benchmark(
+    name="mnist1d-cnn", dataset="mnist1d", model="mnist1d_cnn",
+    finetune=FinetuneProtocol(optimizer="adam", lr=1e-3, epochs=10, batch_size=128),
+    pretrain=FinetuneProtocol(optimizer="adam", lr=2e-3, epochs=80, batch_size=128,
+                              weight_decay=0.0),
+    weights_sha256="PENDING", reference_top1=None,
+    embedded=True, queue="cpu",
+    description="MNIST-1D (generated locally by the mnist1d package), a 1-D ConvNet",
+))
+
+# --- Standard: from the literature; need data on local disk (and, in practice, a GPU).
+# Their weights are produced by `python -m evaluator pretrain NAME` where the data is, and
+# pinned by the SHA-256 written beside them (see weights.py).
+for _name, _model in (("cifar10-resnet20", "cifar_resnet20"), ("cifar10-resnet56", "cifar_resnet56"),
+                      ("cifar10-resnet110", "cifar_resnet110"), ("cifar10-vgg", "cifar_vgg")):
+    register_benchmark(Benchmark(
+        name=_name, dataset="cifar10", model=_model, finetune=_CIFAR_FINETUNE,
+        pretrain=_CIFAR_PRETRAIN, calibration_size=128,
+        description=f"CIFAR-10, {_model}",
+    ))
+register_benchmark(Benchmark(
+    name="mnist-lenet", dataset="mnist", model="lenet5",
+    finetune=FinetuneProtocol(optimizer="sgd", lr=1e-2, momentum=0.9, epochs=10, batch_size=128),
+    pretrain=FinetuneProtocol(optimizer="sgd", lr=5e-2, momentum=0.9, epochs=20, batch_size=128),
+    description="MNIST, LeNet-5",
+))
+register_benchmark(Benchmark(
+    name="imagenet-resnet18", dataset="imagenet", model="resnet18",
+    finetune=_IMAGENET_FINETUNE,
+    pretrain=FinetuneProtocol(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4,
+                              epochs=90, batch_size=256),
+    calibration_size=256,
+    description="ImageNet (ILSVRC-2012), torchvision ResNet-18",
+))

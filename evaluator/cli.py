@@ -1,0 +1,175 @@
+"""`python -m evaluator ...`: run, metrics, benchmarks, pretrain. Other tools call this; keep it stable.
+
+Exit status: 0 when everything asked for succeeded, 1 when a run failed, 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tabulate import tabulate
+from tqdm import tqdm
+
+from .benchmarks import get_benchmark, list_benchmarks
+from .columns import COLUMNS, write_csv
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"compressions must be numbers >= 1, got {text!r}")
+    return values
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a shape like 3,32,32, got {text!r}")
+    if not shape or any(v < 1 for v in shape):
+        raise argparse.ArgumentTypeError(f"shape dimensions must be positive, got {text!r}")
+    return shape
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m evaluator", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="evaluate strategies on a benchmark; one CSV row per run")
+    run.add_argument("--benchmark", required=True)
+    who = run.add_mutually_exclusive_group(required=True)
+    who.add_argument("--strategy", action="append", metavar="FILE.py[:Class]",
+                     help="a strategy file (repeatable)")
+    who.add_argument("--baseline", metavar="NAME|all", help="a built-in baseline, or all of them")
+    run.add_argument("--compressions", type=_floats, help="default: the benchmark's (1,2,...,64)")
+    run.add_argument("--seeds", type=_ints, help="default: the benchmark's (0,1,2)")
+    run.add_argument("--out", type=Path, required=True, help="CSV to write (one row per run)")
+    run.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when present)")
+    run.add_argument("--data-root", help="datasets folder (default: $PRUNEBOARD_DATA_ROOT or ./data)")
+
+    metrics = sub.add_parser("metrics", help="size, FLOPs and memory of a dense model")
+    metrics.add_argument("--model", required=True)
+    metrics.add_argument("--input", type=_shape, help="one sample's shape, e.g. 3,224,224")
+    metrics.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sub.add_parser("benchmarks", help="list the benchmarks")
+
+    pre = sub.add_parser("pretrain", help="train a benchmark's dense weights deterministically")
+    pre.add_argument("benchmark")
+    pre.add_argument("--out-dir", type=Path, help="default: $PRUNEBOARD_WEIGHTS_DIR or weights/")
+    pre.add_argument("--device")
+    pre.add_argument("--data-root")
+    return p
+
+
+def cmd_benchmarks(args) -> int:
+    rows = [(b.name, b.dataset, b.model, "embedded" if b.embedded else "standard", b.queue,
+             f"{b.reference_top1:.2%}" if b.reference_top1 else "-", b.description)
+            for b in list_benchmarks()]
+    print(tabulate(rows, headers=["benchmark", "dataset", "model", "kind", "queue", "dense top-1", ""]))
+    return 0
+
+
+def cmd_metrics(args) -> int:
+    from .metrics import model_metrics
+    from .models import get_model, model_input_shape
+
+    model = get_model(args.model)
+    shape = args.input or model_input_shape(args.model)
+    values = model_metrics(model, torch.zeros(shape), None).as_dict()
+    if args.json:
+        print(json.dumps(values))
+    else:
+        print(tabulate(values.items(), headers=["metric", "value"]))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .pruning import BASELINES
+    from .runner import Context, Failure, sweep
+    from .sandbox import StrategySource
+
+    benchmark = get_benchmark(args.benchmark)
+    if args.baseline == "all":
+        sources = [StrategySource(baseline=name) for name in BASELINES]
+    elif args.baseline:
+        if args.baseline not in BASELINES:
+            raise ValueError(f"unknown baseline {args.baseline!r}; known: all, {', '.join(BASELINES)}")
+        sources = [StrategySource(baseline=args.baseline)]
+    else:
+        sources = [StrategySource.from_spec(spec) for spec in args.strategy]
+    compressions = args.compressions or list(benchmark.compressions)
+    seeds = args.seeds if args.seeds is not None else list(benchmark.seeds)
+    ctx = Context.load(benchmark, device=args.device, data_root=args.data_root)
+
+    bar = tqdm(total=len(sources) * len(compressions) * len(seeds), unit="run", file=sys.stderr)
+
+    def on_result(item):
+        bar.update(1)
+        if isinstance(item, Failure):
+            tqdm.write(f"FAILED {item.strategy} compression {item.compression:g} seed {item.seed}: "
+                       f"{item.error.message}", file=sys.stderr)
+            if item.error.traceback:
+                tqdm.write(item.error.traceback.rstrip(), file=sys.stderr)
+
+    records, failures = sweep(ctx, sources, compressions, seeds, on_result=on_result)
+    bar.close()
+    if records:
+        write_csv(records, args.out)
+        print(summary_table(pd.DataFrame(records, columns=COLUMNS)))
+        print(f"\nwrote {len(records)} runs to {args.out}")
+    if failures:
+        print(f"{len(failures)} of {len(failures) + len(records)} runs failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def summary_table(frame: pd.DataFrame) -> str:
+    grouped = frame.groupby(["strategy", "compression_requested"], sort=True)
+    rows = []
+    for (strategy, requested), g in grouped:
+        std = g["top1"].std(ddof=1) if len(g) > 1 else 0.0
+        rows.append([strategy, f"{requested:g}", f"{g['compression'].mean():.2f}",
+                     f"{g['speedup'].mean():.2f}", f"{g['pre_top1'].mean():.2%}",
+                     f"{g['top1'].mean():.2%} ± {std:.2%}", len(g)])
+    return tabulate(rows, headers=["strategy", "requested", "compression", "speedup",
+                                   "top-1 before ft", "top-1 (mean ± std)", "n"])
+
+
+def cmd_pretrain(args) -> int:
+    from .pretrain import pretrain
+
+    pretrain(get_benchmark(args.benchmark), out_dir=args.out_dir, device=args.device,
+             data_root=args.data_root)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "metrics": cmd_metrics, "benchmarks": cmd_benchmarks,
+            "pretrain": cmd_pretrain}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .datasets import DatasetNotFound
+    from .weights import WeightsError
+
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError, DatasetNotFound, WeightsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,215 @@
+"""Training and evaluation as plain functions: masked finetuning, dense pretraining, scoring.
+
+Pruned weights are held at exactly zero: they start at zero, their gradients are zeroed before
+every optimizer step (one fused op) and any optimizer state they carry (momentum, Adam moments)
+is zeroed once at the start, so SGD (momentum, weight decay, Nesterov), Adam and AdamW leave
+them at exactly zero with no re-zeroing after the step (tested step by step). The runner checks
+that every pruned weight is still zero before it scores.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from .benchmarks import FinetuneProtocol
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every generator a run touches; called before anything random happens."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class _TensorBatches:
+    """Batches of a TensorDataset by slicing, without per-sample collation (tiny datasets)."""
+
+    def __init__(self, dataset: TensorDataset, batch_size: int, generator: torch.Generator | None):
+        self.tensors, self.batch_size, self.generator = dataset.tensors, batch_size, generator
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.tensors[0]) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        n = len(self.tensors[0])
+        order = torch.randperm(n, generator=self.generator) if self.generator is not None else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                yield tuple(t[start:start + self.batch_size] for t in self.tensors)
+            else:
+                idx = order[start:start + self.batch_size]
+                yield tuple(t[idx] for t in self.tensors)
+
+
+def make_loader(dataset: Dataset, batch_size: int, generator: torch.Generator | None = None):
+    """Shuffled (seeded by `generator`) when a generator is given, in order otherwise."""
+    if isinstance(dataset, TensorDataset):
+        return _TensorBatches(dataset, batch_size, generator)
+    workers = int(os.environ.get("PRUNEBOARD_LOADER_WORKERS", "0"))
+    return DataLoader(dataset, batch_size=batch_size, shuffle=generator is not None,
+                      generator=generator, num_workers=workers,
+                      persistent_workers=workers > 0, pin_memory=torch.cuda.is_available())
+
+
+class MaskedWeights:
+    """Holds the pruned entries of masked parameters at exactly zero."""
+
+    def __init__(self, model: nn.Module, masks: Mapping[str, torch.Tensor | np.ndarray]):
+        named = dict(model.named_parameters())
+        self.names = list(masks)
+        self.params = [named[name] for name in self.names]
+        self.masks = [torch.as_tensor(np.asarray(m) if not torch.is_tensor(m) else m)
+                      .to(device=p.device, dtype=p.dtype) for p, m in zip(self.params, masks.values())]
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        torch._foreach_mul_(self.params, self.masks)
+
+    @torch.no_grad()
+    def mask_gradients(self) -> None:
+        pairs = [(p.grad, m) for p, m in zip(self.params, self.masks) if p.grad is not None]
+        if pairs:
+            torch._foreach_mul_([g for g, _ in pairs], [m for _, m in pairs])
+
+    @torch.no_grad()
+    def mask_optimizer_state(self, optimizer: torch.optim.Optimizer) -> None:
+        for p, m in zip(self.params, self.masks):
+            for value in optimizer.state.get(p, {}).values():
+                if torch.is_tensor(value) and value.shape == p.shape:
+                    value.mul_(m)
+
+    def pruned_nonzero(self) -> dict[str, int]:
+        """Pruned entries that are not exactly zero, per parameter (empty when all hold)."""
+        out = {}
+        for name, p, m in zip(self.names, self.params, self.masks):
+            bad = int(((p.detach() != 0) & (m == 0)).sum())
+            if bad:
+                out[name] = bad
+        return out
+
+
+def make_optimizer(params, protocol: FinetuneProtocol) -> torch.optim.Optimizer:
+    if protocol.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=protocol.lr, momentum=protocol.momentum,
+                               nesterov=protocol.nesterov, weight_decay=protocol.weight_decay)
+    cls = torch.optim.Adam if protocol.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=protocol.lr, weight_decay=protocol.weight_decay)
+
+
+def make_schedule(optimizer, protocol: FinetuneProtocol, total_steps: int):
+    if protocol.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
+
+
+def finetune_one_epoch(model, loader, optimizer, schedule, device, masked: MaskedWeights | None) -> float:
+    """One pass over `loader`; returns the mean training loss."""
+    model.train()
+    total, count = 0.0, 0
+    for x, y in loader:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if masked is not None:
+            masked.mask_gradients()
+        optimizer.step()
+        schedule.step()
+        total += loss.item() * len(y)
+        count += len(y)
+    return total / max(count, 1)
+
+
+@dataclass(frozen=True)
+class Scores:
+    top1: float
+    top5: float
+    loss: float
+    n: int
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader, device) -> Scores:
+    """Top-1, top-5 and mean loss; every sample of the loader's dataset counted exactly once."""
+    model.eval()
+    correct1 = correct5 = n = 0
+    loss = 0.0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        logits = model(x)
+        loss += F.cross_entropy(logits, y, reduction="sum").item()
+        k = min(5, logits.shape[1])
+        top = logits.topk(k, dim=1).indices
+        hits = top == y[:, None]
+        correct1 += int(hits[:, 0].sum())
+        correct5 += int(hits.any(dim=1).sum())
+        n += len(y)
+    expected = len(loader.dataset) if hasattr(loader, "dataset") else len(loader.tensors[0])
+    if n != expected:
+        raise RuntimeError(f"evaluation saw {n} samples but the split has {expected}")
+    return Scores(top1=correct1 / n, top5=correct5 / n, loss=loss / n, n=n)
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int  # 1-based epoch whose weights were kept (0: the starting weights)
+    epochs_run: int
+    val: Scores  # validation scores of the kept weights
+    history: list[dict] = field(default_factory=list)
+
+
+def train(model: nn.Module, train_set: Dataset, val_set: Dataset, protocol: FinetuneProtocol, *,
+          device, seed: int, masks: Mapping[str, torch.Tensor] | None = None,
+          optimizer: torch.optim.Optimizer | None = None,
+          on_epoch: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Train under `protocol`, keep the best epoch by validation top-1 (ties: the earliest).
+
+    With `masks`, pruned weights stay exactly zero throughout. The test split is never seen.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    train_loader = make_loader(train_set, protocol.batch_size, generator)
+    val_loader = make_loader(val_set, max(protocol.batch_size, 256))
+    masked = MaskedWeights(model, masks) if masks else None
+    optimizer = optimizer or make_optimizer(model.parameters(), protocol)
+    schedule = make_schedule(optimizer, protocol, protocol.epochs * len(train_loader))
+    if masked is not None:
+        masked.apply()
+        masked.mask_optimizer_state(optimizer)
+
+    best_val = evaluate(model, val_loader, device)
+    best_state, best_epoch, stale, history = _copy_state(model), 0, 0, []
+    epoch = 0
+    for epoch in range(1, protocol.epochs + 1):
+        loss = finetune_one_epoch(model, train_loader, optimizer, schedule, device, masked)
+        val = evaluate(model, val_loader, device)
+        row = {"epoch": epoch, "train_loss": loss, "val_top1": val.top1, "val_loss": val.loss}
+        history.append(row)
+        if on_epoch:
+            on_epoch(epoch, row)
+        if val.top1 > best_val.top1:
+            best_val, best_state, best_epoch, stale = val, _copy_state(model), epoch, 0
+        else:
+            stale += 1
+            if protocol.patience and stale >= protocol.patience:
+                break
+    model.load_state_dict(best_state)
+    return TrainResult(best_epoch=best_epoch, epochs_run=epoch, val=best_val, history=history)
+
+
+def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -1,0 +1,34 @@
+"""Deterministic pretraining of a benchmark's dense model: the fixed weights every run starts from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .benchmarks import Benchmark
+from .datasets import get_dataset
+from .environment import configure_determinism
+from .finetune import default_device, evaluate, make_loader, seed_everything, train
+from .models import get_model
+from .weights import save_weights, weights_dirs
+
+
+def pretrain(benchmark: Benchmark, *, out_dir: Path | None = None, device=None, data_root=None,
+             seed: int = 0, log=print) -> tuple[Path, str, float]:
+    """Train from a seeded init under `benchmark.pretrain`; write `<name>.safetensors` and its
+    `.sha256`; returns (path, sha256, test top-1). Selection uses the validation split."""
+    device = torch.device(device) if device else default_device()
+    configure_determinism(device)
+    splits = get_dataset(benchmark.dataset, root=data_root)
+    seed_everything(seed)
+    model = get_model(benchmark.model, num_classes=splits.num_classes).to(device)
+    result = train(model, splits.train, splits.val, benchmark.pretrain, device=device, seed=seed,
+                   on_epoch=lambda e, row: log(f"epoch {e}: train loss {row['train_loss']:.4f}, "
+                                               f"val top-1 {row['val_top1']:.4f}"))
+    test = evaluate(model, make_loader(splits.test, 256), device)
+    path = Path(out_dir or weights_dirs()[0]) / benchmark.weights_file
+    sha = save_weights(model, path)
+    log(f"kept epoch {result.best_epoch} (val top-1 {result.val.top1:.4f}); "
+        f"test top-1 {test.top1:.4f}; wrote {path} sha256 {sha}")
+    return path, sha, test.top1

@@ -1,0 +1,58 @@
+"""Everything a strategy needs, under ShrinkBench's names.
+
+A ShrinkBench strategy ports by changing only its imports to `from evaluator.pruning import ...`.
+See base.py for the pruning policy and mask.py for the validated `Mask` the harness builds.
+"""
+
+from .activation import GlobalMagAct, LayerMagAct
+from .base import LayerPruning, Pruning, VisionPruning, fraction_to_keep, get_params, prunable_parameter_names
+from .gradient import GlobalMagGrad, LayerMagGrad
+from .helpers import (
+    activation_importance,
+    flatten_importances,
+    fraction_mask,
+    fraction_threshold,
+    global_fraction_masks,
+    importance_masks,
+    keep_count,
+    map_importances,
+    threshold_mask,
+)
+from .magnitude import GlobalMagWeight, LayerMagWeight
+from .mask import Mask, MaskError
+from .mixins import ActivationMixin, GradientMixin, get_activations, get_param_gradients
+from .random import RandomPruning
+from .registry import BASELINES, get_baseline
+
+__all__ = [
+    "ActivationMixin",
+    "BASELINES",
+    "GlobalMagAct",
+    "GlobalMagGrad",
+    "GlobalMagWeight",
+    "GradientMixin",
+    "LayerMagAct",
+    "LayerMagGrad",
+    "LayerMagWeight",
+    "LayerPruning",
+    "Mask",
+    "MaskError",
+    "Pruning",
+    "RandomPruning",
+    "VisionPruning",
+    "activation_importance",
+    "flatten_importances",
+    "fraction_mask",
+    "fraction_threshold",
+    "fraction_to_keep",
+    "get_activations",
+    "get_baseline",
+    "get_param_gradients",
+    "get_params",
+    "global_fraction_masks",
+    "importance_masks",
+    "keep_count",
+    "map_importances",
+    "prunable_parameter_names",
+    "threshold_mask",
+]

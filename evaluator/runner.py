@@ -1,0 +1,186 @@
+"""One run = (benchmark, strategy, compression, seed) -> one record; a sweep = many runs.
+
+Order of a run: fixed weights (checksum verified) -> masks computed in the sandbox child from a
+calibration batch of the training split -> masks validated here -> applied -> metrics and test
+scores before finetuning -> masked finetuning (selection on the validation split) -> check that
+every pruned weight is still exactly zero -> test scores after finetuning -> record.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .benchmarks import PROTOCOL_VERSION, Benchmark, run_identity
+from .datasets import Splits, get_dataset
+from .environment import configure_determinism, environment
+from .finetune import MaskedWeights, default_device, evaluate, make_loader, seed_everything, train
+from .metrics import collapsed_layers, layer_sparsity, model_metrics
+from .models import get_model
+from .pruning import Mask, MaskError
+from .sandbox import StrategyError, StrategySource, compute_masks
+from .weights import verified_weights
+
+# A strategy may keep at most this much more than the requested compression allows, relative:
+# a run is failed when actual compression < requested * (1 - COMPRESSION_TOLERANCE).
+COMPRESSION_TOLERANCE = 0.01
+
+
+class RunFailed(RuntimeError):
+    """A run that produced no result; `traceback` holds the submitter's frames, if theirs."""
+
+    def __init__(self, message: str, traceback: str = "", user_error: bool = True):
+        super().__init__(message)
+        self.message, self.traceback, self.user_error = message, traceback, user_error
+
+
+@dataclass
+class Context:
+    """Everything a benchmark's runs share, loaded once."""
+
+    benchmark: Benchmark
+    splits: Splits
+    state_dict: dict[str, torch.Tensor]
+    weights_sha256: str
+    device: torch.device
+
+    @classmethod
+    def load(cls, benchmark: Benchmark, *, device=None, data_root=None) -> Context:
+        state, sha = verified_weights(benchmark)
+        splits = get_dataset(benchmark.dataset, root=data_root)
+        device = torch.device(device) if device else default_device()
+        configure_determinism(device)
+        return cls(benchmark, splits, state, sha, device)
+
+    def fresh_model(self) -> torch.nn.Module:
+        model = get_model(self.benchmark.model, num_classes=self.splits.num_classes)
+        model.load_state_dict(self.state_dict)
+        return model.to(self.device)
+
+
+def calibration_batch(train_set, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`size` training samples drawn without replacement by `seed` (training split only).
+
+    Seeds every generator first, so a split with random augmentation gives the same batch too.
+    """
+    seed_everything(seed)
+    generator = torch.Generator().manual_seed(seed)
+    indices = torch.randperm(len(train_set), generator=generator)[:size].tolist()
+    xs, ys = zip(*(train_set[i] for i in indices))
+    return torch.stack(xs), torch.as_tensor(ys, dtype=torch.long)
+
+
+def check_compression(mask: Mask, metrics, requested: float) -> None:
+    if metrics.compression < requested * (1 - COMPRESSION_TOLERANCE):
+        raise MaskError(
+            f"the masks keep too many weights: requested compression {requested:g}x, the masks "
+            f"give {metrics.compression:.3f}x ({mask.kept()} of {mask.total()} prunable weights "
+            f"kept; tolerance {COMPRESSION_TOLERANCE:.0%})")
+
+
+def score_run(ctx: Context, source: StrategySource, compression: float, seed: int,
+              raw_masks: Mask, mask_seconds: float = 0.0) -> dict:
+    """Validate, apply, score, finetune and score again; returns the run's record."""
+    t_start = time.perf_counter()
+    seed_everything(seed)
+    model = ctx.fresh_model()
+    try:
+        mask = Mask.validate(model, raw_masks)
+    except MaskError as exc:
+        raise RunFailed(f"invalid masks: {exc}") from exc
+    calib_x, _ = calibration_batch(ctx.splits.train, 1, seed)
+    example = calib_x[0].to(ctx.device)
+    before = model_metrics(model, example, mask)
+    try:
+        check_compression(mask, before, compression)
+    except MaskError as exc:
+        raise RunFailed(str(exc)) from exc
+
+    masked = MaskedWeights(model, mask.to_torch(ctx.device))
+    masked.apply()
+    test_loader = make_loader(ctx.splits.test, 256)
+    t0 = time.perf_counter()
+    pre = evaluate(model, test_loader, ctx.device)
+    t_pre = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    result = train(model, ctx.splits.train, ctx.splits.val, ctx.benchmark.finetune,
+                   device=ctx.device, seed=seed, masks=mask.to_torch(ctx.device))
+    t_finetune = time.perf_counter() - t0
+    leaked = masked.pruned_nonzero()
+    if leaked:
+        raise RunFailed(f"pruned weights became nonzero during finetuning: {leaked}", user_error=False)
+
+    t0 = time.perf_counter()
+    post = evaluate(model, test_loader, ctx.device)
+    t_eval = time.perf_counter() - t0
+    after = model_metrics(model, example, mask)
+    strategy_sha = source.sha256()
+    return {
+        "run_id": run_identity(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256,
+                               strategy_sha256=strategy_sha, compression=compression, seed=seed),
+        "benchmark": ctx.benchmark.name,
+        "strategy": source.label,
+        "compression_requested": float(compression),
+        "seed": seed,
+        "size": after.size, "size_nz": after.size_nz,
+        "compression": after.compression,
+        "compression_error": (compression - after.compression) / compression,
+        "flops": after.flops, "flops_nz": after.flops_nz, "speedup": after.speedup,
+        "memory": after.memory, "memory_nz": after.memory_nz, "memory_nz_pre": before.memory_nz,
+        "pre_top1": pre.top1, "pre_top5": pre.top5, "pre_loss": pre.loss,
+        "top1": post.top1, "top5": post.top5, "loss": post.loss,
+        "val_top1": result.val.top1, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+        "test_samples": post.n,
+        "layer_collapse": bool(collapsed_layers(model, mask)),
+        "collapsed_layers": json.dumps(collapsed_layers(model, mask)),
+        "layer_sparsity": json.dumps({k: round(v, 6) for k, v in layer_sparsity(model, mask).items()}),
+        "time_masks_s": mask_seconds, "time_pre_eval_s": t_pre, "time_finetune_s": t_finetune,
+        "time_eval_s": t_eval, "time_total_s": mask_seconds + time.perf_counter() - t_start,
+        "protocol_version": PROTOCOL_VERSION, "protocol_hash": ctx.benchmark.protocol_hash(),
+        "weights_sha256": ctx.weights_sha256, "strategy_sha256": strategy_sha,
+        "masks_sha256": mask.sha256(),
+        **environment(ctx.device),
+    }
+
+
+@dataclass
+class Failure:
+    strategy: str
+    compression: float
+    seed: int
+    error: RunFailed
+
+
+def sweep(ctx: Context, sources: Iterable[StrategySource], compressions: Iterable[float],
+          seeds: Iterable[int], *, on_result: Callable[[dict | Failure], None] | None = None
+          ) -> tuple[list[dict], list[Failure]]:
+    """Every source x compression x seed. Masks for one source come from one sandbox child."""
+    compressions, seeds = list(compressions), list(seeds)
+    calibration = {s: calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, s)
+                   for s in seeds}
+    jobs = [(c, s) for c in compressions for s in seeds]
+    records, failures = [], []
+    for source in sources:
+        t0 = time.perf_counter()
+        outputs = compute_masks(source, model_name=ctx.benchmark.model,
+                                num_classes=ctx.splits.num_classes, state_dict=ctx.state_dict,
+                                calibration=calibration, jobs=jobs)
+        per_job = (time.perf_counter() - t0) / max(len(jobs), 1)
+        for (c, s), out in zip(jobs, outputs):
+            try:
+                if isinstance(out, StrategyError):
+                    raise RunFailed(out.message, out.traceback)
+                item = score_run(ctx, source, c, s, out, per_job)
+                records.append(item)
+            except RunFailed as exc:
+                item = Failure(source.label, c, s, exc)
+                failures.append(item)
+            if on_result:
+                on_result(item)
+    return records, failures

@@ -1,0 +1,162 @@
+"""The boundary around untrusted strategy code (parent side).
+
+A strategy's masks are computed in a child process (`evaluator.sandbox_child`) that receives
+only: the model's name and weights, the calibration batch from the *training* split, the
+compressions and seeds. It hands back masks as `.npz` files (numeric arrays, loaded with
+`allow_pickle=False`, so loading cannot run code) or an error report as JSON. The child has
+exited before the parent validates, applies, finetunes and scores anything. Its environment is
+empty but for PATH and PYTHONPATH, its working directory a scratch folder deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from .pruning import Mask, MaskError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TIMEOUT_S = float(os.environ.get("PRUNEBOARD_SANDBOX_TIMEOUT", "600"))
+_OUTPUT_TAIL = 4000  # characters of the child's stdout/stderr kept for an error message
+
+
+class StrategyError(RuntimeError):
+    """The strategy's own code failed; `message` is for the submitter, `traceback` their frames."""
+
+    def __init__(self, message: str, traceback: str = ""):
+        super().__init__(message)
+        self.message, self.traceback = message, traceback
+
+
+@dataclass(frozen=True)
+class StrategySource:
+    """Either a built-in baseline (by registry name) or a strategy file, optionally `:Class`."""
+
+    baseline: str | None = None
+    path: Path | None = None
+    class_name: str | None = None
+
+    @classmethod
+    def from_spec(cls, spec: str) -> StrategySource:
+        """`FILE.py` or `FILE.py:ClassName`."""
+        path, _, class_name = spec.partition(":")
+        file = Path(path)
+        if not file.is_file():
+            raise FileNotFoundError(f"strategy file {file} does not exist")
+        return cls(path=file.resolve(), class_name=class_name or None)
+
+    @property
+    def label(self) -> str:
+        if self.baseline:
+            return self.baseline
+        return self.path.stem + (f":{self.class_name}" if self.class_name else "")
+
+    def sha256(self) -> str:
+        if self.baseline:
+            return "baseline:" + self.baseline
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def child_environment(workdir: str) -> dict[str, str]:
+    """Nothing of the parent's environment (no database, broker, secrets) reaches the child."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO_ROOT),
+        "HOME": workdir,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": str(torch.get_num_threads()),
+    }
+
+
+def compute_masks(source: StrategySource, *, model_name: str, num_classes: int,
+                  state_dict: dict[str, torch.Tensor],
+                  calibration: dict[int, tuple[torch.Tensor, torch.Tensor]],
+                  jobs: list[tuple[float, int]],
+                  timeout: float = DEFAULT_TIMEOUT_S) -> list[Mask | StrategyError]:
+    """Masks for each (compression, seed) job, or the StrategyError that job ended with.
+
+    `calibration` maps a seed to its (inputs, targets) batch from the training split.
+    The child checked the masks, but it is untrusted: the caller validates them again.
+    """
+    with tempfile.TemporaryDirectory(prefix="pruneboard-sandbox-") as tmp:
+        work = Path(tmp)
+        save_file({k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
+                  str(work / "weights.safetensors"))
+        arrays = {}
+        for seed, (inputs, targets) in calibration.items():
+            arrays[f"inputs_{seed}"] = inputs.cpu().numpy()
+            arrays[f"targets_{seed}"] = targets.cpu().numpy()
+        np.savez(work / "calibration.npz", **arrays)
+        strategy = {"baseline": source.baseline, "class_name": source.class_name}
+        if source.path is not None:
+            (work / "strategy.py").write_bytes(source.path.read_bytes())
+            strategy["file"] = "strategy.py"
+        job = {"model": model_name, "num_classes": num_classes, "strategy": strategy,
+               "jobs": [{"compression": float(c), "seed": int(s)} for c, s in jobs]}
+        (work / "job.json").write_text(json.dumps(job))
+
+        failure = _run_child(work, timeout)
+        return [failure or _job_result(work, i) for i in range(len(jobs))]
+
+
+def _run_child(work: Path, timeout: float) -> StrategyError | None:
+    with open(work / "output.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "evaluator.sandbox_child", str(work)],
+            cwd=work, env=child_environment(str(work)), stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return StrategyError(f"the strategy did not finish within the time limit ({timeout:g} s)")
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    report = work / "error.json"
+    if report.exists():
+        data = json.loads(report.read_text())
+        return StrategyError(data["message"], data.get("traceback", ""))
+    if code != 0:
+        why = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        return StrategyError(f"the strategy process {why} before returning masks",
+                             _tail(work / "output.log"))
+    return None
+
+
+def _job_result(work: Path, index: int) -> Mask | StrategyError:
+    report = work / f"error-{index}.json"
+    if report.exists():
+        data = json.loads(report.read_text())
+        return StrategyError(data["message"], data.get("traceback", ""))
+    path = work / f"masks-{index}.npz"
+    if not path.exists():
+        return StrategyError("the strategy process ended before returning masks",
+                             _tail(work / "output.log"))
+    try:
+        return Mask.load(path)
+    except MaskError as exc:
+        return StrategyError(f"the masks handed back could not be read: {exc}")
+
+
+def _tail(path: Path) -> str:
+    if not path.exists():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - _OUTPUT_TAIL))
+        return f.read().decode("utf-8", "replace")

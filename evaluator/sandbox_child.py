@@ -1,0 +1,97 @@
+"""The child side of the sandbox: import a strategy, compute masks, write them, exit.
+
+Run as `python -m evaluator.sandbox_child WORKDIR` by `evaluator.sandbox` only. Reads
+`job.json`, `weights.safetensors`, `calibration.npz` (+ `strategy.py`) from WORKDIR; writes
+`masks-<i>.npz` or `error-<i>.json` per job, or `error.json` when the strategy cannot be loaded.
+Never touches datasets: the test split is not reachable from here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from evaluator.finetune import seed_everything
+from evaluator.models import get_model
+from evaluator.pruning import Mask, Pruning, get_baseline
+
+
+class LoadError(Exception):
+    pass
+
+
+def load_strategy(work: Path, spec: dict) -> type[Pruning]:
+    if spec.get("baseline"):
+        return get_baseline(spec["baseline"])
+    path = work / spec["file"]
+    module_spec = importlib.util.spec_from_file_location("submission", path)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules["submission"] = module
+    module_spec.loader.exec_module(module)
+    found = {name: obj for name, obj in vars(module).items()
+             if inspect.isclass(obj) and issubclass(obj, Pruning)
+             and obj.__module__ == "submission" and not inspect.isabstract(obj)}
+    wanted = spec.get("class_name")
+    if wanted:
+        if wanted not in found:
+            raise LoadError(f"the file defines no strategy class {wanted!r}; "
+                            f"strategies found: {', '.join(sorted(found)) or 'none'}")
+        return found[wanted]
+    if not found:
+        raise LoadError("the file defines no strategy: no concrete subclass of "
+                        "evaluator.pruning.Pruning (with model_masks or layer_masks) was found")
+    if len(found) > 1:
+        raise LoadError(f"the file defines several strategies ({', '.join(sorted(found))}); "
+                        "name one as FILE.py:ClassName")
+    return next(iter(found.values()))
+
+
+def _user_traceback(exc: BaseException, work: Path) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if Path(f.filename).name == "strategy.py"]
+    lines = traceback.format_list(frames) if frames else traceback.format_tb(exc.__traceback__)
+    return "".join(lines) + "".join(traceback.format_exception_only(type(exc), exc))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"the strategy called sys.exit({exc.code!r}) before returning masks"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def main(work: Path) -> int:
+    job = json.loads((work / "job.json").read_text())
+    model = get_model(job["model"], num_classes=job["num_classes"])
+    state = load_file(str(work / "weights.safetensors"))
+    calibration = np.load(work / "calibration.npz", allow_pickle=False)
+    try:
+        cls = load_strategy(work, job["strategy"])
+    except BaseException as exc:  # the submitter's import may raise anything, SystemExit too
+        message = str(exc) if isinstance(exc, LoadError) else f"the strategy file failed to import: {_describe(exc)}"
+        (work / "error.json").write_text(json.dumps({"message": message, "traceback": _user_traceback(exc, work)}))
+        return 3
+    for i, item in enumerate(job["jobs"]):
+        seed = item["seed"]
+        model.load_state_dict(state)  # fresh weights: an earlier job cannot leave changes
+        seed_everything(seed)
+        inputs = torch.from_numpy(calibration[f"inputs_{seed}"])
+        targets = torch.from_numpy(calibration[f"targets_{seed}"])
+        try:
+            strategy = cls(model, inputs, targets, compression=item["compression"], seed=seed)
+            Mask.from_strategy_output(model, strategy.model_masks()).save(work / f"masks-{i}.npz")
+        except BaseException as exc:
+            (work / f"error-{i}.json").write_text(json.dumps(
+                {"message": _describe(exc), "traceback": _user_traceback(exc, work)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
