@@ -156,9 +156,10 @@ register_benchmark(Benchmark(
 register_benchmark(Benchmark(
     name="mnist1d-cnn", dataset="mnist1d", model="mnist1d_cnn",
     finetune=FinetuneProtocol(optimizer="adam", lr=1e-3, epochs=10, batch_size=128),
-    pretrain=FinetuneProtocol(optimizer="adam", lr=2e-3, epochs=80, batch_size=128,
-                              weight_decay=0.0),
-    weights_sha256="PENDING", reference_top1=None,
+    pretrain=FinetuneProtocol(optimizer="sgd", lr=5e-2, momentum=0.9, nesterov=True,
+                              weight_decay=5e-4, epochs=150, batch_size=64),
+    weights_sha256="649ee6062e11e508f6a0adfe17d6b1163725c06bcbaa5bce2c56263acc2212f8",
+    reference_top1=0.9220,
     embedded=True, queue="cpu",
     description="MNIST-1D (generated locally by the mnist1d package), a 1-D ConvNet",
 ))

@@ -75,6 +75,7 @@ def child_environment(workdir: str) -> dict[str, str]:
         "PYTHONPATH": str(REPO_ROOT),
         "HOME": workdir,
         "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",  # what it printed before dying reaches the error report
         "PYTHONHASHSEED": "0",
         "OMP_NUM_THREADS": str(torch.get_num_threads()),
     }

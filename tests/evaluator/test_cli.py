@@ -1,0 +1,104 @@
+"""`python -m evaluator` as other tools call it: exit codes, CSV, JSON, clear errors."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evaluator.columns import COLUMNS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "evaluator", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_run_with_a_baseline_writes_one_row_per_run_and_a_table(tmp_path):
+    out = tmp_path / "runs.csv"
+    result = cli("run", "--benchmark", "digits-mlp", "--baseline", "global-mag-weight",
+                 "--compressions", "2,8", "--seeds", "0", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == COLUMNS
+    assert sorted(frame["compression_requested"]) == [2.0, 8.0]
+    assert "global-mag-weight" in result.stdout and "top-1" in result.stdout
+
+
+def test_run_with_a_strategy_file_that_fails_exits_nonzero_and_writes_no_row(tmp_path):
+    strategy = tmp_path / "keeps_everything.py"
+    strategy.write_text(textwrap.dedent("""
+        import numpy as np
+        from evaluator.pruning import LayerPruning, Pruning
+
+        class KeepAll(LayerPruning, Pruning):
+            def layer_masks(self, module):
+                return {"weight": np.ones(module.weight.shape)}
+    """))
+    out = tmp_path / "runs.csv"
+    result = cli("run", "--benchmark", "digits-mlp", "--strategy", str(strategy),
+                 "--compressions", "4", "--seeds", "0", "--out", str(out))
+    assert result.returncode == 1
+    assert "the masks keep too many weights: requested compression 4x" in result.stderr
+    assert not out.exists()
+
+
+def test_an_unknown_benchmark_lists_the_known_ones(tmp_path):
+    result = cli("run", "--benchmark", "digits-mpl", "--baseline", "all", "--out", str(tmp_path / "x.csv"))
+    assert result.returncode == 2
+    assert "unknown benchmark 'digits-mpl'; known: cifar10-resnet110" in result.stderr
+    assert "digits-mlp" in result.stderr
+
+
+def test_an_unknown_baseline_lists_the_known_ones(tmp_path):
+    result = cli("run", "--benchmark", "digits-mlp", "--baseline", "magnitude", "--out", str(tmp_path / "x.csv"))
+    assert result.returncode == 2 and "known: all, random, global-mag-weight" in result.stderr
+
+
+def test_a_standard_benchmark_without_weights_says_how_to_produce_them(tmp_path):
+    result = cli("run", "--benchmark", "mnist-lenet", "--baseline", "random",
+                 "--data-root", str(tmp_path), "--out", str(tmp_path / "x.csv"))
+    assert result.returncode == 2
+    assert "no weights for benchmark 'mnist-lenet'" in result.stderr
+    assert "python -m evaluator pretrain mnist-lenet" in result.stderr
+
+
+def test_pretrain_without_the_data_names_the_path_and_layout(tmp_path):
+    result = cli("pretrain", "cifar10-resnet20", "--data-root", str(tmp_path), "--out-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path}/cifar-10-batches-py" in result.stderr and "data_batch_1" in result.stderr
+
+
+def test_metrics_prints_one_json_object_for_a_dense_model():
+    result = cli("metrics", "--model", "cifar_resnet20", "--json")
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert set(values) == {"size", "size_nz", "compression", "flops", "flops_nz", "speedup",
+                           "memory", "memory_nz"}
+    # ResNet-20 for CIFAR: 0.27 M parameters and about 41 M multiply-accumulates.
+    assert values["size"] == 269_722 and 40e6 < values["flops"] < 42e6
+    assert values["compression"] == 1.0 and values["speedup"] == 1.0
+
+
+def test_metrics_takes_another_input_shape():
+    small = json.loads(cli("metrics", "--model", "resnet18", "--input", "3,64,64", "--json").stdout)
+    large = json.loads(cli("metrics", "--model", "resnet18", "--input", "3,128,128", "--json").stdout)
+    assert large["flops"] == pytest.approx(4 * small["flops"], rel=0.01)
+
+
+def test_metrics_refuses_a_malformed_shape():
+    result = cli("metrics", "--model", "resnet18", "--input", "3,x", "--json")
+    assert result.returncode == 2 and "expected a shape like 3,32,32" in result.stderr
+
+
+def test_benchmarks_lists_embedded_and_standard_ones():
+    result = cli("benchmarks")
+    assert result.returncode == 0
+    for name in ("digits-mlp", "digits-cnn", "mnist1d-cnn", "cifar10-resnet20", "cifar10-resnet56",
+                 "cifar10-resnet110", "cifar10-vgg", "mnist-lenet", "imagenet-resnet18"):
+        assert name in result.stdout
