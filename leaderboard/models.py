@@ -1,0 +1,60 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class Benchmark(models.Model):
+    """A mirror of one entry of the evaluator's registry (`manage.py sync_benchmarks`)."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    dataset = models.CharField(max_length=64)
+    model = models.CharField(max_length=64)
+    description = models.TextField(blank=True)
+    embedded = models.BooleanField(default=False)
+    queue = models.CharField(max_length=16, default="cpu")
+    reference_top1 = models.FloatField(null=True, blank=True)
+    weights_sha256 = models.CharField(max_length=64, blank=True)
+    compressions = models.JSONField(default=list)
+    seeds = models.JSONField(default=list)
+    protocol_version = models.PositiveIntegerField(default=1)
+    protocol_hash = models.CharField(max_length=32, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("benchmark", args=[self.name])
+
+
+class Method(models.Model):
+    """A pruning method: a baseline of the evaluator, or a researcher's entry."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=120, unique=True)
+    description = models.TextField(blank=True, help_text="Markdown; rendered safely")
+    paper_url = models.URLField(blank=True)
+    code_url = models.URLField(blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="methods")
+    is_baseline = models.BooleanField(default=False)
+    is_public = models.BooleanField(default=True)
+    is_hidden = models.BooleanField(default=False, help_text="hidden by a moderator")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("method", args=[self.slug])
+
+    @property
+    def listed(self) -> bool:
+        """Shown on the public leaderboard."""
+        return self.is_baseline or (self.is_public and not self.is_hidden)

@@ -1,0 +1,20 @@
+"""Keeping the site's benchmarks in step with the evaluator's registry."""
+
+from evaluator.benchmarks import PROTOCOL_VERSION, list_benchmarks
+
+from .models import Benchmark
+
+
+def benchmarks_sync() -> list[Benchmark]:
+    """Create or update one Benchmark row per registry entry (idempotent)."""
+    rows = []
+    for position, b in enumerate(list_benchmarks()):
+        row, _ = Benchmark.objects.update_or_create(name=b.name, defaults={
+            "dataset": b.dataset, "model": b.model, "description": b.description,
+            "embedded": b.embedded, "queue": b.queue, "reference_top1": b.reference_top1,
+            "weights_sha256": b.weights_sha256 or "", "compressions": list(b.compressions),
+            "seeds": list(b.seeds), "protocol_version": PROTOCOL_VERSION,
+            "protocol_hash": b.protocol_hash(), "position": position,
+        })
+        rows.append(row)
+    return rows

@@ -1,0 +1,101 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from leaderboard.models import Benchmark, Method
+
+
+def upload_path(instance, filename):
+    return f"strategies/{instance.sha256[:2]}/{instance.sha256}.py"
+
+
+class Submission(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received"
+        CHECKING = "checking"
+        QUEUED = "queued"
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINAL = (Status.FINISHED, Status.FAILED, Status.CANCELLED)
+
+    method = models.ForeignKey(Method, on_delete=models.CASCADE, related_name="submissions")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="submissions")
+    file = models.FileField(upload_to=upload_path, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    baseline = models.CharField(max_length=64, blank=True, help_text="evaluator baseline name")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    benchmarks = models.ManyToManyField(Benchmark, related_name="submissions")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return f"submission {self.pk} of {self.method}"
+
+    def get_absolute_url(self):
+        return reverse("submission", args=[self.pk])
+
+    @property
+    def code(self) -> str:
+        if not self.file:
+            return ""
+        with self.file.open("rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class Run(models.Model):
+    """One (submission, benchmark, compression, seed): the unit of work and of results."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINAL = (Status.FINISHED, Status.FAILED, Status.CANCELLED)
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="runs")
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="runs")
+    compression = models.FloatField()
+    seed = models.IntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED,
+                              db_index=True)
+    attempt = models.PositiveIntegerField(default=0)
+    worker_host = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True, help_text="frames of the submitter's own code")
+    user_error = models.BooleanField(default=False, help_text="failed in the submitter's code")
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    # The headline metrics as columns (for ranking and charts); `record` holds every column
+    # of the evaluator's per-run record (evaluator/columns.py) for CSV downloads.
+    top1 = models.FloatField(null=True, blank=True)
+    top5 = models.FloatField(null=True, blank=True)
+    pre_top1 = models.FloatField(null=True, blank=True)
+    actual_compression = models.FloatField(null=True, blank=True)
+    compression_error = models.FloatField(null=True, blank=True)
+    speedup = models.FloatField(null=True, blank=True)
+    record = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["benchmark__position", "compression", "seed"]
+        constraints = [models.UniqueConstraint(fields=["submission", "benchmark", "compression", "seed"],
+                                               name="one_run_per_submission_benchmark_compression_seed")]
+        indexes = [models.Index(fields=["benchmark", "status"])]
+
+    def __str__(self):
+        return f"run {self.pk}: {self.benchmark} x{self.compression:g} seed {self.seed}"
+
+    def get_absolute_url(self):
+        return reverse("run-csv", args=[self.pk])

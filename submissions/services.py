@@ -1,0 +1,206 @@
+"""Submission and run lifecycle. Views, the API, the admin and Celery tasks call these; the
+evaluation itself is the evaluator's (see `submissions.execution`)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from evaluator.checks import UploadRejected, check_strategy_source
+from leaderboard.models import Benchmark, Method
+
+from .models import Run, Submission
+
+log = logging.getLogger(__name__)
+
+__all__ = ["UploadRejected", "submission_create", "baseline_ensure", "runs_enqueue",
+           "run_record_result", "run_record_failure", "submission_refresh", "submission_cancel",
+           "submission_rerun"]
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:100] or "method"
+    slug, n = base, 1
+    while Method.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def read_upload(upload) -> bytes:
+    """The upload's bytes, refusing an oversized file by its declared size before reading it."""
+    limit = settings.PRUNEBOARD_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise UploadRejected(f"the file is {upload.size / 1024:.0f} KB; the limit is {limit // 1024} KB")
+    data = upload.read(limit + 1)
+    check_strategy_source(upload.name or "", data, limit)
+    return data
+
+
+def submission_create(*, user, upload, name: str, benchmarks, description: str = "",
+                      paper_url: str = "", code_url: str = "", is_public: bool = True
+                      ) -> tuple[Submission, bool]:
+    """Check the file, store it with its SHA-256, create the method and one Run per benchmark x
+    compression x seed, and queue them after the commit. The same file uploaded again by its
+    owner returns the existing submission (created=False) and queues nothing."""
+    data = read_upload(upload)
+    sha = hashlib.sha256(data).hexdigest()
+    existing = Submission.objects.filter(owner=user, sha256=sha).first()
+    if existing is not None:
+        return existing, False
+    benchmarks = list(benchmarks)
+    if not benchmarks:
+        raise UploadRejected("choose at least one benchmark")
+    with transaction.atomic():
+        method = Method.objects.create(name=name, slug=_unique_slug(name), description=description,
+                                       paper_url=paper_url, code_url=code_url, owner=user,
+                                       is_public=is_public)
+        submission = Submission(method=method, owner=user, sha256=sha, filename=upload.name,
+                                status=Submission.Status.QUEUED)
+        submission.file.save(upload.name, ContentFile(data), save=False)
+        submission.save()
+        submission.benchmarks.set(benchmarks)
+        runs = _runs_create(submission, benchmarks)
+        transaction.on_commit(lambda: runs_enqueue(runs))
+    return submission, True
+
+
+def baseline_ensure(name: str, benchmarks) -> tuple[Submission, list[Run]]:
+    """The baseline's method and submission, with every missing run created (idempotent).
+    Returns the submission and the runs created now (to be queued)."""
+    from evaluator.pruning import BASELINES
+
+    cls = BASELINES[name]
+    doc = (cls.__doc__ or "").strip()
+    with transaction.atomic():
+        method, _ = Method.objects.get_or_create(
+            slug=f"baseline-{name}",
+            defaults={"name": name, "description": doc, "is_baseline": True})
+        submission, _ = Submission.objects.get_or_create(
+            method=method, baseline=name,
+            defaults={"sha256": f"baseline:{name}", "status": Submission.Status.QUEUED})
+        submission.benchmarks.add(*benchmarks)
+        created = _runs_create(submission, benchmarks)
+        if created and submission.status in Submission.FINAL:
+            submission.status = Submission.Status.QUEUED
+            submission.save(update_fields=["status", "updated"])
+    return submission, created
+
+
+def _runs_create(submission: Submission, benchmarks) -> list[Run]:
+    wanted = [Run(submission=submission, benchmark=b, compression=float(c), seed=int(s))
+              for b in benchmarks for c in b.compressions for s in b.seeds]
+    have = set(submission.runs.values_list("benchmark_id", "compression", "seed"))
+    new = [r for r in wanted if (r.benchmark_id, r.compression, r.seed) not in have]
+    Run.objects.bulk_create(new)  # sets primary keys on PostgreSQL and SQLite
+    return new
+
+
+def runs_enqueue(runs) -> None:
+    from .tasks import run_evaluate
+
+    for run in runs:
+        run_evaluate.apply_async(args=[run.pk], queue=run.benchmark.queue)
+
+
+def run_start(run_id: int, *, host: str) -> Run | None:
+    """Mark the run running and return it, or None when there is nothing to do (it is final,
+    or its submission was cancelled)."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().select_related("submission", "benchmark").get(pk=run_id)
+        if run.status in Run.FINAL:
+            return None
+        if run.submission.status == Submission.Status.CANCELLED:
+            run.status = Run.Status.CANCELLED
+            run.save(update_fields=["status"])
+            return None
+        run.status, run.attempt, run.worker_host = Run.Status.RUNNING, run.attempt + 1, host
+        run.started = timezone.now()
+        run.save(update_fields=["status", "attempt", "worker_host", "started"])
+        Submission.objects.filter(pk=run.submission_id, status=Submission.Status.QUEUED).update(
+            status=Submission.Status.RUNNING, updated=timezone.now())
+    return run
+
+
+def run_record_result(*, run: Run, record: dict) -> Run:
+    """Store a finished run's record. A run already final is left as it is (idempotent)."""
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.status in Run.FINAL:
+            return locked
+        locked.status = Run.Status.FINISHED
+        locked.finished = timezone.now()
+        locked.top1, locked.top5, locked.pre_top1 = record["top1"], record["top5"], record["pre_top1"]
+        locked.actual_compression = record["compression"]
+        locked.compression_error = record["compression_error"]
+        locked.speedup = record["speedup"]
+        locked.record = record
+        locked.error = locked.traceback = ""
+        locked.save()
+    submission_refresh(locked.submission)
+    return locked
+
+
+def run_record_failure(*, run: Run, message: str, traceback: str = "", user_error: bool = True) -> Run:
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.status in Run.FINAL:
+            return locked
+        locked.status, locked.finished = Run.Status.FAILED, timezone.now()
+        locked.error, locked.traceback, locked.user_error = message, traceback, user_error
+        locked.save()
+    submission_refresh(locked.submission)
+    return locked
+
+
+def submission_refresh(submission: Submission) -> Submission:
+    """Derive the submission's status from its runs (the aggregation step after each run)."""
+    counts = submission.runs.aggregate(
+        total=Count("id"),
+        final=Count("id", filter=Q(status__in=Run.FINAL)),
+        finished=Count("id", filter=Q(status=Run.Status.FINISHED)),
+        failed=Count("id", filter=Q(status=Run.Status.FAILED)),
+        started=Count("id", filter=~Q(status=Run.Status.QUEUED)),
+    )
+    with transaction.atomic():
+        sub = Submission.objects.select_for_update().get(pk=submission.pk)
+        if sub.status == Submission.Status.CANCELLED:
+            return sub
+        if counts["total"] and counts["final"] == counts["total"]:
+            sub.status = Submission.Status.FINISHED if counts["finished"] else Submission.Status.FAILED
+            sub.finished = timezone.now()
+            sub.error = (f"{counts['failed']} of {counts['total']} runs failed"
+                         if counts["failed"] else "")
+        elif counts["started"]:
+            sub.status = Submission.Status.RUNNING
+        sub.save(update_fields=["status", "finished", "error", "updated"])
+    return sub
+
+
+def submission_cancel(submission: Submission) -> int:
+    """Cancel the submission and its runs that have not finished; returns how many runs."""
+    with transaction.atomic():
+        n = submission.runs.exclude(status__in=Run.FINAL).update(status=Run.Status.CANCELLED)
+        Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.CANCELLED,
+                                                           updated=timezone.now())
+    return n
+
+
+def submission_rerun(submission: Submission) -> int:
+    """Queue every run of the submission again from scratch; returns how many."""
+    with transaction.atomic():
+        runs = list(submission.runs.select_related("benchmark"))
+        submission.runs.update(status=Run.Status.QUEUED, error="", traceback="", record={},
+                               top1=None, top5=None, pre_top1=None, actual_compression=None,
+                               compression_error=None, speedup=None, started=None, finished=None)
+        Submission.objects.filter(pk=submission.pk).update(
+            status=Submission.Status.QUEUED, error="", finished=None, updated=timezone.now())
+        transaction.on_commit(lambda: runs_enqueue(runs))
+    return len(runs)
