@@ -1,0 +1,47 @@
+"""Named actors and the benchmark rows every web test starts from.
+
+alice owns submissions, bob does not, the moderator is staff. Benchmarks are synced from the
+evaluator's registry, as `manage.py sync_benchmarks` does."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from leaderboard.services import benchmarks_sync
+
+STRATEGY = b'''"""Keeps the largest weights of each layer."""
+import numpy as np
+from evaluator.pruning import LayerPruning, VisionPruning, fraction_mask
+
+
+class LayerMagnitude(LayerPruning, VisionPruning):
+    def layer_masks(self, module):
+        w = self.module_params(module)["weight"]
+        return {"weight": fraction_mask(np.abs(w), self.fraction)}
+'''
+
+
+@pytest.fixture
+def benchmarks(db):
+    return {b.name: b for b in benchmarks_sync()}
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.org", "correct horse 42")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", "bob@example.org", "battery staple 42")
+
+
+@pytest.fixture
+def moderator(django_user_model):
+    return django_user_model.objects.create_superuser("mod", "mod@example.org", "moderate 42 now")
+
+
+@pytest.fixture
+def strategy_upload():
+    def make(content=STRATEGY, name="layer_magnitude.py"):
+        return SimpleUploadedFile(name, content, content_type="text/x-python")
+    return make
