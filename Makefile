@@ -14,13 +14,21 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
 	cp requirements.txt $(STAMP)
 
-# For now the product is the evaluator: the full baseline sweep on the embedded digits-mlp
-# benchmark, a readable table on stdout and one CSV row per run.
+# The product on the embedded default: web server + one worker, SQLite, a broker file that
+# needs no server; the baselines of the embedded benchmarks fill in in the background.
 run: $(STAMP)
+	$(BIN)/python manage.py serve
+
+# The evaluator alone: the full baseline sweep on digits-mlp, a table and one CSV row per run.
+sweep: $(STAMP)
 	$(BIN)/python -m evaluator run --benchmark digits-mlp --baseline all --out out/digits-mlp-baselines.csv
 
-test: $(STAMP)
+# Browser tests drive Debian's chromium (installed here when missing; never a downloaded build).
+test: $(STAMP) /usr/bin/chromium
 	$(BIN)/python -m pytest
+
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 clean:
 	rm -rf out .pytest_cache

@@ -1,6 +1,6 @@
 """The boundary around untrusted strategy code (parent side).
 
-A strategy's masks are computed in a child process (`evaluator.sandbox_child`) that receives
+A strategy file's masks are computed in a child process (`evaluator.sandbox_child`) that receives
 only: the model's name and weights, the calibration batch from the *training* split, the
 compressions and seeds. It hands back masks as `.npz` files (numeric arrays, loaded with
 `allow_pickle=False`, so loading cannot run code) or an error report as JSON. The child has
@@ -24,7 +24,9 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from .pruning import Mask, MaskError
+from .models import get_model
+from .pruning import Mask, MaskError, get_baseline
+from .strategy import strategy_masks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TIMEOUT_S = float(os.environ.get("PRUNEBOARD_SANDBOX_TIMEOUT", "600"))
@@ -90,7 +92,11 @@ def compute_masks(source: StrategySource, *, model_name: str, num_classes: int,
 
     `calibration` maps a seed to its (inputs, targets) batch from the training split.
     The child checked the masks, but it is untrusted: the caller validates them again.
+    Built-in baselines are trusted code from this repository: they run in this process, through
+    the same `strategy_masks` function as the child (no process start-up per run).
     """
+    if source.baseline:
+        return _baseline_masks(source.baseline, model_name, num_classes, state_dict, calibration, jobs)
     with tempfile.TemporaryDirectory(prefix="pruneboard-sandbox-") as tmp:
         work = Path(tmp)
         save_file({k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
@@ -110,6 +116,20 @@ def compute_masks(source: StrategySource, *, model_name: str, num_classes: int,
 
         failure = _run_child(work, timeout)
         return [failure or _job_result(work, i) for i in range(len(jobs))]
+
+
+def _baseline_masks(name, model_name, num_classes, state_dict, calibration, jobs):
+    cls = get_baseline(name)
+    model = get_model(model_name, num_classes=num_classes)
+    state = {k: v.detach().cpu() for k, v in state_dict.items()}
+    results = []
+    for compression, seed in jobs:
+        inputs, targets = (t.cpu() for t in calibration[seed])
+        try:
+            results.append(strategy_masks(cls, model, state, inputs, targets, compression, seed))
+        except (MaskError, ValueError) as exc:
+            results.append(StrategyError(f"{type(exc).__name__}: {exc}"))
+    return results
 
 
 def _run_child(work: Path, timeout: float) -> StrategyError | None:

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from evaluator.finetune import seed_everything
 from evaluator.models import get_model
-from evaluator.pruning import Mask, Pruning, get_baseline
+from evaluator.pruning import Pruning, get_baseline
+from evaluator.strategy import strategy_masks
 
 
 class LoadError(Exception):
@@ -80,13 +80,11 @@ def main(work: Path) -> int:
         return 3
     for i, item in enumerate(job["jobs"]):
         seed = item["seed"]
-        model.load_state_dict(state)  # fresh weights: an earlier job cannot leave changes
-        seed_everything(seed)
         inputs = torch.from_numpy(calibration[f"inputs_{seed}"])
         targets = torch.from_numpy(calibration[f"targets_{seed}"])
         try:
-            strategy = cls(model, inputs, targets, compression=item["compression"], seed=seed)
-            Mask.from_strategy_output(model, strategy.model_masks()).save(work / f"masks-{i}.npz")
+            mask = strategy_masks(cls, model, state, inputs, targets, item["compression"], seed)
+            mask.save(work / f"masks-{i}.npz")
         except BaseException as exc:
             (work / f"error-{i}.json").write_text(json.dumps(
                 {"message": _describe(exc), "traceback": _user_traceback(exc, work)}))

@@ -177,3 +177,16 @@ class Tamper(LayerPruning, Pruning):
     [mask] = masks_of(source, state, calibration)
     assert isinstance(mask, Mask)
     assert all(torch.equal(before[k], state[k]) for k in state)
+
+
+def test_a_baseline_in_process_gives_the_same_masks_as_the_same_class_in_the_child(tmp_path, state, calibration):
+    source = strategy_file(tmp_path, """
+from evaluator.pruning import GlobalMagGrad, RandomPruning
+
+class SameAsRandom(RandomPruning):
+    pass
+""")
+    jobs = [(4.0, 0), (16.0, 0)]
+    in_child = masks_of(source, state, calibration, jobs=jobs)
+    in_process = masks_of(StrategySource(baseline="random"), state, calibration, jobs=jobs)
+    assert [m.sha256() for m in in_child] == [m.sha256() for m in in_process]

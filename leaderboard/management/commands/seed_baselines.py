@@ -19,10 +19,12 @@ class Command(BaseCommand):
         rows = (Benchmark.objects.filter(name__in=benchmarks.split(",")) if benchmarks
                 else Benchmark.objects.filter(embedded=True))
         rows = list(rows)
-        total = 0
-        for name in BASELINES:
-            _, created = baseline_ensure(name, rows)
-            runs_enqueue(created)
-            total += len(created)
+        created = []
+        for order, name in enumerate(BASELINES):
+            created += [(order, run) for run in baseline_ensure(name, rows)[1]]
+        # Seed 0 of every baseline first, so whole curves appear early and fill in seed by seed.
+        created.sort(key=lambda item: (item[1].benchmark.position, item[1].seed, item[0],
+                                       item[1].compression))
+        runs_enqueue([run for _, run in created])
         self.stdout.write(f"baselines: {len(BASELINES)} on {', '.join(b.name for b in rows)}; "
-                          f"{total} runs queued now")
+                          f"{len(created)} runs queued now")
