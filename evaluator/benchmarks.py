@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Bump when the evaluation protocol changes in a way that changes results (metrics definitions,
 # finetuning loop, calibration batch selection). Stored with every run.

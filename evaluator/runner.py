@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from .benchmarks import PROTOCOL_VERSION, Benchmark, run_identity

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("pruneboard.api_urls")),
     path("", include("submissions.urls")),
     path("", include("leaderboard.urls")),
 ]

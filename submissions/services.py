@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from evaluator.checks import UploadRejected, check_strategy_source
-from leaderboard.models import Benchmark, Method
+from leaderboard.models import Method
 
 from .models import Run, Submission
 
@@ -129,8 +130,15 @@ def run_start(run_id: int, *, host: str) -> Run | None:
     return run
 
 
+def _finite_or_none(record: dict) -> dict:
+    """JSON has no inf/NaN (a fully pruned model has infinite speedup; a diverged finetune a
+    NaN loss): such values are stored as null."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
+
+
 def run_record_result(*, run: Run, record: dict) -> Run:
     """Store a finished run's record. A run already final is left as it is (idempotent)."""
+    record = _finite_or_none(record)
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
         if locked.status in Run.FINAL:

@@ -11,9 +11,16 @@ afterwards. Every ReLU is therefore switched to out-of-place; the function is th
 from __future__ import annotations
 
 from torch import nn
-from torchvision import models as tv
 
 from .registry import register_model
+
+
+def _tv():
+    """torchvision, imported on first use: it costs a second of start-up that the sandbox
+    child (which imports every model family) should not pay for a small model."""
+    from torchvision import models
+
+    return models
 
 
 def out_of_place(model: nn.Module) -> nn.Module:
@@ -25,14 +32,14 @@ def out_of_place(model: nn.Module) -> nn.Module:
 
 @register_model(input_shape=(3, 224, 224), num_classes=1000)
 def resnet18(num_classes: int = 1000) -> nn.Module:
-    return out_of_place(tv.resnet18(weights=None, num_classes=num_classes))
+    return out_of_place(_tv().resnet18(weights=None, num_classes=num_classes))
 
 
 @register_model(input_shape=(3, 224, 224), num_classes=1000)
 def resnet50(num_classes: int = 1000) -> nn.Module:
-    return out_of_place(tv.resnet50(weights=None, num_classes=num_classes))
+    return out_of_place(_tv().resnet50(weights=None, num_classes=num_classes))
 
 
 @register_model(input_shape=(3, 224, 224), num_classes=1000)
 def vgg16(num_classes: int = 1000) -> nn.Module:
-    return out_of_place(tv.vgg16(weights=None, num_classes=num_classes))
+    return out_of_place(_tv().vgg16(weights=None, num_classes=num_classes))

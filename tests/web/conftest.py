@@ -20,6 +20,13 @@ class LayerMagnitude(LayerPruning, VisionPruning):
 '''
 
 
+@pytest.fixture(autouse=True)
+def site(settings, tmp_path):
+    """Uploads go to the test's own folder; a cheap password hash (PBKDF2 costs 0.2 s a user)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def benchmarks(db):
     return {b.name: b for b in benchmarks_sync()}

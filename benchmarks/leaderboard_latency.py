@@ -1,0 +1,120 @@
+"""Server time of the leaderboard page /b/digits-mlp/ on PostgreSQL (target: p95 <= 150 ms).
+
+Creates a fresh database (dropped first), migrates it, syncs the benchmarks and bulk-inserts
+200 entries + the 7 baselines x 7 compressions x 3 seeds of finished runs on digits-mlp, each
+with a full evaluator record, and ANALYZEs (as autovacuum would). Then times N GETs through django.test.Client (URL resolution,
+middleware, selectors, figures, template: everything but the network) and prints p50 and p95.
+Ends with `p95_ms=X.X`.
+Run: `.venv/bin/python benchmarks/leaderboard_latency.py` (PostgreSQL on localhost, trust auth;
+BENCH_DB and BENCH_PG_ADMIN_URL override the database names).
+"""
+
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DB = os.environ.get("BENCH_DB", "pruneboard_bench")
+ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://localhost/postgres")
+ENTRIES, BASELINES, REQUESTS, WARMUP = 200, 7, 200, 10
+URL = "/b/digits-mlp/"
+
+
+def recreate_database() -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB}"')
+
+
+def setup_django() -> None:
+    os.environ["DATABASE_URL"] = f"postgres://localhost/{DB}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pruneboard.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def seed() -> int:
+    from django.utils import timezone
+
+    from leaderboard.models import Benchmark, Method
+    from leaderboard.services import benchmarks_sync
+    from submissions.models import Run, Submission
+    from tests.web.factories import make_record
+
+    benchmarks_sync()
+    bench = Benchmark.objects.get(name="digits-mlp")
+    rng = random.Random(0)
+    methods = Method.objects.bulk_create(
+        [Method(name=f"baseline {i}", slug=f"baseline-{i}", is_baseline=True) for i in range(BASELINES)]
+        + [Method(name=f"Entry {i:03d}", slug=f"entry-{i:03d}", description="A *method*.")
+           for i in range(ENTRIES)])
+    submissions = Submission.objects.bulk_create(
+        [Submission(method=m, sha256=f"{m.pk:064x}", status=Submission.Status.FINISHED) for m in methods])
+    now = timezone.now()
+    runs = []
+    for submission in submissions:
+        skill = rng.uniform(0.0, 0.3)
+        for c in bench.compressions:
+            for s in bench.seeds:
+                top1 = max(0.05, 0.983 - skill * (c.bit_length() - 1) / 6 + rng.gauss(0, 0.01))
+                record = make_record(compression=float(c), seed=s, top1=top1,
+                                     strategy=submission.method.slug,
+                                     compression_error=rng.uniform(-0.005, 0.0))
+                runs.append(Run(
+                    submission=submission, benchmark=bench, compression=float(c), seed=s,
+                    status=Run.Status.FINISHED, finished=now, top1=record["top1"],
+                    top5=record["top5"], pre_top1=record["pre_top1"],
+                    actual_compression=record["compression"],
+                    compression_error=record["compression_error"], speedup=record["speedup"],
+                    record=record))
+    Run.objects.bulk_create(runs, batch_size=2000)
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # table statistics, as autovacuum would gather them
+        cursor.execute("ANALYZE")
+    return len(runs)
+
+
+def main() -> None:
+    recreate_database()
+    setup_django()
+    n_runs = seed()
+    from django.db import connection
+    from django.test import Client
+
+    client = Client()
+    for _ in range(WARMUP):
+        assert client.get(URL).status_code == 200
+    queries = []
+    with connection.execute_wrapper(lambda execute, sql, *a: queries.append(sql) or execute(sql, *a)):
+        page = client.get(URL)
+    times = []
+    for _ in range(REQUESTS):
+        t0 = time.perf_counter()
+        response = client.get(URL)
+        times.append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200
+    times.sort()
+    p50 = statistics.median(times)
+    p95 = times[max(0, int(round(0.95 * len(times))) - 1)]
+    print(f"database: PostgreSQL {DB}; {ENTRIES} entries + {BASELINES} baselines, "
+          f"{n_runs} finished runs on digits-mlp")
+    print(f"page: {len(page.content) / 1024:.0f} KiB, {len(queries)} SQL queries")
+    print(f"{REQUESTS} GETs of {URL}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+          f"min {times[0]:.1f} ms, max {times[-1]:.1f} ms")
+    print(f"p95_ms={p95:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+from django.contrib import admin, messages
+
+from .models import Benchmark, Method
+
+
+@admin.register(Benchmark)
+class BenchmarkAdmin(admin.ModelAdmin):
+    """Benchmarks mirror the evaluator's registry (`manage.py sync_benchmarks`): what defines a
+    result is read-only here; only the description and the position on the home page change."""
+
+    list_display = ["name", "dataset", "model", "embedded", "queue", "reference_top1", "position"]
+    list_editable = ["position"]
+    search_fields = ["name", "dataset", "model"]
+    readonly_fields = ["name", "dataset", "model", "embedded", "queue", "reference_top1",
+                       "weights_sha256", "compressions", "seeds", "protocol_version", "protocol_hash"]
+
+
+@admin.register(Method)
+class MethodAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "owner", "is_baseline", "is_public", "is_hidden", "created"]
+    list_filter = ["is_baseline", "is_public", "is_hidden"]
+    search_fields = ["name", "slug", "owner__username", "description"]
+    readonly_fields = ["created"]
+    raw_id_fields = ["owner"]
+    actions = ["hide", "unhide"]
+
+    @admin.action(description="Hide from the leaderboard (moderation)")
+    def hide(self, request, queryset):
+        n = queryset.filter(is_baseline=False).update(is_hidden=True)
+        self.message_user(request, f"{n} method(s) hidden; baselines are always shown.",
+                          messages.SUCCESS)
+
+    @admin.action(description="Unhide (show on the leaderboard again)")
+    def unhide(self, request, queryset):
+        n = queryset.update(is_hidden=False)
+        self.message_user(request, f"{n} method(s) unhidden.", messages.SUCCESS)

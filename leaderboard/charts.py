@@ -1,0 +1,147 @@
+"""Plotly figures as plain dicts (plotly.graph_objects validates every property and is far too
+slow for a page with hundreds of traces). The page embeds them with `json_script` and draws
+them with the local plotly.js (`Plotly.newPlot(el, fig.data, fig.layout)`)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import pandas as pd
+
+# Entries: a qualitative palette (Tableau 10 without its grey), picked by method id so that a
+# method keeps its colour on every page. Baselines: greys with distinct dashes and markers.
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#bcbd22", "#17becf"]
+BASELINE_GREYS = ["#4d4d4d", "#6b6b6b", "#888888", "#a3a3a3"]
+BASELINE_DASHES = ["dash", "dot", "dashdot", "longdash", "longdashdot", "5px,3px,1px,3px",
+                   "2px,2px"]
+BASELINE_SYMBOLS = ["circle-open", "square-open", "diamond-open", "triangle-up-open",
+                    "x-thin-open", "cross-thin-open", "star-open"]
+
+# Hover text: the other axis's value rides in customdata[2] (compression on the speedup chart,
+# speedup on the compression chart). Shared by every trace through the layout's template, so
+# it is not repeated in each trace (the JSON stays small).
+_HOVER = ("<b>%{fullData.name}</b><br>{axes}<br>top-1 %{y:.2f} ± %{customdata[0]:.2f} %"
+          "<br>n = %{customdata[1]} seeds<extra></extra>")
+HOVER_COMPRESSION = _HOVER.replace("{axes}", "compression %{x:.3g}× · speedup %{customdata[2]:.2f}×")
+HOVER_SPEEDUP = _HOVER.replace("{axes}", "speedup %{x:.2f}× · compression %{customdata[2]:.3g}×")
+
+
+def _escape(text: str) -> str:
+    """Plotly renders a small HTML subset in names; show user text literally."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _style(method_id: int, slug: str, is_baseline: bool, baseline_order: dict[str, int]) -> dict:
+    if is_baseline:
+        i = baseline_order[slug]
+        colour = BASELINE_GREYS[i % len(BASELINE_GREYS)]
+        return {"line": {"color": colour, "dash": BASELINE_DASHES[i % len(BASELINE_DASHES)],
+                         "width": 1.5},
+                "marker": {"color": colour, "size": 7,
+                           "symbol": BASELINE_SYMBOLS[i % len(BASELINE_SYMBOLS)]},
+                "error_color": colour}
+    colour = PALETTE[method_id % len(PALETTE)]
+    return {"line": {"color": colour, "width": 2.5}, "marker": {"color": colour, "size": 7},
+            "error_color": colour}
+
+
+def _log2_axis(title: str, values: list[float]) -> dict:
+    """A log axis with ticks at 1, 2, 4, ... labelled '1×', '2×', ..."""
+    top = max([v for v in values if v and v > 0] or [64.0])
+    top_power = max(6, math.ceil(math.log2(top)))
+    ticks = [2 ** k for k in range(0, top_power + 1)]
+    return {"type": "log", "title": {"text": title}, "tickvals": ticks,
+            "ticktext": [f"{t}×" for t in ticks],
+            "range": [math.log10(0.8), math.log10(2 ** top_power * 1.25)],
+            "gridcolor": "#e6e6e6", "zeroline": False}
+
+
+def _layout(xaxis: dict, reference_top1: float | None, hover: str) -> dict:
+    trace_defaults = {"type": "scatter", "mode": "lines+markers", "hovertemplate": hover,
+                      "error_y": {"type": "data", "visible": True, "thickness": 1, "width": 3}}
+    layout = {
+        "template": {"data": {"scatter": [trace_defaults]}},
+        "xaxis": xaxis,
+        "yaxis": {"title": {"text": "top-1 after finetuning (%)"}, "gridcolor": "#e6e6e6",
+                  "zeroline": False},
+        "hovermode": "closest", "height": 460,
+        "margin": {"l": 60, "r": 10, "t": 30, "b": 50},
+        "legend": {"font": {"size": 11}, "itemclick": "toggle", "itemdoubleclick": "toggleothers",
+                   "x": 1.01, "y": 1, "yanchor": "top"},
+        "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
+        "font": {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12},
+    }
+    if reference_top1 is not None:
+        y = reference_top1 * 100
+        layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
+                             "line": {"color": "#b0b0b0", "width": 1, "dash": "dot"}}]
+        layout["annotations"] = [{"xref": "paper", "x": 1, "y": y, "xanchor": "right",
+                                  "yanchor": "bottom", "showarrow": False,
+                                  "text": f"dense {y:.2f} %", "font": {"size": 10, "color": "#777"}}]
+    return layout
+
+
+def _columns(curves: pd.DataFrame, names: list[str]) -> list[tuple]:
+    """Rows of the given columns as plain Python tuples (much faster than itertuples)."""
+    return list(zip(*(curves[n].tolist() for n in names)))
+
+
+def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
+                     reference_top1: float | None = None) -> dict:
+    """Two figures from `benchmark_curves`: top-1 against compression and against theoretical
+    speedup, one trace per method (its mean top-1 over seeds, ± the std as error bars; hover
+    shows value, std and n). Baselines are grey and dashed. `shown`: method ids drawn at first;
+    the others start as 'legendonly' (a click on the legend shows them). None: all drawn.
+    `reference_top1` (in [0, 1]) draws the dense model's accuracy as a dotted line.
+    Each trace's `meta` is the method's slug."""
+    points: dict[int, list] = defaultdict(list)
+    meta: dict[int, tuple] = {}
+    for method_id, name, slug, is_baseline, compression, mean, std, n, speedup in _columns(
+            curves, ["method_id", "method", "slug", "is_baseline", "compression", "top1_mean",
+                     "top1_std", "n", "speedup_mean"]):
+        meta.setdefault(method_id, (name, slug, bool(is_baseline)))
+        speedup = None if speedup is None or math.isnan(speedup) else round(speedup, 3)
+        points[method_id].append((float(compression), round(mean * 100, 3),
+                                  round(std * 100, 3), int(n), speedup))
+    baseline_order = {slug: i for i, slug in
+                      enumerate(sorted(slug for _, slug, base in meta.values() if base))}
+    by_compression, by_speedup = [], []
+    xs_c, xs_s = [], []
+    # Baselines first so the entries are drawn on top of them.
+    for method_id in sorted(meta, key=lambda m: not meta[m][2]):
+        name, slug, is_baseline = meta[method_id]
+        rows = sorted(points[method_id])
+        compression = [r[0] for r in rows]
+        speedup = [r[4] for r in rows]
+        style = _style(method_id, slug, is_baseline, baseline_order)
+        common = {
+            "name": _escape(name) + (" (baseline)" if is_baseline else ""), "meta": slug,
+            "y": [r[1] for r in rows], "line": style["line"], "marker": style["marker"],
+            "error_y": {"array": [r[2] for r in rows], "color": style["error_color"]},
+        }
+        if is_baseline:
+            common["legendrank"] = 2000  # listed after the entries
+        if shown is not None and method_id not in shown:
+            common["visible"] = "legendonly"
+        by_compression.append({**common, "x": compression,
+                               "customdata": [[r[2], r[3], r[4]] for r in rows]})
+        by_speedup.append({**common, "x": speedup,
+                           "customdata": [[r[2], r[3], r[0]] for r in rows]})
+        xs_c += compression
+        xs_s += [s for s in speedup if s is not None]
+    return {
+        "compression": {"data": by_compression, "layout": _layout(
+            _log2_axis("compression (parameters / nonzero parameters, log scale)", xs_c),
+            reference_top1, HOVER_COMPRESSION)},
+        "speedup": {"data": by_speedup, "layout": _layout(
+            _log2_axis("theoretical speedup (FLOPs / nonzero FLOPs, log scale)", xs_s),
+            reference_top1, HOVER_SPEEDUP)},
+    }
+
+
+def initially_shown(ranking: list[dict], *, entries: int = 10) -> set[int]:
+    """Every baseline and the top `entries` entries of a ranking: drawn when the page opens."""
+    top = [r["method_id"] for r in ranking if not r["is_baseline"]][:entries]
+    return {r["method_id"] for r in ranking if r["is_baseline"]} | set(top)

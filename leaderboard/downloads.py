@@ -1,0 +1,65 @@
+"""CSV downloads of finished runs, streamed: rows are read from the database in chunks
+(`.iterator(chunk_size=...)`, a server-side cursor on PostgreSQL) and written through the csv
+module into an echo buffer, so memory does not grow with the number of rows.
+
+Columns: method, method_slug, is_baseline, submission_id, run_pk, then every column of the
+evaluator's per-run record (evaluator/columns.py COLUMNS, documented in docs/columns.md), in
+the same format as the evaluator's own CSV (booleans True/False, missing values empty)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+
+from evaluator.columns import COLUMNS
+from submissions.models import Run
+
+HEADER = ["method", "method_slug", "is_baseline", "submission_id", "run_pk", *COLUMNS]
+FIELDS = ("submission__method__name", "submission__method__slug",
+          "submission__method__is_baseline", "submission_id", "pk", "record")
+CHUNK_ROWS = 2000  # rows fetched from the database at a time
+YIELD_ROWS = 500  # rows joined into one chunk of the response
+
+
+class Echo:
+    """A file-like object whose write returns what it is given (no buffering)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return value
+
+
+def csv_lines(runs: QuerySet[Run]) -> Iterator[str]:
+    """The CSV text of the finished runs among `runs`, in chunks of rows, ordered by run pk."""
+    writer = csv.writer(Echo(), lineterminator="\n")
+    yield writer.writerow(HEADER)
+    rows = (runs.filter(status=Run.Status.FINISHED).order_by("pk")
+            .values_list(*FIELDS).iterator(chunk_size=CHUNK_ROWS))
+    batch: list[str] = []
+    for name, slug, is_baseline, submission_id, pk, record in rows:
+        record = record or {}
+        batch.append(writer.writerow([name, slug, is_baseline, submission_id, pk,
+                                      *(_cell(record.get(c)) for c in COLUMNS)]))
+        if len(batch) >= YIELD_ROWS:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)
+
+
+def csv_response(runs: QuerySet[Run], *, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(csv_lines(runs), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

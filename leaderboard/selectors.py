@@ -1,0 +1,235 @@
+"""What the leaderboard pages read. Plain functions with keyword arguments; views stay thin.
+
+Only finished runs count toward results. A method is *listed* (shown publicly) when it is a
+baseline, or public and not hidden by a moderator (`Method.listed`); hidden or private methods
+are visible only to their owner and to staff.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pandas as pd
+from django.db.models import Avg, Count, OuterRef, Q, QuerySet, StdDev, Subquery
+from django.db.models.functions import Abs
+
+from submissions.models import Run, Submission
+
+from .models import Benchmark, Method
+
+FINISHED = Run.Status.FINISHED
+
+CURVE_COLUMNS = ["method_id", "method", "slug", "is_baseline", "created", "compression",
+                 "top1_mean", "top1_std", "n", "speedup_mean", "compression_error_mean",
+                 "abs_compression_error_mean"]
+
+
+def _listed(prefix: str = "") -> Q:
+    """`Method.listed` as a query condition; `prefix` is the path to the method."""
+    return (Q(**{f"{prefix}is_baseline": True})
+            | Q(**{f"{prefix}is_public": True, f"{prefix}is_hidden": False}))
+
+
+LISTED_RUN = _listed("submission__method__")
+
+
+# --- visibility ------------------------------------------------------------------------------
+
+def methods_visible_to(*, user) -> QuerySet[Method]:
+    """Listed methods, plus the user's own; staff see every method."""
+    if user.is_staff:
+        return Method.objects.all()
+    if user.is_authenticated:
+        return Method.objects.filter(_listed() | Q(owner=user))
+    return Method.objects.filter(_listed())
+
+
+def submissions_visible_to(*, user) -> QuerySet[Submission]:
+    """Submissions of listed methods, plus the user's own; staff see every submission."""
+    if user.is_staff:
+        return Submission.objects.all()
+    visible = _listed("method__")
+    if user.is_authenticated:
+        visible |= Q(owner=user) | Q(method__owner=user)
+    return Submission.objects.filter(visible)
+
+
+def runs_visible_to(*, user) -> QuerySet[Run]:
+    return Run.objects.filter(submission__in=submissions_visible_to(user=user))
+
+
+def benchmark_listed_runs(*, benchmark: Benchmark) -> QuerySet[Run]:
+    """Every run of the listed methods on the benchmark (the benchmark's CSV)."""
+    return Run.objects.filter(benchmark=benchmark).filter(LISTED_RUN)
+
+
+# --- home ------------------------------------------------------------------------------------
+
+def benchmark_summaries() -> list[dict]:
+    """One dict per benchmark for the home page, in two queries: the benchmarks with their
+    latest finished listed run, and the run counts grouped by benchmark.
+
+    `entries`: listed methods with at least one finished run (baselines included; `baselines`
+    says how many of them are baselines). `baseline_done`/`baseline_total`: baseline runs in a
+    final state / all baseline runs, so the page can show them filling in."""
+    latest = (Run.objects.filter(benchmark=OuterRef("pk"), status=FINISHED).filter(LISTED_RUN)
+              .order_by("-finished", "-pk"))
+    benchmarks = Benchmark.objects.annotate(
+        latest_finished=Subquery(latest.values("finished")[:1]),
+        latest_method=Subquery(latest.values("submission__method__name")[:1]),
+        latest_slug=Subquery(latest.values("submission__method__slug")[:1]),
+    )
+    baseline = Q(submission__method__is_baseline=True)
+    finished_listed = Q(status=FINISHED) & LISTED_RUN
+    counts = {row["benchmark_id"]: row for row in (
+        Run.objects.order_by().values("benchmark_id").annotate(
+            entries=Count("submission__method_id", distinct=True, filter=finished_listed),
+            baselines=Count("submission__method_id", distinct=True,
+                            filter=finished_listed & baseline),
+            baseline_total=Count("id", filter=baseline),
+            baseline_done=Count("id", filter=baseline & Q(status__in=Run.FINAL)),
+        ))}
+    empty = {"entries": 0, "baselines": 0, "baseline_total": 0, "baseline_done": 0}
+    rows = []
+    for b in benchmarks:
+        c = counts.get(b.pk, empty)
+        rows.append({
+            "benchmark": b, "name": b.name, "dataset": b.dataset, "model": b.model,
+            "reference_top1": b.reference_top1, "embedded": b.embedded,
+            "entries": c["entries"], "baselines": c["baselines"],
+            "baseline_done": c["baseline_done"], "baseline_total": c["baseline_total"],
+            "filling_in": c["baseline_done"] < c["baseline_total"],
+            "latest_finished": b.latest_finished, "latest_method": b.latest_method,
+            "latest_slug": b.latest_slug,
+        })
+    return rows
+
+
+# --- one benchmark ---------------------------------------------------------------------------
+
+def benchmark_curves(*, benchmark: Benchmark, methods=None) -> pd.DataFrame:
+    """Finished runs aggregated over seeds (in SQL), one row per (method, compression).
+
+    `methods=None`: every listed method. Otherwise exactly these methods (Method rows or ids),
+    listed or not: the caller has checked that the user may see them.
+    top1_std is the sample standard deviation (ddof=1), 0 when n = 1; compression is the
+    requested one; compression_error_mean is the mean signed error and
+    abs_compression_error_mean the mean |error|. Rows are ordered by method creation, then
+    compression."""
+    runs = Run.objects.filter(benchmark=benchmark, status=FINISHED, top1__isnull=False)
+    runs = runs.filter(LISTED_RUN) if methods is None else runs.filter(submission__method__in=methods)
+    # Two queries: the aggregates per (method, compression), then the methods' names. Grouping
+    # by the method's columns instead would parse one `created` timestamp per row, not per method.
+    stats = list(runs.order_by().values_list("submission__method_id", "compression").annotate(
+        top1_mean=Avg("top1"), top1_std=StdDev("top1", sample=False), n=Count("id"),
+        speedup_mean=Avg("speedup"), compression_error_mean=Avg("compression_error"),
+        abs_compression_error_mean=Avg(Abs("compression_error")),
+    ))
+    about = {pk: rest for pk, *rest in Method.objects.filter(
+        pk__in={row[0] for row in stats}).values_list("pk", "name", "slug", "is_baseline", "created")}
+    rows = [(method_id, *about[method_id], compression, *values)
+            for method_id, compression, *values in stats]
+    rows.sort(key=lambda r: (r[4], r[0], r[5]))  # created, method id, compression
+    frame = pd.DataFrame.from_records(rows, columns=CURVE_COLUMNS)
+    # The database gives the population std (STDDEV_POP: SQLite's sample version fails on a
+    # single value); the sample std is sqrt(n / (n - 1)) times it, and 0 for one seed.
+    n = frame["n"].astype(float)
+    sample = frame["top1_std"].astype(float).fillna(0.0) * (n / (n - 1).clip(lower=1)) ** 0.5
+    frame["top1_std"] = sample.where(n > 1, 0.0).clip(lower=0.0)
+    return frame
+
+
+def _scored(benchmark: Benchmark) -> list[float]:
+    """The compressions the summary score averages over: every one above 1 (2..64)."""
+    return [float(c) for c in benchmark.compressions if float(c) > 1]
+
+
+def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = None) -> list[dict]:
+    """The ranked table: one dict per method with finished runs.
+
+    score: the mean over the compressions 2..64 of the method's per-compression mean top-1,
+    over the compressions it has finished runs at. `complete` is true when it has all of them.
+    Order: complete methods first, then incomplete ones (a score over fewer, usually easier,
+    compressions is not comparable), each by score descending; ties go to the earliest method
+    (Method.created, then id). Pass `curves` when already computed to save the query."""
+    if curves is None:
+        curves = benchmark_curves(benchmark=benchmark)
+    compressions = [float(c) for c in benchmark.compressions]
+    scored = _scored(benchmark)
+    methods: dict[int, dict] = {}
+    cells: dict[int, dict[float, dict]] = defaultdict(dict)
+    # The creation order as numbers: converting the timestamps themselves to Python objects
+    # costs more than the whole ranking.
+    created_order = curves["created"].rank(method="dense").tolist()
+    columns = ["method_id", "method", "slug", "is_baseline", "compression", "top1_mean",
+               "top1_std", "n", "abs_compression_error_mean"]
+    for created, (method_id, name, slug, is_baseline, compression, mean, std, n, abs_error) in zip(
+            created_order, zip(*(curves[c].tolist() for c in columns))):
+        if method_id not in methods:
+            methods[method_id] = {"method_id": method_id, "method": name, "slug": slug,
+                                  "is_baseline": bool(is_baseline), "created_order": created}
+        cells[method_id][float(compression)] = {
+            "mean": mean, "std": std, "n": int(n),
+            "abs_error": None if abs_error is None or abs_error != abs_error else abs_error}
+    rows = []
+    for method_id, row in methods.items():
+        have = cells[method_id]
+        means = [have[c]["mean"] for c in scored if c in have]
+        ns = [cell["n"] for cell in have.values()]
+        errors = [(cell["abs_error"], cell["n"]) for cell in have.values() if cell["abs_error"] is not None]
+        row.update(
+            cells=[have.get(c) for c in compressions],
+            score=sum(means) / len(means) if means else None,
+            complete=len(means) == len(scored),
+            missing=[c for c in scored if c not in have],
+            abs_compression_error=(sum(e * n for e, n in errors) / sum(n for _, n in errors)
+                                   if errors else None),
+            n_min=min(ns), n_max=max(ns), runs=sum(ns),
+        )
+        rows.append(row)
+    rows.sort(key=lambda r: (not r["complete"], r["score"] is None,
+                             -(r["score"] if r["score"] is not None else 0.0),
+                             r["created_order"], r["method_id"]))
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return rows
+
+
+def benchmark_progress(*, benchmark: Benchmark) -> tuple[int, int]:
+    """(runs in a final state, all runs) of listed methods on the benchmark."""
+    counts = Run.objects.filter(benchmark=benchmark).filter(LISTED_RUN).aggregate(
+        total=Count("id"), done=Count("id", filter=Q(status__in=Run.FINAL)))
+    return counts["done"], counts["total"]
+
+
+# --- one method ------------------------------------------------------------------------------
+
+def method_latest_submission(*, method: Method) -> Submission | None:
+    return method.submissions.order_by("-created", "-id").first()
+
+
+def method_code(*, submission: Submission | None) -> str | None:
+    """The uploaded strategy file as text (read, never imported); None for a baseline."""
+    if submission is None or not submission.file:
+        return None
+    return submission.code
+
+
+def method_runs(*, method: Method) -> QuerySet[Run]:
+    """Every run of the method (any status), for its page; without the record JSON."""
+    return (Run.objects.filter(submission__method=method)
+            .select_related("benchmark")
+            .only("pk", "submission_id", "compression", "seed", "status", "top1", "speedup",
+                  "benchmark__name", "benchmark__position")
+            .order_by("benchmark__position", "benchmark__name", "compression", "seed", "pk"))
+
+
+def method_curves(*, method: Method) -> list[tuple[Benchmark, pd.DataFrame]]:
+    """For each benchmark the method has finished runs on: its curves beside the baselines'."""
+    benchmark_ids = (Run.objects.filter(submission__method=method, status=FINISHED)
+                     .values("benchmark_id"))
+    benchmarks = Benchmark.objects.filter(pk__in=benchmark_ids)
+    baselines = Method.objects.filter(is_baseline=True).values("pk")
+    shown = Q(pk=method.pk) | Q(pk__in=baselines)
+    return [(b, benchmark_curves(benchmark=b, methods=Method.objects.filter(shown)))
+            for b in benchmarks]

@@ -1,0 +1,115 @@
+"""Formatting for the leaderboard templates: `{% load leaderboard_extras %}`."""
+
+import math
+from urllib.parse import urlsplit
+
+import markdown as md
+import nh3
+from django import template
+from django.utils.safestring import mark_safe
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
+
+register = template.Library()
+
+# What a method description may contain after Markdown: nh3's defaults minus images (no
+# tracking pixels), links only to http(s), every link rel=nofollow.
+ALLOWED_TAGS = nh3.ALLOWED_TAGS - {"img"}
+URL_SCHEMES = {"http", "https"}
+
+
+@register.filter
+def markdown_safe(text) -> str:
+    """Markdown rendered, then sanitized: no scripts, no event handlers, no style, and only
+    http/https links (javascript:, data: and the like are dropped)."""
+    html = md.markdown(str(text or ""), extensions=["fenced_code", "tables", "sane_lists"])
+    return mark_safe(nh3.clean(html, tags=ALLOWED_TAGS, url_schemes=URL_SCHEMES,
+                               link_rel="nofollow noopener noreferrer"))
+
+
+@register.filter
+def http_url(url) -> str:
+    """The URL when it is http(s) with a host, else '' (so the template shows no link)."""
+    url = str(url or "").strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme.lower() in URL_SCHEMES and parts.netloc else ""
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+@register.filter
+def mean_std(cell, unit: str = "pct") -> str:
+    """A cell {'mean', 'std', 'n'} (or a (mean, std) pair) as '97.21 ± 0.35'.
+    unit 'pct': fractions shown as percentages with 2 decimals; 'x': 2 decimals; an integer
+    string: that many decimals, unscaled. A missing cell is '—'."""
+    if cell is None:
+        return "—"
+    mean, std = (cell["mean"], cell["std"]) if isinstance(cell, dict) else cell
+    if _missing(mean):
+        return "—"
+    scale, digits = (100.0, 2) if unit == "pct" else (1.0, 2 if unit == "x" else int(unit))
+    std = 0.0 if _missing(std) else std
+    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
+
+
+@register.filter
+def pct(value, digits: int = 2) -> str:
+    """A fraction as a percentage: 0.98333 -> '98.33'; missing -> '—'."""
+    if _missing(value):
+        return "—"
+    return f"{value * 100:.{int(digits)}f}"
+
+
+@register.filter
+def times(value, digits: int = 2) -> str:
+    """A ratio as '4.00×'; missing -> '—'."""
+    if _missing(value):
+        return "—"
+    return f"{value:.{int(digits)}f}×"
+
+
+@register.filter
+def ratio(value) -> str:
+    """A compression from the protocol as '4×' (2.0 -> '2×', 1.5 -> '1.5×')."""
+    return f"{float(value):g}×"
+
+
+@register.filter
+def python_highlight(code) -> str:
+    """Python source as highlighted HTML (Pygments, classes styled in site.css). The code is
+    only tokenized as text; it is never imported or run."""
+    formatter = HtmlFormatter(cssclass="highlight", linenos="table", wrapcode=True)
+    return mark_safe(highlight(str(code), PythonLexer(), formatter))
+
+
+@register.filter
+def fixed(value, digits: int = 4) -> str:
+    """A number with a fixed count of decimals (a cheap floatformat); missing -> '—'."""
+    if _missing(value):
+        return "—"
+    return f"{value:.{int(digits)}f}"
+
+
+@register.filter
+def ranking_cells(cells, seeds: int = 3) -> str:
+    """The per-compression <td>s of one ranking row: mean ± std (%) with n in the tooltip, and
+    n shown when below the protocol's `seeds`. Built in Python: the leaderboard has hundreds of
+    rows x 7 cells, and a template loop per cell costs more than the rest of the page."""
+    # Every piece is a number formatted here: nothing needs escaping.
+    seeds, html = int(seeds), []
+    for cell in cells:
+        if cell is None:
+            html.append('<td class="num cell">—</td>')
+            continue
+        n = int(cell["n"])
+        low = f"<sub>n={n}</sub>" if n < seeds else ""
+        mean, _, std = mean_std(cell).partition(" ± ")
+        std = f'<span class="pm"> ± {std}</span>' if std else ""
+        html.append(f'<td class="num cell" title="n = {n}">{mean}{std}{low}</td>')
+    return mark_safe("".join(html))

@@ -1,0 +1,135 @@
+"""The JSON API (docs/api.md): public reads of benchmarks, methods and runs; token-authenticated
+uploads. Visibility is the site's own (leaderboard.selectors): listed methods (baselines, and
+public ones not hidden by a moderator) for everyone, plus the user's own; staff see everything."""
+
+from __future__ import annotations
+
+from rest_framework import generics, status
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leaderboard.models import Benchmark
+from leaderboard.selectors import methods_visible_to, runs_visible_to, submissions_visible_to
+from submissions import services
+from submissions.models import Run
+
+from .api_serializers import (BenchmarkSerializer, MethodSerializer, RunSerializer,
+                              SubmissionCreateSerializer, SubmissionSerializer)
+
+
+class BenchmarkList(generics.ListAPIView):
+    queryset = Benchmark.objects.all()
+    serializer_class = BenchmarkSerializer
+
+
+class BenchmarkDetail(generics.RetrieveAPIView):
+    queryset = Benchmark.objects.all()
+    serializer_class = BenchmarkSerializer
+    lookup_field = "name"
+
+
+class MethodList(generics.ListAPIView):
+    serializer_class = MethodSerializer
+
+    def get_queryset(self):
+        return methods_visible_to(user=self.request.user).select_related("owner").order_by("created", "id")
+
+
+class MethodDetail(generics.RetrieveAPIView):
+    serializer_class = MethodSerializer
+    lookup_field = "slug"
+    get_queryset = MethodList.get_queryset
+
+
+class RunList(generics.ListAPIView):
+    """Finished runs by default; ?benchmark=<name>&method=<slug>&status=<status or all>."""
+
+    serializer_class = RunSerializer
+
+    def get_queryset(self):
+        return (runs_visible_to(user=self.request.user)
+                .select_related("benchmark", "submission__method").order_by("id"))
+
+    def filter_queryset(self, qs):
+        params = self.request.query_params
+        wanted = params.get("status", Run.Status.FINISHED)
+        if wanted != "all":
+            if wanted not in Run.Status.values:
+                raise ValidationError({"status": [f"unknown status {wanted!r}; known: "
+                                                  f"{', '.join(Run.Status.values)}, all"]})
+            qs = qs.filter(status=wanted)
+        if "benchmark" in params:
+            name = params["benchmark"]
+            if not Benchmark.objects.filter(name=name).exists():
+                known = ", ".join(Benchmark.objects.values_list("name", flat=True))
+                raise ValidationError({"benchmark": [f"unknown benchmark {name!r}; known: {known}"]})
+            qs = qs.filter(benchmark__name=name)
+        if "method" in params:
+            qs = qs.filter(submission__method__slug=params["method"])
+        return qs
+
+
+class RunDetail(generics.RetrieveAPIView):
+    """Any run of a visible method, whatever its status."""
+
+    serializer_class = RunSerializer
+
+    def get_queryset(self):
+        return runs_visible_to(user=self.request.user).select_related("benchmark", "submission__method")
+
+
+class SubmissionDetail(generics.RetrieveAPIView):
+    serializer_class = SubmissionSerializer
+
+    def get_queryset(self):
+        return (submissions_visible_to(user=self.request.user)
+                .select_related("method", "owner").prefetch_related("benchmarks"))
+
+
+class SubmissionCreate(APIView):
+    """POST a strategy file (multipart). 201 for a new submission; 200 and the existing one when
+    the owner uploads the same file again."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def post(self, request):
+        form = SubmissionCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        d = form.validated_data
+        try:
+            submission, created = services.submission_create(
+                user=request.user, upload=d["file"], name=d["name"], benchmarks=d["benchmarks"],
+                description=d["description"], paper_url=d["paper_url"], code_url=d["code_url"],
+                is_public=d["public"])
+        except services.UploadRejected as exc:
+            raise ValidationError({"file": [str(exc)]}) from None
+        data = SubmissionSerializer(submission, context={"request": request}).data
+        return Response({**data, "created": created},
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class TokenView(APIView):
+    """POST username and password: the user's token (made on first use). DELETE with the token:
+    revoke it. Only token authentication here, so no session or CSRF is involved."""
+
+    authentication_classes = [TokenAuthentication]
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self.request.method == "DELETE" else [AllowAny()]
+
+    def post(self, request):
+        form = AuthTokenSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        token, _ = Token.objects.get_or_create(user=form.validated_data["user"])
+        return Response({"token": token.key})
+
+    def delete(self, request):
+        request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

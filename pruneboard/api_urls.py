@@ -1,0 +1,19 @@
+"""/api/ routes (docs/api.md)."""
+
+from django.urls import path
+
+from . import api
+
+app_name = "api"
+
+urlpatterns = [
+    path("benchmarks/", api.BenchmarkList.as_view(), name="benchmarks"),
+    path("benchmarks/<slug:name>/", api.BenchmarkDetail.as_view(), name="benchmark"),
+    path("methods/", api.MethodList.as_view(), name="methods"),
+    path("methods/<slug:slug>/", api.MethodDetail.as_view(), name="method"),
+    path("runs/", api.RunList.as_view(), name="runs"),
+    path("runs/<int:pk>/", api.RunDetail.as_view(), name="run"),
+    path("submissions/", api.SubmissionCreate.as_view(), name="submissions"),
+    path("submissions/<int:pk>/", api.SubmissionDetail.as_view(), name="submission"),
+    path("token/", api.TokenView.as_view(), name="token"),
+]

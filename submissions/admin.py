@@ -1,0 +1,46 @@
+from django.contrib import admin
+from django.utils.text import Truncator
+
+from . import services
+from .models import Run, Submission
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ("id", "method", "owner", "status", "created")
+    list_filter = ("status",)
+    search_fields = ("method__name", "owner__username", "sha256", "filename")
+    list_select_related = ("method", "owner")
+    readonly_fields = ("sha256", "baseline", "filename", "file", "status", "error",
+                       "created", "updated", "finished")
+    raw_id_fields = ("method", "owner")
+    actions = ("cancel_selected", "rerun_selected")
+
+    @admin.action(description="Cancel selected submissions")
+    def cancel_selected(self, request, queryset):
+        runs = sum(services.submission_cancel(s) for s in queryset)
+        self.message_user(request, f"Cancelled {len(queryset)} submission(s), {runs} unfinished run(s).")
+
+    @admin.action(description="Re-run selected submissions")
+    def rerun_selected(self, request, queryset):
+        runs = sum(services.submission_rerun(s) for s in queryset)
+        self.message_user(request, f"Queued {runs} run(s) of {len(queryset)} submission(s) again.")
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    """Read-mostly: runs are written by workers; moderators act on whole submissions."""
+
+    list_display = ("id", "submission", "benchmark", "compression", "seed", "status", "attempt",
+                    "worker_host", "error_excerpt")
+    list_filter = ("status", "benchmark")
+    list_select_related = ("submission__method", "benchmark")
+    search_fields = ("error", "worker_host")
+    readonly_fields = [f.name for f in Run._meta.fields]
+
+    @admin.display(description="error")
+    def error_excerpt(self, run):
+        return Truncator(run.error).chars(80)
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,59 @@
+from urllib.parse import urlsplit
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+from leaderboard.models import Benchmark
+
+WEB_SCHEMES = ("http", "https")
+
+
+class WebURLField(forms.URLField):
+    """A link shown on the site: http:// or https:// only (never javascript:, data:, ftp:)."""
+
+    default_validators = [URLValidator(schemes=list(WEB_SCHEMES))]
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("assume_scheme", "https")
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        scheme = urlsplit(value).scheme.lower() if value else ""
+        if value and scheme not in WEB_SCHEMES:
+            raise ValidationError(
+                "Only http:// and https:// links are accepted (this one is %(scheme)s:).",
+                code="scheme", params={"scheme": scheme})
+        return value
+
+
+class BenchmarkChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, benchmark):
+        where = "CPU, minutes" if benchmark.embedded else "GPU worker"
+        return f"{benchmark.name} ({benchmark.model} on {benchmark.dataset}; {where})"
+
+
+class SubmissionForm(forms.Form):
+    file = forms.FileField(
+        label="Strategy file",
+        help_text=f"One .py file, at most {settings.PRUNEBOARD_MAX_UPLOAD_BYTES // 1024} KB, that "
+                  "defines a subclass of evaluator.pruning.Pruning.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".py,text/x-python"}))
+    name = forms.CharField(max_length=100, help_text="The method's name on the leaderboard.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5}),
+                                  help_text="Optional, Markdown: what the method does, in a few lines.")
+    paper_url = WebURLField(required=False, label="Paper URL", help_text="Optional; http:// or https://.")
+    code_url = WebURLField(required=False, label="Code URL", help_text="Optional; http:// or https://.")
+    benchmarks = BenchmarkChoiceField(
+        queryset=Benchmark.objects.all(), widget=forms.CheckboxSelectMultiple,
+        help_text="Each benchmark runs at all of its compression ratios and seeds.")
+    public = forms.BooleanField(required=False, initial=True, label="Public",
+                                help_text="Show the results on the leaderboard. Unticked: only "
+                                          "you (and the moderators) see them.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["benchmarks"].initial = list(
+            Benchmark.objects.filter(embedded=True).values_list("pk", flat=True))

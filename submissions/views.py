@@ -1,0 +1,66 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from . import selectors, services
+from .forms import SubmissionForm
+from .models import Submission
+
+
+@login_required
+def submit(request):
+    form = SubmissionForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            submission, created = services.submission_create(
+                user=request.user, upload=data["file"], name=data["name"],
+                benchmarks=data["benchmarks"], description=data["description"],
+                paper_url=data["paper_url"], code_url=data["code_url"], is_public=data["public"])
+        except services.UploadRejected as exc:
+            form.add_error("file", str(exc))
+        else:
+            if not created:
+                messages.info(request, "You already submitted this file; here is that submission.")
+            return redirect(submission)
+    return render(request, "submissions/submit.html", {"form": form})
+
+
+def _visible_submission(request, pk: int) -> Submission:
+    submission = get_object_or_404(Submission.objects.select_related("method", "owner"), pk=pk)
+    if not selectors.submission_visible(submission=submission, user=request.user):
+        raise Http404("no such submission")
+    return submission
+
+
+def submission_detail(request, pk: int):
+    submission = _visible_submission(request, pk)
+    show_errors = selectors.submission_errors_visible(submission=submission, user=request.user)
+    ctx = {"submission": submission, "method": submission.method,
+           "progress": selectors.submission_progress(submission=submission),
+           "benchmarks": submission.benchmarks.all(), "show_errors": show_errors,
+           "failed_runs": selectors.submission_failed_runs(submission=submission) if show_errors else []}
+    return render(request, "submissions/submission.html", ctx)
+
+
+def submission_progress(request, pk: int):
+    submission = _visible_submission(request, pk)
+    return JsonResponse(selectors.submission_progress(submission=submission))
+
+
+def signup(request):
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("submit")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+def my_submissions(request):
+    submissions = selectors.submission_list_for_owner(user=request.user)
+    return render(request, "submissions/my_submissions.html", {"submissions": submissions})

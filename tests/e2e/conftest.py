@@ -1,0 +1,124 @@
+"""The whole product as an operator runs it in production: gunicorn and Celery worker processes
+against the real PostgreSQL and Redis on localhost, in a fresh database and Redis db.
+
+Outside CI a missing server skips these tests; in CI (CI=true) it fails them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN_URL = os.environ.get("PRUNEBOARD_TEST_PG_URL", "postgres://localhost/postgres")
+REDIS_URL = os.environ.get("PRUNEBOARD_TEST_REDIS_URL", "redis://localhost:6379/14")
+
+
+def _missing(what: str, exc: Exception):
+    message = f"{what} is not reachable ({exc})"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}: CI needs the real server", pytrace=False)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    url: str
+    env: dict
+    var: Path
+    processes: list = field(default_factory=list)
+    workers: dict = field(default_factory=dict)
+
+    def manage(self, *args, input=None) -> str:
+        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
+                                capture_output=True, text=True, timeout=300, input=input)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def start_worker(self, name: str) -> subprocess.Popen:
+        log = open(self.var / f"worker-{name}.log", "wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "pruneboard", "worker", "--queues", "cpu,gpu",
+             "--concurrency", "1", "--pool", "solo", "--hostname", f"{name}@%h", "--loglevel", "INFO"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(proc)
+        self.workers[name] = proc
+        return proc
+
+    def get(self, path: str, headers: dict | None = None) -> bytes:
+        request = urllib.request.Request(self.url + path, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    import psycopg
+    import redis
+
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means no server
+        _missing("PostgreSQL", exc)
+    try:
+        broker = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+        broker.ping()
+    except Exception as exc:  # noqa: BLE001
+        _missing("Redis", exc)
+    broker.flushdb()
+    name = f"pruneboard_e2e_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    var = tmp_path_factory.mktemp("var")
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}",
+           "CELERY_BROKER_URL": REDIS_URL, "PRUNEBOARD_VAR_DIR": str(var),
+           "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
+    stack = Stack(url=f"http://127.0.0.1:{port}", env=env, var=var)
+    try:
+        stack.manage("migrate", "--noinput")
+        stack.manage("sync_benchmarks")
+        web_log = open(var / "web.log", "wb")
+        stack.processes.append(subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "pruneboard.wsgi", "--bind", f"127.0.0.1:{port}",
+             "--workers", "2", "--access-logfile", "-"],
+            cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT))
+        _wait_for(stack.url + "/", 60)
+        yield stack
+    finally:
+        for proc in stack.processes:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in stack.processes:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        broker.flushdb()
+
+
+def _wait_for(url: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")

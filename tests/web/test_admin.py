@@ -1,0 +1,59 @@
+"""Moderators act on whole submissions from the admin."""
+
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+
+from submissions import services
+from submissions.models import Run, Submission
+
+CHANGELIST = "admin:submissions_submission_changelist"
+
+
+@pytest.fixture
+def submission(alice, benchmarks, strategy_upload):
+    submission, _ = services.submission_create(user=alice, upload=strategy_upload(), name="Mine",
+                                               benchmarks=[benchmarks["digits-mlp"]])
+    return submission
+
+
+def act(client, action, submission):
+    return client.post(reverse(CHANGELIST), {"action": action, "_selected_action": [submission.pk]})
+
+
+def test_the_moderator_cancels_a_submission(client, moderator, submission):
+    done = submission.runs.first()
+    Run.objects.filter(pk=done.pk).update(status=Run.Status.FINISHED)
+    client.force_login(moderator)
+    assert act(client, "cancel_selected", submission).status_code == 302
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.CANCELLED
+    assert submission.runs.filter(status=Run.Status.CANCELLED).count() == 20
+    assert Run.objects.get(pk=done.pk).status == Run.Status.FINISHED
+
+
+def test_the_moderator_reruns_a_submission(client, moderator, submission, django_capture_on_commit_callbacks):
+    submission.runs.update(status=Run.Status.FAILED, error="boom")
+    client.force_login(moderator)
+    with mock.patch("submissions.tasks.run_evaluate.apply_async") as apply_async, \
+            django_capture_on_commit_callbacks(execute=True):
+        assert act(client, "rerun_selected", submission).status_code == 302
+    assert submission.runs.filter(status=Run.Status.QUEUED, error="").count() == 21
+    assert apply_async.call_count == 21
+
+
+def test_the_admin_lists_render(client, moderator, submission):
+    client.force_login(moderator)
+    assert client.get(reverse(CHANGELIST) + "?status=queued").status_code == 200
+    assert client.get(reverse("admin:submissions_run_changelist")).status_code == 200
+    run = submission.runs.first()
+    assert client.get(reverse("admin:submissions_run_change", args=[run.pk])).status_code == 200
+    assert client.get(reverse("admin:submissions_submission_change", args=[submission.pk])).status_code == 200
+
+
+def test_others_cannot_use_the_admin(client, alice, submission):
+    client.force_login(alice)
+    act(client, "cancel_selected", submission)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.QUEUED

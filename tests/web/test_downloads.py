@@ -1,0 +1,83 @@
+import io
+
+import pandas as pd
+import pytest
+from django.http import StreamingHttpResponse
+
+from evaluator.columns import COLUMNS
+from leaderboard.downloads import HEADER
+
+from .factories import make_entry, make_method, make_run, make_submission
+
+pytestmark = pytest.mark.django_db
+LEADING = ["method", "method_slug", "is_baseline", "submission_id", "run_pk"]
+
+
+def read(response) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(b"".join(response.streaming_content).decode()))
+
+
+def test_csv_columns_are_the_run_identity_then_the_evaluator_columns(client, benchmarks):
+    make_entry("Alpha", benchmarks["digits-mlp"], {2: [0.9]})
+    frame = read(client.get("/b/digits-mlp.csv"))
+    assert HEADER == LEADING + COLUMNS
+    assert list(frame.columns) == LEADING + COLUMNS
+
+
+def test_csv_values_round_trip_through_pandas(client, benchmarks):
+    bench = benchmarks["digits-mlp"]
+    method = make_entry("Alpha", bench, {2: [0.9123456789012345], 4: [0.8]})
+    run = method.submissions.get().runs.get(compression=2)
+    frame = read(client.get("/b/digits-mlp.csv")).set_index("run_pk")
+    row = frame.loc[run.pk]
+    assert (row.method, row.method_slug, row.is_baseline) == ("Alpha", "alpha", False)
+    assert row.submission_id == run.submission_id
+    for column in COLUMNS:
+        expected = run.record[column]
+        if column == "cuda_version":  # '' is read back as a missing value
+            assert pd.isna(row[column])
+        elif isinstance(expected, float):
+            assert row[column] == expected  # exact: floats are written with repr
+        else:
+            assert row[column] == expected, column
+
+
+def test_benchmark_csv_has_finished_runs_of_listed_methods_only(client, benchmarks, alice):
+    bench = benchmarks["digits-mlp"]
+    submission = make_submission(make_method("Alpha"))
+    make_run(submission, bench, 2, 0)
+    make_run(submission, bench, 2, 1, status="running")
+    make_entry("Secret", bench, {2: [0.9]}, owner=alice, is_public=False)
+    make_entry("random", bench, {2: [0.5]}, is_baseline=True)
+    frame = read(client.get("/b/digits-mlp.csv"))
+    assert sorted(frame.method_slug) == ["alpha", "random"]
+    assert frame.set_index("method_slug").is_baseline.to_dict() == {"alpha": False, "random": True}
+
+
+def test_the_csv_is_streamed(client, benchmarks):
+    response = client.get("/b/digits-mlp.csv")
+    assert isinstance(response, StreamingHttpResponse)
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'filename="digits-mlp.csv"' in response["Content-Disposition"]
+
+
+def test_submission_and_run_csvs_hold_their_runs(client, benchmarks):
+    bench = benchmarks["digits-mlp"]
+    method = make_entry("Alpha", bench, {2: [0.9, 0.8]})
+    submission = method.submissions.get()
+    run = submission.runs.first()
+    assert len(read(client.get(f"/s/{submission.pk}.csv"))) == 2
+    assert list(read(client.get(f"/r/{run.pk}.csv")).run_pk) == [run.pk]
+
+
+def test_a_private_submission_csv_is_404_for_bob(client, benchmarks, alice, bob, moderator):
+    method = make_entry("Secret", benchmarks["digits-mlp"], {2: [0.9]}, owner=alice, is_public=False)
+    submission = method.submissions.get()
+    run = submission.runs.get()
+    client.force_login(bob)
+    assert client.get(f"/s/{submission.pk}.csv").status_code == 404
+    assert client.get(f"/r/{run.pk}.csv").status_code == 404
+    for user in (alice, moderator):
+        client.force_login(user)
+        assert len(read(client.get(f"/s/{submission.pk}.csv"))) == 1
+        assert client.get(f"/r/{run.pk}.csv").status_code == 200
