@@ -75,6 +75,10 @@ class Run(models.Model):
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True, help_text="frames of the submitter's own code")
     user_error = models.BooleanField(default=False, help_text="failed in the submitter's code")
+    limit_hit = models.CharField(max_length=32, blank=True, db_index=True,
+                                 help_text="the sandbox limit the strategy ran into, if any")
+    sandbox = models.CharField(max_length=16, blank=True,
+                               help_text="bwrap, none (unsandboxed: marked on the site) or trusted (baseline)")
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
