@@ -16,7 +16,7 @@ $(STAMP): requirements.txt
 
 # The product on the embedded default: web server + one worker, SQLite, a broker file that
 # needs no server; the baselines of the embedded benchmarks fill in in the background.
-run: $(STAMP)
+run: $(STAMP) /usr/bin/bwrap
 	$(BIN)/python manage.py serve
 
 # The evaluator alone: the full baseline sweep on digits-mlp, a table and one CSV row per run.
@@ -24,11 +24,12 @@ sweep: $(STAMP)
 	$(BIN)/python -m evaluator run --benchmark digits-mlp --baseline all --out out/digits-mlp-baselines.csv
 
 # Browser tests drive Debian's chromium (installed here when missing; never a downloaded build).
-test: $(STAMP) /usr/bin/chromium
+test: $(STAMP) /usr/bin/bwrap /usr/bin/chromium
 	$(BIN)/python -m pytest
 
-/usr/bin/chromium:
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+# Strategy files run under Debian's bubblewrap; chromium is for the browser tests.
+/usr/bin/bwrap /usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap chromium
 
 clean:
 	rm -rf out .pytest_cache

@@ -45,6 +45,7 @@ COLUMN_HELP: dict[str, str] = {
     "weights_sha256": "SHA-256 of the pretrained weights file",
     "strategy_sha256": "SHA-256 of the strategy file ('baseline:<name>' for built-ins)",
     "masks_sha256": "SHA-256 of the masks (names, shapes, bits)",
+    "sandbox": "where the masks were computed: bwrap (sandboxed), none (unsandboxed, allowed by the operator) or trusted (built-in baseline)",
     "code_version": "pruneboard version and git commit",
     "torch_version": "torch version",
     "cuda_version": "CUDA version torch was built with ('' for none)",

@@ -22,7 +22,7 @@ from .finetune import MaskedWeights, default_device, evaluate, make_loader, seed
 from .metrics import collapsed_layers, layer_sparsity, model_metrics
 from .models import get_model
 from .pruning import Mask, MaskError
-from .sandbox import StrategyError, StrategySource, compute_masks
+from .sandbox import StrategyError, StrategySource, compute_masks, sandbox_label
 from .weights import verified_weights
 
 # A strategy may keep at most this much more than the requested compression allows, relative:
@@ -33,9 +33,9 @@ COMPRESSION_TOLERANCE = 0.01
 class RunFailed(RuntimeError):
     """A run that produced no result; `traceback` holds the submitter's frames, if theirs."""
 
-    def __init__(self, message: str, traceback: str = "", user_error: bool = True):
+    def __init__(self, message: str, traceback: str = "", user_error: bool = True, limit: str = ""):
         super().__init__(message)
-        self.message, self.traceback, self.user_error = message, traceback, user_error
+        self.message, self.traceback, self.user_error, self.limit = message, traceback, user_error, limit
 
 
 @dataclass
@@ -144,6 +144,7 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "protocol_version": PROTOCOL_VERSION, "protocol_hash": ctx.benchmark.protocol_hash(),
         "weights_sha256": ctx.weights_sha256, "strategy_sha256": strategy_sha,
         "masks_sha256": mask.sha256(),
+        "sandbox": sandbox_label(source),
         **environment(ctx.device),
     }
 
@@ -174,7 +175,7 @@ def sweep(ctx: Context, sources: Iterable[StrategySource], compressions: Iterabl
         for (c, s), out in zip(jobs, outputs):
             try:
                 if isinstance(out, StrategyError):
-                    raise RunFailed(out.message, out.traceback)
+                    raise RunFailed(out.message, out.traceback, limit=out.limit)
                 item = score_run(ctx, source, c, s, out, per_job)
                 records.append(item)
             except RunFailed as exc:

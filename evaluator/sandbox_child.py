@@ -8,6 +8,7 @@ Never touches datasets: the test split is not reachable from here.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import inspect
 import json
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from evaluator.isolation import describe_limit
 from evaluator.models import get_model
 from evaluator.pruning import Pruning, get_baseline
 from evaluator.strategy import strategy_masks
@@ -61,10 +63,29 @@ def _user_traceback(exc: BaseException, work: Path) -> str:
     return "".join(lines) + "".join(traceback.format_exception_only(type(exc), exc))
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, SystemExit):
-        return f"the strategy called sys.exit({exc.code!r}) before returning masks"
-    return f"{type(exc).__name__}: {exc}"
+def _limit_hit(exc: BaseException) -> str:
+    """Which resource limit an exception comes from, if any ('' for none)."""
+    text = str(exc)
+    if isinstance(exc, MemoryError) or "can't allocate memory" in text or "DefaultCPUAllocator" in text:
+        return "memory"
+    if isinstance(exc, OSError) and exc.errno == errno.EAGAIN or "can't start new thread" in text:
+        return "processes"
+    if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
+        return "open files"
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return "file size"
+    return ""
+
+
+def _report(exc: BaseException, work: Path, limits: dict) -> dict:
+    limit = _limit_hit(exc)
+    if limit:
+        message = f"the strategy {describe_limit(limit, limits)}: {type(exc).__name__}: {exc}"
+    elif isinstance(exc, SystemExit):
+        message = f"the strategy called sys.exit({exc.code!r}) before returning masks"
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    return {"message": message, "traceback": _user_traceback(exc, work), "limit": limit}
 
 
 def main(work: Path) -> int:
@@ -75,8 +96,12 @@ def main(work: Path) -> int:
     try:
         cls = load_strategy(work, job["strategy"])
     except BaseException as exc:  # the submitter's import may raise anything, SystemExit too
-        message = str(exc) if isinstance(exc, LoadError) else f"the strategy file failed to import: {_describe(exc)}"
-        (work / "error.json").write_text(json.dumps({"message": message, "traceback": _user_traceback(exc, work)}))
+        report = _report(exc, work, job["limits"])
+        if isinstance(exc, LoadError):
+            report["message"] = str(exc)
+        elif not report["limit"]:
+            report["message"] = f"the strategy file failed to import: {report['message']}"
+        (work / "error.json").write_text(json.dumps(report))
         return 3
     for i, item in enumerate(job["jobs"]):
         seed = item["seed"]
@@ -86,8 +111,7 @@ def main(work: Path) -> int:
             mask = strategy_masks(cls, model, state, inputs, targets, item["compression"], seed)
             mask.save(work / f"masks-{i}.npz")
         except BaseException as exc:
-            (work / f"error-{i}.json").write_text(json.dumps(
-                {"message": _describe(exc), "traceback": _user_traceback(exc, work)}))
+            (work / f"error-{i}.json").write_text(json.dumps(_report(exc, work, job["limits"])))
     return 0
 
 

@@ -187,6 +187,10 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
             n_min=min(ns), n_max=max(ns), runs=sum(ns),
         )
         rows.append(row)
+    unsandboxed = set(Run.objects.filter(benchmark=benchmark, status=Run.Status.FINISHED, sandbox="none")
+                      .values_list("submission__method_id", flat=True).distinct())
+    for row in rows:
+        row["unsandboxed"] = row["method_id"] in unsandboxed
     rows.sort(key=lambda r: (not r["complete"], r["score"] is None,
                              -(r["score"] if r["score"] is not None else 0.0),
                              r["created_order"], r["method_id"]))

@@ -94,7 +94,8 @@ class SubmissionDetail(generics.RetrieveAPIView):
 
 class SubmissionCreate(APIView):
     """POST a strategy file (multipart). 201 for a new submission; 200 and the existing one when
-    the owner uploads the same file again."""
+    the owner uploads the same file again; 429 when a per-user limit refuses a new one (413 for
+    an oversized request comes from pruneboard.middleware)."""
 
     permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser, FormParser]
@@ -108,6 +109,10 @@ class SubmissionCreate(APIView):
                 user=request.user, upload=d["file"], name=d["name"], benchmarks=d["benchmarks"],
                 description=d["description"], paper_url=d["paper_url"], code_url=d["code_url"],
                 is_public=d["public"])
+        except services.LimitExceeded as exc:
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS,
+                            headers=headers)
         except services.UploadRejected as exc:
             raise ValidationError({"file": [str(exc)]}) from None
         data = SubmissionSerializer(submission, context={"request": request}).data

@@ -58,6 +58,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After the session and user (its 413 page shows who is logged in); nothing before it
+    # reads a request's body.
+    "pruneboard.middleware.UploadSizeMiddleware",
 ]
 
 ROOT_URLCONF = "pruneboard.urls"
@@ -106,11 +109,18 @@ STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(plotly.__file__).parent
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(env_str("PRUNEBOARD_MEDIA_ROOT", str(VAR_DIR / "media")))
 
-# Uploads: a strategy file is at most this many bytes; larger requests are refused before
-# the body is read into memory (Django streams anything above the memory size to disk).
+# Uploads: a strategy file is at most this many bytes. An upload request declaring more than
+# this plus 64 KiB for the other fields is refused (413) before its body is read
+# (pruneboard.middleware); a file over the limit is dropped as it streams in (submissions.uploads).
 PRUNEBOARD_MAX_UPLOAD_BYTES = env_int("PRUNEBOARD_MAX_UPLOAD_BYTES", 256 * 1024)
-FILE_UPLOAD_MAX_MEMORY_SIZE = PRUNEBOARD_MAX_UPLOAD_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# In memory, dropped past the limit; Django's own handlers (memory, then temporary file) would
+# store whatever arrives.
+FILE_UPLOAD_HANDLERS = ["submissions.uploads.LimitedUploadHandler"]
+# Per user (staff exempt): submissions a day (UTC; failures of the platform do not count) and
+# runs queued or running at once (a submission on one embedded benchmark is 21 runs).
+PRUNEBOARD_SUBMISSIONS_PER_DAY = env_int("PRUNEBOARD_SUBMISSIONS_PER_DAY", 10)
+PRUNEBOARD_QUEUED_RUNS_PER_USER = env_int("PRUNEBOARD_QUEUED_RUNS_PER_USER", 200)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -32,8 +32,8 @@ class RunAdmin(admin.ModelAdmin):
     """Read-mostly: runs are written by workers; moderators act on whole submissions."""
 
     list_display = ("id", "submission", "benchmark", "compression", "seed", "status", "attempt",
-                    "worker_host", "error_excerpt")
-    list_filter = ("status", "benchmark")
+                    "worker_host", "limit_hit", "sandbox", "error_excerpt")
+    list_filter = ("status", "limit_hit", "sandbox", "user_error", "benchmark")
     list_select_related = ("submission__method", "benchmark")
     search_fields = ("error", "worker_host")
     readonly_fields = [f.name for f in Run._meta.fields]

@@ -37,7 +37,7 @@ def evaluate_run(run: Run) -> dict:
                             state_dict=ctx.state_dict, calibration=calibration,
                             jobs=[(run.compression, run.seed)])
     if isinstance(masks, StrategyError):
-        raise RunFailed(masks.message, masks.traceback)
+        raise RunFailed(masks.message, masks.traceback, limit=masks.limit)
     record = score_run(ctx, source, run.compression, run.seed, masks)
     if run.submission.baseline:
         record["strategy"] = run.submission.baseline

@@ -103,3 +103,16 @@ class Run(models.Model):
 
     def get_absolute_url(self):
         return reverse("run-csv", args=[self.pk])
+
+
+class Quota(models.Model):
+    """One row per user: the lock that serializes the user's uploads, so that two at the same
+    instant cannot both pass the per-user limits (services.submission_create)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                primary_key=True, related_name="quota")
+    locked = models.DateTimeField(null=True, blank=True,
+                                  help_text="when an upload that was not refused last took the lock")
+
+    def __str__(self):
+        return f"quota of {self.user}"

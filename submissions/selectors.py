@@ -36,7 +36,8 @@ def submission_progress(*, submission: Submission) -> dict:
         "finished": counts[Run.Status.FINISHED],
         "failed": counts[Run.Status.FAILED],
         "runs": [{"id": r.pk, "benchmark": r.benchmark.name, "compression": r.compression,
-                  "seed": r.seed, "status": r.status, "top1": r.top1, "attempt": r.attempt}
+                  "seed": r.seed, "status": r.status, "top1": r.top1, "attempt": r.attempt,
+                  "unsandboxed": r.sandbox == "none"}
                  for r in runs],
         "final": submission.status in Submission.FINAL,
     }

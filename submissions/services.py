@@ -6,22 +6,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
 from evaluator.checks import UploadRejected, check_strategy_source
 from leaderboard.models import Method
 
-from .models import Run, Submission
+from .models import Quota, Run, Submission
 
 log = logging.getLogger(__name__)
 
-__all__ = ["UploadRejected", "submission_create", "baseline_ensure", "runs_enqueue",
+__all__ = ["UploadRejected", "LimitExceeded", "submission_create", "baseline_ensure", "runs_enqueue",
            "run_record_result", "run_record_failure", "submission_refresh", "submission_cancel",
            "submission_rerun"]
 
@@ -35,11 +36,22 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
+class LimitExceeded(UploadRejected):
+    """The file is fine but its owner is over a per-user limit (the API answers 429).
+    `retry_after`: seconds until the limit lets the upload through, when that is known."""
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def read_upload(upload) -> bytes:
-    """The upload's bytes, refusing an oversized file by its declared size before reading it."""
+    """The upload's bytes, refusing an oversized file by its size before reading it (a file
+    over the limit arrives empty, with its real size: submissions.uploads)."""
     limit = settings.PRUNEBOARD_MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > limit:
-        raise UploadRejected(f"the file is {upload.size / 1024:.0f} KB; the limit is {limit // 1024} KB")
+        raise UploadRejected(f"the file is {math.ceil(upload.size / 1024)} KB; "
+                             f"the limit is {limit // 1024} KB")
     data = upload.read(limit + 1)
     check_strategy_source(upload.name or "", data, limit)
     return data
@@ -50,16 +62,23 @@ def submission_create(*, user, upload, name: str, benchmarks, description: str =
                       ) -> tuple[Submission, bool]:
     """Check the file, store it with its SHA-256, create the method and one Run per benchmark x
     compression x seed, and queue them after the commit. The same file uploaded again by its
-    owner returns the existing submission (created=False) and queues nothing."""
+    owner returns the existing submission (created=False), queues nothing and is never refused
+    by a limit. A new one over one of the user's limits raises LimitExceeded (`limits_check`)."""
     data = read_upload(upload)
     sha = hashlib.sha256(data).hexdigest()
-    existing = Submission.objects.filter(owner=user, sha256=sha).first()
-    if existing is not None:
-        return existing, False
     benchmarks = list(benchmarks)
-    if not benchmarks:
-        raise UploadRejected("choose at least one benchmark")
+    Quota.objects.get_or_create(user=user)
     with transaction.atomic():
+        # The user's lock, as the first statement of the transaction: an UPDATE locks the row
+        # on PostgreSQL (as SELECT ... FOR UPDATE would) and takes SQLite's one write lock.
+        # A second upload by the same user waits here until the first commits, then sees it.
+        Quota.objects.filter(user=user).update(locked=timezone.now())
+        existing = Submission.objects.filter(owner=user, sha256=sha).first()
+        if existing is not None:
+            return existing, False
+        if not benchmarks:
+            raise UploadRejected("choose at least one benchmark")
+        limits_check(user=user, new_runs=sum(len(b.compressions) * len(b.seeds) for b in benchmarks))
         method = Method.objects.create(name=name, slug=_unique_slug(name), description=description,
                                        paper_url=paper_url, code_url=code_url, owner=user,
                                        is_public=is_public)
@@ -71,6 +90,45 @@ def submission_create(*, user, upload, name: str, benchmarks, description: str =
         runs = _runs_create(submission, benchmarks)
         transaction.on_commit(lambda: runs_enqueue(runs))
     return submission, True
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def limits_check(*, user, new_runs: int) -> None:
+    """Raise LimitExceeded when a new submission of `new_runs` runs would take the user over a
+    limit. Call it holding the user's Quota lock (submission_create), or two uploads at the same
+    instant could both pass.
+
+    - PRUNEBOARD_SUBMISSIONS_PER_DAY: the user's submissions created since 00:00 UTC today,
+      except a failed one none of whose runs failed in the user's code (Run.user_error): the
+      platform failed it, so it is not held against them. A cancelled one counts: only a
+      moderator cancels, and the upload was made all the same.
+    - PRUNEBOARD_QUEUED_RUNS_PER_USER: the runs of the user's submissions that are queued or
+      running, plus `new_runs`.
+
+    Staff are exempt (moderators re-submit and test the site). Baselines are never counted:
+    they have no owner and are made by `baseline_ensure`, not here."""
+    if user.is_staff:
+        return
+    now = timezone.now()
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)  # UTC: settings.USE_TZ
+    per_day = settings.PRUNEBOARD_SUBMISSIONS_PER_DAY
+    user_failed = Run.objects.filter(submission=OuterRef("pk"), user_error=True)
+    today = (Submission.objects.filter(owner=user, created__gte=day_start)
+             .exclude(Q(status=Submission.Status.FAILED) & ~Exists(user_failed)).count())
+    if today >= per_day:
+        retry_after = math.ceil((day_start + timedelta(days=1) - now).total_seconds())
+        raise LimitExceeded(f"you have made {_plural(today, 'submission')} today (UTC); the limit "
+                            f"is {per_day} — try again after 00:00 UTC", retry_after=retry_after)
+    per_user = settings.PRUNEBOARD_QUEUED_RUNS_PER_USER
+    queued = Run.objects.filter(submission__owner=user,
+                                status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).count()
+    if queued + new_runs > per_user:
+        raise LimitExceeded(f"you have {_plural(queued, 'run')} queued or running; this submission "
+                            f"adds {new_runs} and the limit is {per_user} — try again when some "
+                            f"have finished")
 
 
 def baseline_ensure(name: str, benchmarks) -> tuple[Submission, list[Run]]:
@@ -149,6 +207,7 @@ def run_record_result(*, run: Run, record: dict) -> Run:
         locked.actual_compression = record["compression"]
         locked.compression_error = record["compression_error"]
         locked.speedup = record["speedup"]
+        locked.sandbox = record.get("sandbox", "")
         locked.record = record
         locked.error = locked.traceback = ""
         locked.save()
@@ -156,13 +215,15 @@ def run_record_result(*, run: Run, record: dict) -> Run:
     return locked
 
 
-def run_record_failure(*, run: Run, message: str, traceback: str = "", user_error: bool = True) -> Run:
+def run_record_failure(*, run: Run, message: str, traceback: str = "", user_error: bool = True,
+                       limit_hit: str = "") -> Run:
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
         if locked.status in Run.FINAL:
             return locked
         locked.status, locked.finished = Run.Status.FAILED, timezone.now()
         locked.error, locked.traceback, locked.user_error = message, traceback, user_error
+        locked.limit_hit = limit_hit
         locked.save()
     submission_refresh(locked.submission)
     return locked
@@ -206,6 +267,7 @@ def submission_rerun(submission: Submission) -> int:
     with transaction.atomic():
         runs = list(submission.runs.select_related("benchmark"))
         submission.runs.update(status=Run.Status.QUEUED, error="", traceback="", record={},
+                               user_error=False, limit_hit="", sandbox="",
                                top1=None, top5=None, pre_top1=None, actual_compression=None,
                                compression_error=None, speedup=None, started=None, finished=None)
         Submission.objects.filter(pk=submission.pk).update(

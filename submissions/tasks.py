@@ -17,7 +17,7 @@ def run_evaluate(run_id: int) -> None:
         record = evaluate_run(run)
     except RunFailed as exc:
         services.run_record_failure(run=run, message=exc.message, traceback=exc.traceback,
-                                    user_error=exc.user_error)
+                                    user_error=exc.user_error, limit_hit=exc.limit)
     except Exception as exc:  # the platform's fault (missing data, a bug): not the submitter's
         services.run_record_failure(run=run, message=f"platform error: {type(exc).__name__}: {exc}",
                                     user_error=False)

@@ -20,6 +20,8 @@ def submit(request):
                 user=request.user, upload=data["file"], name=data["name"],
                 benchmarks=data["benchmarks"], description=data["description"],
                 paper_url=data["paper_url"], code_url=data["code_url"], is_public=data["public"])
+        except services.LimitExceeded as exc:
+            form.add_error(None, str(exc))
         except services.UploadRejected as exc:
             form.add_error("file", str(exc))
         else:

@@ -35,6 +35,8 @@ def browser():
 def test_a_researcher_signs_up_submits_and_sees_the_entry_on_the_leaderboard(stack, browser, tmp_path):
     while len([w for w in stack.workers.values() if w.poll() is None]) < 2:
         stack.start_worker(f"browser{len(stack.workers)}")
+    from playwright.sync_api import expect
+
     page = browser.new_page(accept_downloads=True)
     page.set_default_timeout(30_000)
     outside = []
@@ -43,6 +45,7 @@ def test_a_researcher_signs_up_submits_and_sees_the_entry_on_the_leaderboard(sta
     page.goto(stack.url + "/")
     page.get_by_role("link", name="digits-mlp").first.click()
     page.wait_for_selector(".js-plotly-plot .main-svg")
+    expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
     assert page.locator(".js-plotly-plot").count() == 2  # both charts drawn by the local plotly.js
 
     page.goto(stack.url + "/accounts/signup/")
@@ -74,6 +77,6 @@ def test_a_researcher_signs_up_submits_and_sees_the_entry_on_the_leaderboard(sta
 
     page.get_by_role("link", name="digits-mlp leaderboard").click()
     page.wait_for_selector(".js-plotly-plot .main-svg")
-    assert page.locator(".js-plotly-plot .legendtext", has_text="Dana magnitude").count() == 2
-    assert page.locator("table", has_text="Dana magnitude").count() >= 1
+    expect(page.locator(".js-plotly-plot .legendtext", has_text="Dana magnitude")).to_have_count(2)
+    expect(page.locator("table", has_text="Dana magnitude")).not_to_have_count(0)
     assert outside == [], f"the pages fetched something from outside: {outside[:5]}"

@@ -5,6 +5,7 @@ import textwrap
 import pytest
 import torch
 
+from evaluator.isolation import Limits
 from evaluator.models import get_model
 from evaluator.pruning import Mask
 from evaluator.sandbox import StrategyError, StrategySource, compute_masks
@@ -146,8 +147,8 @@ class Slow(Pruning):
     def model_masks(self):
         time.sleep(60)
 """)
-    [result] = masks_of(source, state, calibration, timeout=8)
-    assert "did not finish within the time limit (8 s)" in result.message
+    [result] = masks_of(source, state, calibration, limits=Limits(wall_seconds=8))
+    assert "did not finish within the time limit (8 s)" in result.message and result.limit == "time"
 
 
 def test_the_parent_environment_does_not_reach_the_child(tmp_path, state, calibration, monkeypatch):

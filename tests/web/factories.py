@@ -34,7 +34,8 @@ def make_record(*, benchmark: str = "digits-mlp", compression: float = 2.0, seed
         "time_masks_s": 0.012, "time_pre_eval_s": 0.004, "time_finetune_s": 1.25,
         "time_eval_s": 0.004, "time_total_s": 1.3, "protocol_version": 1,
         "protocol_hash": "0123456789abcdef", "weights_sha256": "ab" * 32,
-        "strategy_sha256": "cd" * 32, "masks_sha256": "ef" * 32, "code_version": "0.1.0+gabc",
+        "strategy_sha256": "cd" * 32, "masks_sha256": "ef" * 32, "sandbox": "bwrap",
+        "code_version": "0.1.0+gabc",
         "torch_version": "2.15.0", "cuda_version": "", "device": "cpu",
         "device_name": "x86_64", "deterministic": True,
     }

@@ -87,7 +87,8 @@ def test_the_progress_json_says_what_the_page_shows(client, submission):
         "status": "running", "done": 3, "total": 21, "finished": 2, "failed": 1, "final": False}
     assert len(data["runs"]) == 21
     assert data["runs"][0] == {"id": data["runs"][0]["id"], "benchmark": "digits-mlp", "compression": 1.0,
-                               "seed": 0, "status": "finished", "top1": 0.9123, "attempt": 1}
+                               "seed": 0, "status": "finished", "top1": 0.9123, "attempt": 1,
+                               "unsandboxed": False}
 
 
 def test_a_final_submission_stops_the_poller(client, submission):
