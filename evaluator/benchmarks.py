@@ -58,6 +58,7 @@ class Benchmark:
     calibration_size: int = 128  # training samples handed to the strategy
     embedded: bool = False  # runs anywhere from PyPI packages alone, in minutes on a CPU
     queue: str = "gpu"  # which workers take its runs: cpu | gpu
+    time_limit_s: int = 6 * 3600  # a run's hard time limit on a worker (soft: 60 s earlier)
     description: str = ""
 
     @property
@@ -87,6 +88,10 @@ def register_benchmark(benchmark: Benchmark) -> Benchmark:
         raise ValueError(f"benchmark {benchmark.name!r} registered twice")
     BENCHMARKS[benchmark.name] = benchmark
     return benchmark
+
+
+def longest_time_limit() -> int:
+    return max(b.time_limit_s for b in BENCHMARKS.values())
 
 
 def get_benchmark(name: str) -> Benchmark:
@@ -141,7 +146,7 @@ register_benchmark(Benchmark(
     pretrain=FinetuneProtocol(optimizer="adam", lr=1e-3, epochs=60, batch_size=64),
     weights_sha256="5a7f0f0f6e2c957186277a77783d38c3b97144008e320fb2f49f453d40238ff3",
     reference_top1=0.9833,
-    embedded=True, queue="cpu",
+    embedded=True, queue="cpu", time_limit_s=900,
     description="scikit-learn's 8x8 digits, a 2-hidden-layer MLP",
 ))
 register_benchmark(Benchmark(
@@ -150,7 +155,7 @@ register_benchmark(Benchmark(
     pretrain=FinetuneProtocol(optimizer="adam", lr=1e-3, epochs=40, batch_size=64),
     weights_sha256="99614f3ddf92b6bf283e62cb162d598a5c26882bee1acccc771ca93cf04df786",
     reference_top1=0.9833,
-    embedded=True, queue="cpu",
+    embedded=True, queue="cpu", time_limit_s=900,
     description="scikit-learn's 8x8 digits, a small 2-conv CNN",
 ))
 register_benchmark(Benchmark(
@@ -160,7 +165,7 @@ register_benchmark(Benchmark(
                               weight_decay=5e-4, epochs=150, batch_size=64),
     weights_sha256="649ee6062e11e508f6a0adfe17d6b1163725c06bcbaa5bce2c56263acc2212f8",
     reference_top1=0.9220,
-    embedded=True, queue="cpu",
+    embedded=True, queue="cpu", time_limit_s=900,
     description="MNIST-1D (generated locally by the mnist1d package), a 1-D ConvNet",
 ))
 
@@ -185,6 +190,6 @@ register_benchmark(Benchmark(
     finetune=_IMAGENET_FINETUNE,
     pretrain=FinetuneProtocol(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4,
                               epochs=90, batch_size=256),
-    calibration_size=256,
+    calibration_size=256, time_limit_s=48 * 3600,
     description="ImageNet (ILSVRC-2012), torchvision ResNet-18",
 ))

@@ -38,6 +38,10 @@ class RunFailed(RuntimeError):
         self.message, self.traceback, self.user_error, self.limit = message, traceback, user_error, limit
 
 
+class RunCancelled(RuntimeError):
+    """`should_stop` said to stop (the submission was cancelled, or the lease was lost)."""
+
+
 @dataclass
 class Context:
     """Everything a benchmark's runs share, loaded once."""
@@ -83,8 +87,15 @@ def check_compression(mask: Mask, metrics, requested: float) -> None:
 
 
 def score_run(ctx: Context, source: StrategySource, compression: float, seed: int,
-              raw_masks: Mask, mask_seconds: float = 0.0) -> dict:
-    """Validate, apply, score, finetune and score again; returns the run's record."""
+              raw_masks: Mask, mask_seconds: float = 0.0,
+              should_stop: Callable[[], bool] | None = None) -> dict:
+    """Validate, apply, score, finetune and score again; returns the run's record.
+    `should_stop` is asked after every finetuning epoch; when it says so, RunCancelled."""
+
+    def check(*_):
+        if should_stop is not None and should_stop():
+            raise RunCancelled("stopped: the run was cancelled or taken over")
+
     t_start = time.perf_counter()
     seed_everything(seed)
     model = ctx.fresh_model()
@@ -108,8 +119,9 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
     t_pre = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    check()
     result = train(model, ctx.splits.train, ctx.splits.val, ctx.benchmark.finetune,
-                   device=ctx.device, seed=seed, masks=mask.to_torch(ctx.device))
+                   device=ctx.device, seed=seed, masks=mask.to_torch(ctx.device), on_epoch=check)
     t_finetune = time.perf_counter() - t0
     leaked = masked.pruned_nonzero()
     if leaked:

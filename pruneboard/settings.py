@@ -78,7 +78,8 @@ TEMPLATES = [{
 }]
 
 DATABASES = {"default": dj_database_url.parse(
-    env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'pruneboard.sqlite3'}"), conn_max_age=60)}
+    env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'pruneboard.sqlite3'}"), conn_max_age=60,
+    conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The web server and the worker write to one file: wait for each other instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -142,9 +143,28 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # Longer than the longest run: an unacknowledged task is redelivered only after this.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600)}
+    # Longer than the longest run's time limit, so a run still executing is never redelivered;
+    # a run whose worker died is found sooner by the reaper (its lease expires).
+    from evaluator.benchmarks import longest_time_limit
+
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", longest_time_limit() + 3600)}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# Delivery guarantees (README "Many workers"): a worker holds a lease on the run it executes and
+# renews it with a heartbeat; the reaper (Celery beat) re-queues runs whose lease expired, up to
+# PRUNEBOARD_MAX_ATTEMPTS, and re-sends queued runs no worker took (a broker that lost them).
+PRUNEBOARD_LEASE_SECONDS = env_int("PRUNEBOARD_LEASE_SECONDS", 180)
+PRUNEBOARD_HEARTBEAT_SECONDS = env_int("PRUNEBOARD_HEARTBEAT_SECONDS", 30)
+PRUNEBOARD_MAX_ATTEMPTS = env_int("PRUNEBOARD_MAX_ATTEMPTS", 3)
+PRUNEBOARD_REAP_SECONDS = env_int("PRUNEBOARD_REAP_SECONDS", 60)
+PRUNEBOARD_QUEUE_STALE_SECONDS = env_int("PRUNEBOARD_QUEUE_STALE_SECONDS", 3600)
+PRUNEBOARD_TASK_RETRIES = env_int("PRUNEBOARD_TASK_RETRIES", 5)  # platform errors, with backoff
+if PRUNEBOARD_HEARTBEAT_SECONDS * 2 > PRUNEBOARD_LEASE_SECONDS:
+    raise ImproperlyConfigured("PRUNEBOARD_LEASE_SECONDS must be at least twice PRUNEBOARD_HEARTBEAT_SECONDS")
+CELERY_BEAT_SCHEDULE = {"reap-expired-runs": {"task": "submissions.tasks.runs_reap",
+                                              "schedule": PRUNEBOARD_REAP_SECONDS}}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Where workers look for datasets and extra weights (the evaluator reads these too).
 PRUNEBOARD_DATA_ROOT = env_str("PRUNEBOARD_DATA_ROOT", str(BASE_DIR / "data"))

@@ -28,7 +28,7 @@ def strategy_source(run: Run) -> StrategySource:
     return StrategySource(path=Path(submission.file.path))
 
 
-def evaluate_run(run: Run) -> dict:
+def evaluate_run(run: Run, should_stop=None) -> dict:
     """The evaluator's record for this run; RunFailed when the run cannot produce one."""
     ctx = context_for(run.benchmark.name)
     source = strategy_source(run)
@@ -38,7 +38,7 @@ def evaluate_run(run: Run) -> dict:
                             jobs=[(run.compression, run.seed)])
     if isinstance(masks, StrategyError):
         raise RunFailed(masks.message, masks.traceback, limit=masks.limit)
-    record = score_run(ctx, source, run.compression, run.seed, masks)
+    record = score_run(ctx, source, run.compression, run.seed, masks, should_stop=should_stop)
     if run.submission.baseline:
         record["strategy"] = run.submission.baseline
     else:

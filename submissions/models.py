@@ -80,8 +80,13 @@ class Run(models.Model):
     sandbox = models.CharField(max_length=16, blank=True,
                                help_text="bwrap, none (unsandboxed: marked on the site) or trusted (baseline)")
     created = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="last handed to the broker")
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # The worker executing the run holds a lease, renewed by its heartbeat; a result is only
+    # accepted from the holder of the current lease, and the reaper re-queues expired ones.
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires = models.DateTimeField(null=True, blank=True, db_index=True)
     # The headline metrics as columns (for ranking and charts); `record` holds every column
     # of the evaluator's per-run record (evaluator/columns.py) for CSV downloads.
     top1 = models.FloatField(null=True, blank=True)

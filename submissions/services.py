@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -163,29 +164,97 @@ def _runs_create(submission: Submission, benchmarks) -> list[Run]:
 
 
 def runs_enqueue(runs) -> None:
+    """Hand the runs to the broker, each on its benchmark's queue with its time limits."""
+    from evaluator.benchmarks import get_benchmark
+
     from .tasks import run_evaluate
 
+    runs = list(runs)
+    Run.objects.filter(pk__in=[r.pk for r in runs]).update(queued_at=timezone.now())
     for run in runs:
-        run_evaluate.apply_async(args=[run.pk], queue=run.benchmark.queue)
+        limit = get_benchmark(run.benchmark.name).time_limit_s
+        run_evaluate.apply_async(args=[run.pk], queue=run.benchmark.queue,
+                                 soft_time_limit=limit - 60, time_limit=limit)
 
 
-def run_start(run_id: int, *, host: str) -> Run | None:
-    """Mark the run running and return it, or None when there is nothing to do (it is final,
-    or its submission was cancelled)."""
+def _lease_seconds() -> int:
+    return settings.PRUNEBOARD_LEASE_SECONDS
+
+
+def run_start(run_id: int, *, host: str) -> tuple[Run, str] | None:
+    """Take the run's lease and mark it running: returns (run, lease token), or None when there
+    is nothing to do: the run is final, another worker holds a live lease on it (a duplicate
+    delivery), or its submission was cancelled."""
+    now = timezone.now()
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("submission", "benchmark").get(pk=run_id)
         if run.status in Run.FINAL:
+            return None
+        if run.status == Run.Status.RUNNING and run.lease_expires and run.lease_expires > now:
             return None
         if run.submission.status == Submission.Status.CANCELLED:
             run.status = Run.Status.CANCELLED
             run.save(update_fields=["status"])
             return None
+        token = uuid.uuid4().hex
         run.status, run.attempt, run.worker_host = Run.Status.RUNNING, run.attempt + 1, host
-        run.started = timezone.now()
-        run.save(update_fields=["status", "attempt", "worker_host", "started"])
+        run.started, run.lease_token = now, token
+        run.lease_expires = now + timedelta(seconds=_lease_seconds())
+        run.save(update_fields=["status", "attempt", "worker_host", "started", "lease_token",
+                                "lease_expires"])
         Submission.objects.filter(pk=run.submission_id, status=Submission.Status.QUEUED).update(
-            status=Submission.Status.RUNNING, updated=timezone.now())
-    return run
+            status=Submission.Status.RUNNING, updated=now)
+    return run, token
+
+
+def run_heartbeat(run_id: int, token: str) -> bool:
+    """Renew the lease; False when the worker should stop: it lost the lease (the reaper gave
+    the run to another worker) or the submission was cancelled."""
+    renewed = Run.objects.filter(pk=run_id, lease_token=token, status=Run.Status.RUNNING).exclude(
+        submission__status=Submission.Status.CANCELLED).update(
+        lease_expires=timezone.now() + timedelta(seconds=_lease_seconds()))
+    return bool(renewed)
+
+
+def _holds_lease(run: Run, token: str | None) -> bool:
+    if token is None:  # recorded outside a worker (tests, the admin)
+        return True
+    return run.lease_token == token and run.status == Run.Status.RUNNING
+
+
+def runs_reap() -> dict:
+    """The reaper (Celery beat): runs whose worker stopped renewing its lease go back to the
+    queue, up to PRUNEBOARD_MAX_ATTEMPTS, then fail as a platform failure (not charged to the
+    submitter); queued runs that no worker took for PRUNEBOARD_QUEUE_STALE_SECONDS (a broker
+    that lost its messages) are handed to the broker again. Duplicate deliveries are harmless:
+    `run_start` lets one worker through."""
+    now = timezone.now()
+    requeue, failed = [], []
+    with transaction.atomic():
+        expired = Run.objects.select_for_update(skip_locked=True).filter(
+            status=Run.Status.RUNNING, lease_expires__lt=now)
+        for run in expired:
+            if run.attempt >= settings.PRUNEBOARD_MAX_ATTEMPTS:
+                run.status, run.finished, run.user_error = Run.Status.FAILED, now, False
+                run.error = (f"platform failure: the worker stopped responding on each of "
+                             f"{run.attempt} attempts (not charged to you)")
+                run.lease_token = ""
+                run.save(update_fields=["status", "finished", "user_error", "error", "lease_token"])
+                failed.append(run)
+            else:
+                run.status, run.lease_token = Run.Status.QUEUED, ""
+                run.save(update_fields=["status", "lease_token"])
+                requeue.append(run)
+    stale = now - timedelta(seconds=settings.PRUNEBOARD_QUEUE_STALE_SECONDS)
+    lost = list(Run.objects.filter(status=Run.Status.QUEUED, queued_at__lt=stale)
+                .exclude(submission__status=Submission.Status.CANCELLED))
+    requeue += [r for r in lost if r not in requeue]
+    runs = list(Run.objects.filter(pk__in=[r.pk for r in requeue]).select_related("benchmark"))
+    if runs:
+        transaction.on_commit(lambda: runs_enqueue(runs))
+    for submission in Submission.objects.filter(pk__in={r.submission_id for r in failed}):
+        submission_refresh(submission)
+    return {"requeued": len(runs), "failed": len(failed)}
 
 
 def _finite_or_none(record: dict) -> dict:
@@ -194,12 +263,16 @@ def _finite_or_none(record: dict) -> dict:
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
 
 
-def run_record_result(*, run: Run, record: dict) -> Run:
-    """Store a finished run's record. A run already final is left as it is (idempotent)."""
+def run_record_result(*, run: Run, record: dict, token: str | None = None) -> Run:
+    """Store a finished run's record. Idempotent: a run already final is left as it is (a
+    redelivered or duplicated task), and a result from a worker that no longer holds the run's
+    lease (it expired and the run went to another worker) is refused."""
     record = _finite_or_none(record)
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
-        if locked.status in Run.FINAL:
+        if locked.status in Run.FINAL or not _holds_lease(locked, token):
+            log.warning("run %s: result refused (status %s, lease %s)", run.pk, locked.status,
+                        "held" if _holds_lease(locked, token) else "lost")
             return locked
         locked.status = Run.Status.FINISHED
         locked.finished = timezone.now()
@@ -209,19 +282,20 @@ def run_record_result(*, run: Run, record: dict) -> Run:
         locked.speedup = record["speedup"]
         locked.sandbox = record.get("sandbox", "")
         locked.record = record
-        locked.error = locked.traceback = ""
+        locked.error = locked.traceback = locked.lease_token = ""
         locked.save()
     submission_refresh(locked.submission)
     return locked
 
 
 def run_record_failure(*, run: Run, message: str, traceback: str = "", user_error: bool = True,
-                       limit_hit: str = "") -> Run:
+                       limit_hit: str = "", token: str | None = None,
+                       status: str = Run.Status.FAILED) -> Run:
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
-        if locked.status in Run.FINAL:
+        if locked.status in Run.FINAL or not _holds_lease(locked, token):
             return locked
-        locked.status, locked.finished = Run.Status.FAILED, timezone.now()
+        locked.status, locked.finished, locked.lease_token = status, timezone.now(), ""
         locked.error, locked.traceback, locked.user_error = message, traceback, user_error
         locked.limit_hit = limit_hit
         locked.save()

@@ -1,26 +1,86 @@
+"""Celery tasks: thin. Fetch the row, call a service, record the outcome, retry platform errors.
+
+Delivery: tasks are acknowledged after the result is stored (acks_late, reject_on_worker_lost,
+prefetch 1). A worker holds a lease on its run (submissions.heartbeat); the reaper re-queues
+runs whose lease expired. Errors in the submitter's code are recorded, never retried; platform
+errors (the database or broker gone for a moment, a bug) are retried with exponential backoff."""
+
+import logging
 import socket
 
 from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError
+
+from evaluator.isolation import SandboxUnavailable
+from evaluator.runner import RunCancelled, RunFailed
 
 from . import services
 from .execution import evaluate_run
-from evaluator.runner import RunFailed
+from .heartbeat import Heartbeat
+from .models import Run
+
+log = logging.getLogger(__name__)
+_TRANSIENT = (OperationalError, InterfaceError)
 
 
-@shared_task(acks_late=True)
-def run_evaluate(run_id: int) -> None:
-    """Fetch the run, evaluate it, record the outcome."""
-    run = services.run_start(run_id, host=socket.gethostname())
-    if run is None:
-        return
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def run_evaluate(self, run_id: int) -> None:
     try:
-        record = evaluate_run(run)
+        started = services.run_start(run_id, host=socket.gethostname())
+    except _TRANSIENT as exc:
+        raise _retry(self, exc)
+    if started is None:
+        return  # final, cancelled, or another worker holds a live lease: a duplicate delivery
+    run, token = started
+    try:
+        with Heartbeat(run.pk, token) as beat:
+            record = evaluate_run(run, should_stop=beat.should_stop)
+    except RunCancelled:
+        _record(self, services.run_record_failure, run=run, token=token, user_error=False,
+                message="cancelled", status=Run.Status.CANCELLED)
     except RunFailed as exc:
-        services.run_record_failure(run=run, message=exc.message, traceback=exc.traceback,
-                                    user_error=exc.user_error, limit_hit=exc.limit)
-    except Exception as exc:  # the platform's fault (missing data, a bug): not the submitter's
-        services.run_record_failure(run=run, message=f"platform error: {type(exc).__name__}: {exc}",
-                                    user_error=False)
+        _record(self, services.run_record_failure, run=run, token=token, message=exc.message,
+                traceback=exc.traceback, user_error=exc.user_error, limit_hit=exc.limit)
+    except SandboxUnavailable as exc:  # configuration, not a blip: retrying cannot help
+        _record(self, services.run_record_failure, run=run, token=token, user_error=False,
+                message=f"platform error: {exc}")
+        raise
+    except Exception as exc:  # the platform's fault (a database blip, missing data, a bug)
+        if self.request.retries < settings.PRUNEBOARD_TASK_RETRIES:
+            log.warning("run %s: platform error, retrying: %r", run_id, exc)
+            _release(run.pk, token)
+            raise _retry(self, exc)
+        _record(self, services.run_record_failure, run=run, token=token, user_error=False,
+                message=f"platform error: {type(exc).__name__}: {exc}")
         raise
     else:
-        services.run_record_result(run=run, record=record)
+        _record(self, services.run_record_result, run=run, record=record, token=token)
+
+
+def _retry(task, exc):
+    return task.retry(exc=exc, countdown=min(2 ** task.request.retries, 60))
+
+
+def _release(run_id: int, token: str) -> None:
+    """Give the lease back so the retry (or another worker) can take the run at once."""
+    try:
+        Run.objects.filter(pk=run_id, lease_token=token, status=Run.Status.RUNNING).update(
+            status=Run.Status.QUEUED, lease_token="", lease_expires=None)
+    except DatabaseError:
+        pass  # the lease expires by itself; the reaper re-queues the run
+
+
+def _record(task, service, **kwargs) -> None:
+    """Store the outcome; when the database is away for a moment, retry the whole task (the
+    evaluation is deterministic, and the lease makes sure only one result is kept)."""
+    try:
+        service(**kwargs)
+    except _TRANSIENT as exc:
+        _release(kwargs["run"].pk, kwargs["token"])
+        raise _retry(task, exc)
+
+
+@shared_task
+def runs_reap() -> dict:
+    return services.runs_reap()

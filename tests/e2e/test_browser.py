@@ -77,6 +77,9 @@ def test_a_researcher_signs_up_submits_and_sees_the_entry_on_the_leaderboard(sta
 
     page.get_by_role("link", name="digits-mlp leaderboard").click()
     page.wait_for_selector(".js-plotly-plot .main-svg")
-    expect(page.locator(".js-plotly-plot .legendtext", has_text="Dana magnitude")).to_have_count(2)
+    # SVG text has no innerText: look at textContent of both charts' legends
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .filter(plot => Array.from(plot.querySelectorAll('.legendtext'))
+                             .some(t => t.textContent === 'Dana magnitude')).length === 2""")
     expect(page.locator("table", has_text="Dana magnitude")).not_to_have_count(0)
     assert outside == [], f"the pages fetched something from outside: {outside[:5]}"

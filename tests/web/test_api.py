@@ -29,7 +29,7 @@ def queued(monkeypatch):
     """The run ids handed to Celery, in order."""
     calls = []
     monkeypatch.setattr("submissions.tasks.run_evaluate.apply_async",
-                        lambda args, queue: calls.append((args[0], queue)))
+                        lambda args, queue, **limits: calls.append((args[0], queue)))
     return calls
 
 

@@ -39,7 +39,8 @@ class Command(BaseCommand):
         if not no_worker:
             procs.append(subprocess.Popen([os.path.join(bin_dir, "celery"), "-A", "pruneboard", "worker",
                                            "--queues", "cpu,gpu", "--concurrency", "1", "--pool", "solo",
-                                           "--hostname", "local@%h", "--loglevel", "INFO"]))
+                                           "--hostname", "local@%h", "--loglevel", "INFO",
+                                           "--beat"]))  # the reaper's schedule, in the one worker
         stop = lambda *_: [p.terminate() for p in procs if p.poll() is None]  # noqa: E731
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)

@@ -1,0 +1,151 @@
+"""Exactly-once as far as anyone can see: leases, duplicate deliveries, late results, the reaper,
+retries of platform errors, cancellation of running runs."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+from django.utils import timezone
+
+from submissions import services, tasks
+from submissions.models import Run, Submission
+from tests.web.factories import make_record
+
+
+@pytest.fixture
+def submission(alice, benchmarks, strategy_upload):
+    submission, _ = services.submission_create(user=alice, upload=strategy_upload(), name="Mine",
+                                               benchmarks=[benchmarks["digits-mlp"]])
+    return submission
+
+
+@pytest.fixture
+def run(submission):
+    return submission.runs.get(compression=2.0, seed=0)
+
+
+@pytest.fixture
+def quick_evaluation():
+    """Stand in for the evaluator: these tests are about delivery, not scoring."""
+    with mock.patch.object(tasks, "evaluate_run", return_value=make_record()) as evaluate:
+        yield evaluate
+
+
+def expire(run):
+    Run.objects.filter(pk=run.pk).update(lease_expires=timezone.now() - timedelta(seconds=1))
+
+
+def test_the_same_task_delivered_twice_records_one_result(run, quick_evaluation):
+    tasks.run_evaluate.apply(args=[run.pk])
+    tasks.run_evaluate.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert run.status == Run.Status.FINISHED and run.attempt == 1
+    assert quick_evaluation.call_count == 1
+
+
+def test_a_second_delivery_while_a_worker_holds_the_lease_does_nothing(run, quick_evaluation):
+    assert services.run_start(run.pk, host="w1") is not None
+    tasks.run_evaluate.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert run.status == Run.Status.RUNNING and run.worker_host == "w1" and run.attempt == 1
+    assert quick_evaluation.call_count == 0
+
+
+def test_a_late_result_from_a_worker_whose_lease_expired_is_refused(run):
+    _, first = services.run_start(run.pk, host="w1")
+    expire(run)
+    assert services.runs_reap() == {"requeued": 1, "failed": 0}
+    _, second = services.run_start(run.pk, host="w2")
+    services.run_record_result(run=run, record=make_record(top1=0.11), token=first)
+    run.refresh_from_db()
+    assert run.status == Run.Status.RUNNING and run.top1 is None
+    services.run_record_result(run=run, record=make_record(top1=0.93), token=second)
+    run.refresh_from_db()
+    assert run.status == Run.Status.FINISHED and run.top1 == 0.93 and run.attempt == 2
+
+
+def test_a_finished_run_never_goes_back(run):
+    services.run_record_result(run=run, record=make_record(top1=0.9))
+    services.run_record_failure(run=run, message="late failure")
+    run.refresh_from_db()
+    assert run.status == Run.Status.FINISHED and run.error == ""
+
+
+def test_the_reaper_requeues_an_expired_run_and_sends_it_to_the_broker_again(run):
+    services.run_start(run.pk, host="w1")
+    expire(run)
+    with mock.patch.object(tasks.run_evaluate, "apply_async") as send:
+        with mock.patch("django.db.transaction.on_commit", side_effect=lambda fn: fn()):
+            services.runs_reap()
+    run.refresh_from_db()
+    assert run.status == Run.Status.QUEUED and run.lease_token == ""
+    assert [c.kwargs["args"] for c in send.call_args_list] == [[run.pk]]
+
+
+def test_the_reaper_fails_a_run_as_a_platform_failure_after_the_last_attempt(run, settings):
+    settings.PRUNEBOARD_MAX_ATTEMPTS = 2
+    for _ in range(2):
+        services.run_start(run.pk, host="w1")
+        expire(run)
+        services.runs_reap()
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED and run.user_error is False
+    assert "not charged to you" in run.error
+
+
+def test_the_reaper_resends_queued_runs_that_no_worker_took(submission, settings):
+    settings.PRUNEBOARD_QUEUE_STALE_SECONDS = 60
+    submission.runs.update(queued_at=timezone.now() - timedelta(minutes=5))
+    with mock.patch.object(tasks.run_evaluate, "apply_async") as send:
+        with mock.patch("django.db.transaction.on_commit", side_effect=lambda fn: fn()):
+            assert services.runs_reap()["requeued"] == 21
+    assert send.call_count == 21
+    assert submission.runs.filter(queued_at__lt=timezone.now() - timedelta(minutes=1)).count() == 0
+
+
+def test_a_platform_error_is_retried_with_backoff_and_then_succeeds(run):
+    outcomes = [OperationalError("server closed the connection unexpectedly"), make_record()]
+
+    def flaky(*args, **kwargs):
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    with mock.patch.object(tasks, "evaluate_run", side_effect=flaky):
+        tasks.run_evaluate.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert run.status == Run.Status.FINISHED and run.attempt == 2 and not run.error
+
+
+def test_an_error_in_the_submitters_code_is_not_retried(run):
+    from evaluator.runner import RunFailed
+
+    with mock.patch.object(tasks, "evaluate_run", side_effect=RunFailed("ZeroDivisionError: mine")) as evaluate:
+        tasks.run_evaluate.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED and run.user_error and evaluate.call_count == 1
+
+
+def test_cancelling_stops_a_running_run_at_its_next_check(run, submission):
+    _, token = services.run_start(run.pk, host="w1")
+    assert services.run_heartbeat(run.pk, token) is True
+    services.submission_cancel(submission)
+    assert services.run_heartbeat(run.pk, token) is False
+    run.refresh_from_db()
+    assert run.status == Run.Status.CANCELLED
+    assert Submission.objects.get(pk=submission.pk).status == Submission.Status.CANCELLED
+
+
+def test_a_heartbeat_that_loses_its_lease_tells_the_evaluation_to_stop():
+    from submissions.heartbeat import Heartbeat
+
+    # run_heartbeat's answer itself is tested above; the thread runs outside the test transaction
+    with mock.patch.object(services, "run_heartbeat", side_effect=[True, True, False]) as renew, \
+            Heartbeat(1, "token", interval=0.05) as beat:
+        for _ in range(100):
+            if beat.should_stop():
+                break
+            __import__("time").sleep(0.05)
+    assert beat.should_stop() and renew.call_count == 3
