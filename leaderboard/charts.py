@@ -67,6 +67,7 @@ def _layout(xaxis: dict, reference_top1: float | None, hover: str) -> dict:
         "yaxis": {"title": {"text": "top-1 after finetuning (%)"}, "gridcolor": "#e6e6e6",
                   "zeroline": False},
         "hovermode": "closest", "height": 460,
+        "showlegend": True,  # plotly hides the legend of a single trace: a lone entry must be named
         "margin": {"l": 60, "r": 10, "t": 30, "b": 50},
         "legend": {"font": {"size": 11}, "itemclick": "toggle", "itemdoubleclick": "toggleothers",
                    "x": 1.01, "y": 1, "yanchor": "top"},

@@ -284,6 +284,7 @@ def run_record_result(*, run: Run, record: dict, token: str | None = None) -> Ru
         locked.record = record
         locked.error = locked.traceback = locked.lease_token = ""
         locked.save()
+        log.info("run %s: result recorded (attempt %s)", locked.pk, locked.attempt)
     submission_refresh(locked.submission)
     return locked
 

@@ -6,6 +6,7 @@ Outside CI a missing server skips these tests; in CI (CI=true) it fails them."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -35,6 +36,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# Short leases so a killed worker's run comes back within seconds (production: minutes).
+FAST_RECOVERY = {"PRUNEBOARD_LEASE_SECONDS": "10", "PRUNEBOARD_HEARTBEAT_SECONDS": "2",
+                 "PRUNEBOARD_REAP_SECONDS": "3", "PRUNEBOARD_QUEUE_STALE_SECONDS": "20"}
+
+
 @dataclass
 class Stack:
     url: str
@@ -42,6 +48,27 @@ class Stack:
     var: Path
     processes: list = field(default_factory=list)
     workers: dict = field(default_factory=dict)
+    redis: "OwnRedis | None" = None
+    database: str = ""
+
+    def stop_workers(self) -> None:
+        for proc in self.workers.values():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=60)
+        self.workers.clear()
+
+    def start_beat(self) -> subprocess.Popen:
+        log = open(self.var / "beat.log", "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "pruneboard", "beat", "--loglevel", "INFO",
+             "--schedule", str(self.var / "beat-schedule")],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(proc)
+        return proc
+
+    def worker_logs(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in self.var.glob("worker-*.log"))
 
     def manage(self, *args, input=None) -> str:
         result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
@@ -65,6 +92,43 @@ class Stack:
             return response.read()
 
 
+class OwnRedis:
+    """A redis-server of the test's own on a free port, so a test may restart it."""
+
+    def __init__(self, var: Path):
+        self.port, self.var, self.proc = _free_port(), var, None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.var)],
+            stdout=open(self.var / "redis.log", "ab"), stderr=subprocess.STDOUT)
+        import redis
+
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+    def restart(self) -> None:
+        """Like a Redis that lost its memory: every message still queued is gone."""
+        self.stop()
+        self.start()
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     import psycopg
@@ -84,10 +148,16 @@ def stack(tmp_path_factory):
     admin.execute(f'CREATE DATABASE "{name}"')
     var = tmp_path_factory.mktemp("var")
     port = _free_port()
+    own_redis = None
+    broker_url = REDIS_URL
+    if shutil.which("redis-server"):
+        own_redis = OwnRedis(var)
+        own_redis.start()
+        broker_url = own_redis.url
     env = {**os.environ, "DATABASE_URL": f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}",
-           "CELERY_BROKER_URL": REDIS_URL, "PRUNEBOARD_VAR_DIR": str(var),
-           "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
-    stack = Stack(url=f"http://127.0.0.1:{port}", env=env, var=var)
+           "CELERY_BROKER_URL": broker_url, "PRUNEBOARD_VAR_DIR": str(var),
+           "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1", **FAST_RECOVERY}
+    stack = Stack(url=f"http://127.0.0.1:{port}", env=env, var=var, redis=own_redis, database=name)
     try:
         stack.manage("migrate", "--noinput")
         stack.manage("sync_benchmarks")
@@ -109,6 +179,8 @@ def stack(tmp_path_factory):
                 proc.kill()
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         broker.flushdb()
+        if own_redis:
+            own_redis.stop()
 
 
 def _wait_for(url: str, seconds: float) -> None:

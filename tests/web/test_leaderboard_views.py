@@ -38,6 +38,14 @@ def test_benchmark_page_has_both_charts_with_every_listed_method(client, benchma
     assert "Secret" not in html
 
 
+def test_a_lone_entry_is_still_named_in_the_legend(client, benchmarks, alice):
+    make_entry("Alone", benchmarks["digits-mlp"], {c: [0.9] for c in FULL}, owner=alice)
+    response = client.get("/b/digits-mlp/")
+    for key in ("compression", "speedup"):
+        chart = figure(response, f"benchmark-{key}-data")
+        assert [t["name"] for t in chart["data"]] == ["Alone"] and chart["layout"]["showlegend"] is True
+
+
 def test_benchmark_page_ranks_methods_in_a_table(client, benchmarks):
     bench = benchmarks["digits-mlp"]
     make_entry("Alpha", bench, {c: [0.8] for c in FULL})
