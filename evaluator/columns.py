@@ -60,3 +60,14 @@ def write_csv(records: list[dict], path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(records, columns=COLUMNS).to_csv(path, index=False)
+
+
+# What a re-run must reproduce exactly on the same kind of device (CPU): everything but the
+# timings and the description of where and with which versions it ran.
+_CIRCUMSTANCES = {"code_version", "torch_version", "cuda_version", "device_name", "deterministic"}
+REPRODUCIBLE_COLUMNS = [c for c in COLUMNS if not c.startswith("time_") and c not in _CIRCUMSTANCES]
+
+
+def differences(original: dict, rerun: dict) -> list[str]:
+    """The reproducible columns whose values differ between two records of the same run."""
+    return [c for c in REPRODUCIBLE_COLUMNS if original.get(c) != rerun.get(c)]

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pandas as pd
-from django.db.models import Avg, Count, OuterRef, Q, QuerySet, StdDev, Subquery
+from django.db.models import Avg, Count, OuterRef, Prefetch, Q, QuerySet, StdDev, Subquery
 from django.db.models.functions import Abs
 
-from submissions.models import Run, Submission
+from submissions.models import Rerun, Run, Submission
 
 from .models import Benchmark, Method
 
@@ -223,8 +223,10 @@ def method_runs(*, method: Method) -> QuerySet[Run]:
     """Every run of the method (any status), for its page; without the record JSON."""
     return (Run.objects.filter(submission__method=method)
             .select_related("benchmark")
+            .prefetch_related(Prefetch("reruns", queryset=Rerun.objects.only(
+                "pk", "run_id", "status", "differences", "masks_identical", "created")))
             .only("pk", "submission_id", "compression", "seed", "status", "top1", "speedup",
-                  "benchmark__name", "benchmark__position")
+                  "sandbox", "benchmark__name", "benchmark__position")
             .order_by("benchmark__position", "benchmark__name", "compression", "seed", "pk"))
 
 

@@ -13,6 +13,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from django.shortcuts import get_object_or_404
 
 from leaderboard.models import Benchmark
 from leaderboard.selectors import methods_visible_to, runs_visible_to, submissions_visible_to
@@ -54,7 +55,8 @@ class RunList(generics.ListAPIView):
 
     def get_queryset(self):
         return (runs_visible_to(user=self.request.user)
-                .select_related("benchmark", "submission__method").order_by("id"))
+                .select_related("benchmark", "submission__method").prefetch_related("reruns")
+                .order_by("id"))
 
     def filter_queryset(self, qs):
         params = self.request.query_params
@@ -81,7 +83,24 @@ class RunDetail(generics.RetrieveAPIView):
     serializer_class = RunSerializer
 
     def get_queryset(self):
-        return runs_visible_to(user=self.request.user).select_related("benchmark", "submission__method")
+        return (runs_visible_to(user=self.request.user)
+                .select_related("benchmark", "submission__method").prefetch_related("reruns"))
+
+
+class RunRerun(APIView):
+    """POST: queue a reproducibility re-run of a finished run (its owner or staff)."""
+
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request, pk):
+        run = get_object_or_404(runs_visible_to(user=request.user).select_related("submission", "benchmark"), pk=pk)
+        if not (request.user.is_staff or run.submission.owner_id == request.user.pk):
+            return Response({"detail": "only the run's owner or staff may re-run it"}, status=403)
+        try:
+            rerun = services.rerun_request(run=run, user=request.user)
+        except ValueError as exc:
+            return Response({"detail": str(exc)}, status=400)
+        return Response({"rerun": rerun.pk, "status": rerun.status}, status=202)
 
 
 class SubmissionDetail(generics.RetrieveAPIView):

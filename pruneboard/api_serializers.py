@@ -82,6 +82,9 @@ class RunSerializer(serializers.ModelSerializer):
     def to_representation(self, run):
         data = super().to_representation(run)
         data["csv"] = site_url(self.context, "run-csv", run.pk) if run.status == Run.Status.FINISHED else None
+        data["reruns"] = [{"id": r.pk, "status": r.status, "masks_identical": r.masks_identical,
+                           "differences": r.differences, "created": r.created.isoformat()}
+                          for r in run.reruns.all()]
         if privileged(self.context, run.submission):
             data.update(error=run.error, traceback=run.traceback, user_error=run.user_error)
         return finite(data)

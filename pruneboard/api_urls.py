@@ -13,6 +13,7 @@ urlpatterns = [
     path("methods/<slug:slug>/", api.MethodDetail.as_view(), name="method"),
     path("runs/", api.RunList.as_view(), name="runs"),
     path("runs/<int:pk>/", api.RunDetail.as_view(), name="run"),
+    path("runs/<int:pk>/rerun/", api.RunRerun.as_view(), name="run-rerun"),
     path("submissions/", api.SubmissionCreate.as_view(), name="submissions"),
     path("submissions/<int:pk>/", api.SubmissionDetail.as_view(), name="submission"),
     path("token/", api.TokenView.as_view(), name="token"),

@@ -37,6 +37,15 @@ class RunAdmin(admin.ModelAdmin):
     list_select_related = ("submission__method", "benchmark")
     search_fields = ("error", "worker_host")
     readonly_fields = [f.name for f in Run._meta.fields]
+    actions = ("check_reproducibility",)
+
+    @admin.action(description="Re-run to check reproducibility (shown beside the original)")
+    def check_reproducibility(self, request, queryset):
+        finished = [run for run in queryset.select_related("benchmark") if run.status == Run.Status.FINISHED]
+        for run in finished:
+            services.rerun_request(run=run, user=request.user)
+        self.message_user(request, f"Queued {len(finished)} reproducibility re-run(s); "
+                                   f"{len(queryset) - len(finished)} unfinished run(s) skipped.")
 
     @admin.display(description="error")
     def error_excerpt(self, run):

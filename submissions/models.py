@@ -121,3 +121,34 @@ class Quota(models.Model):
 
     def __str__(self):
         return f"quota of {self.user}"
+
+
+class Rerun(models.Model):
+    """A reproducibility check: a finished run evaluated again from scratch, shown beside the
+    original. On the same kind of device the masks must be identical, and on CPU every metric."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        FINISHED = "finished"
+        FAILED = "failed"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="reruns")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    record = models.JSONField(default=dict, blank=True)
+    masks_identical = models.BooleanField(null=True)
+    differences = models.JSONField(default=list, blank=True, help_text="columns that differ")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return f"re-run {self.pk} of run {self.run_id}"
+
+    @property
+    def identical(self) -> bool | None:
+        return None if self.status != self.Status.FINISHED else not self.differences

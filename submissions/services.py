@@ -19,7 +19,7 @@ from django.utils.text import slugify
 from evaluator.checks import UploadRejected, check_strategy_source
 from leaderboard.models import Method
 
-from .models import Quota, Run, Submission
+from .models import Quota, Rerun, Run, Submission
 
 log = logging.getLogger(__name__)
 
@@ -349,3 +349,34 @@ def submission_rerun(submission: Submission) -> int:
             status=Submission.Status.QUEUED, error="", finished=None, updated=timezone.now())
         transaction.on_commit(lambda: runs_enqueue(runs))
     return len(runs)
+
+
+def rerun_request(*, run: Run, user=None) -> Rerun:
+    """Queue a reproducibility re-run of a finished run (admin action or API)."""
+    if run.status != Run.Status.FINISHED:
+        raise ValueError(f"run {run.pk} is {run.status}; only a finished run can be re-run")
+    rerun = Rerun.objects.create(run=run, requested_by=user)
+    from .tasks import rerun_evaluate
+
+    transaction.on_commit(lambda: rerun_evaluate.apply_async(args=[rerun.pk], queue=run.benchmark.queue))
+    return rerun
+
+
+def rerun_record(*, rerun: Rerun, record: dict | None = None, error: str = "") -> Rerun:
+    """Store a re-run's outcome and what differs from the original (idempotent)."""
+    from evaluator.columns import differences
+
+    with transaction.atomic():
+        locked = Rerun.objects.select_for_update().select_related("run").get(pk=rerun.pk)
+        if locked.status != Rerun.Status.QUEUED:
+            return locked
+        locked.finished = timezone.now()
+        if record is None:
+            locked.status, locked.error = Rerun.Status.FAILED, error
+        else:
+            record = _finite_or_none(record)
+            locked.status, locked.record = Rerun.Status.FINISHED, record
+            locked.masks_identical = record["masks_sha256"] == locked.run.record.get("masks_sha256")
+            locked.differences = differences(locked.run.record, record)
+        locked.save()
+    return locked

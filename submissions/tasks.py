@@ -18,7 +18,7 @@ from evaluator.runner import RunCancelled, RunFailed
 from . import services
 from .execution import evaluate_run
 from .heartbeat import Heartbeat
-from .models import Run
+from .models import Rerun, Run
 
 log = logging.getLogger(__name__)
 _TRANSIENT = (OperationalError, InterfaceError)
@@ -84,3 +84,17 @@ def _record(task, service, **kwargs) -> None:
 @shared_task
 def runs_reap() -> dict:
     return services.runs_reap()
+
+
+@shared_task(acks_late=True)
+def rerun_evaluate(rerun_id: int) -> None:
+    """Evaluate the run again from scratch and record what differs from the original."""
+    rerun = Rerun.objects.select_related("run__submission__method", "run__benchmark").get(pk=rerun_id)
+    if rerun.status != Rerun.Status.QUEUED:
+        return
+    try:
+        record = evaluate_run(rerun.run)
+    except RunFailed as exc:
+        services.rerun_record(rerun=rerun, error=exc.message)
+    else:
+        services.rerun_record(rerun=rerun, record=record)
