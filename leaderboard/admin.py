@@ -13,6 +13,14 @@ class BenchmarkAdmin(admin.ModelAdmin):
     search_fields = ["name", "dataset", "model"]
     readonly_fields = ["name", "dataset", "model", "embedded", "queue", "reference_top1",
                        "weights_sha256", "compressions", "seeds", "protocol_version", "protocol_hash"]
+    actions = ["requeue_every_entry"]
+
+    @admin.action(description="Re-queue every entry under the current protocol (old results stay visible)")
+    def requeue_every_entry(self, request, queryset):
+        from submissions.services import benchmark_requeue
+
+        runs = sum(benchmark_requeue(benchmark=b) for b in queryset)
+        self.message_user(request, f"Archived the finished results and queued {runs} run(s) again.")
 
 
 @admin.register(Method)

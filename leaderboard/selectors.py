@@ -13,7 +13,7 @@ import pandas as pd
 from django.db.models import Avg, Count, OuterRef, Prefetch, Q, QuerySet, StdDev, Subquery
 from django.db.models.functions import Abs
 
-from submissions.models import Rerun, Run, Submission
+from submissions.models import ArchivedResult, Rerun, Run, Submission
 
 from .models import Benchmark, Method
 
@@ -239,3 +239,12 @@ def method_curves(*, method: Method) -> list[tuple[Benchmark, pd.DataFrame]]:
     shown = Q(pk=method.pk) | Q(pk__in=baselines)
     return [(b, benchmark_curves(benchmark=b, methods=Method.objects.filter(shown)))
             for b in benchmarks]
+
+
+def method_archived(*, method: Method) -> QuerySet[ArchivedResult]:
+    """The method's results under earlier protocols, newest version first."""
+    return (ArchivedResult.objects.filter(run__submission__method=method)
+            .select_related("run__benchmark")
+            .only("protocol_version", "top1", "archived", "run__compression", "run__seed",
+                  "run__benchmark__name")
+            .order_by("-protocol_version", "run__benchmark__name", "run__compression", "run__seed"))

@@ -58,6 +58,7 @@ def method_detail(request, slug):
         "code": selectors.method_code(submission=submission), "charts": charts, "runs": runs,
         "done": sum(1 for r in runs if r.status in Run.FINAL), "total": len(runs),
         "is_owner": request.user.is_authenticated and method.owner_id == request.user.pk,
+        "archived": list(selectors.method_archived(method=method)),
     })
 
 

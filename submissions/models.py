@@ -152,3 +152,18 @@ class Rerun(models.Model):
     @property
     def identical(self) -> bool | None:
         return None if self.status != self.Status.FINISHED else not self.differences
+
+
+class ArchivedResult(models.Model):
+    """A run's result under an earlier evaluation protocol, kept visible after the run was
+    re-queued under the current one (admin: "Re-queue every entry")."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="archived")
+    protocol_version = models.PositiveIntegerField()
+    protocol_hash = models.CharField(max_length=32, blank=True)
+    top1 = models.FloatField(null=True)
+    record = models.JSONField(default=dict)
+    archived = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-archived", "-id"]

@@ -19,7 +19,7 @@ from django.utils.text import slugify
 from evaluator.checks import UploadRejected, check_strategy_source
 from leaderboard.models import Method
 
-from .models import Quota, Rerun, Run, Submission
+from .models import ArchivedResult, Quota, Rerun, Run, Submission
 
 log = logging.getLogger(__name__)
 
@@ -380,3 +380,28 @@ def rerun_record(*, rerun: Rerun, record: dict | None = None, error: str = "") -
             locked.differences = differences(locked.run.record, record)
         locked.save()
     return locked
+
+
+def benchmark_requeue(*, benchmark) -> int:
+    """After the evaluator's protocol changed: archive every finished result on the benchmark
+    (kept visible, marked with its protocol version) and queue every run of every entry again
+    under the current protocol. Returns how many runs were queued."""
+    from evaluator.benchmarks import get_benchmark
+
+    current = get_benchmark(benchmark.name)
+    with transaction.atomic():
+        runs = list(Run.objects.select_for_update().filter(benchmark=benchmark)
+                    .exclude(status=Run.Status.RUNNING).select_related("benchmark"))
+        ArchivedResult.objects.bulk_create([
+            ArchivedResult(run=r, protocol_version=r.record.get("protocol_version", 0),
+                           protocol_hash=r.record.get("protocol_hash", ""), top1=r.top1, record=r.record)
+            for r in runs if r.status == Run.Status.FINISHED])
+        Run.objects.filter(pk__in=[r.pk for r in runs]).update(
+            status=Run.Status.QUEUED, error="", traceback="", record={}, top1=None, top5=None,
+            pre_top1=None, actual_compression=None, compression_error=None, speedup=None,
+            started=None, finished=None, user_error=False, limit_hit="", sandbox="", lease_token="")
+        Submission.objects.filter(runs__benchmark=benchmark).exclude(
+            status=Submission.Status.CANCELLED).update(status=Submission.Status.QUEUED, finished=None)
+        type(benchmark).objects.filter(pk=benchmark.pk).update(protocol_hash=current.protocol_hash())
+        transaction.on_commit(lambda: runs_enqueue(runs))
+    return len(runs)

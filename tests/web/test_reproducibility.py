@@ -61,3 +61,23 @@ def test_only_a_finished_run_can_be_rerun(alice, benchmarks, strategy_upload):
                                                benchmarks=[benchmarks["digits-mlp"]])
     with pytest.raises(ValueError, match="only a finished run can be re-run"):
         services.rerun_request(run=submission.runs.first())
+
+
+def test_requeueing_a_benchmark_keeps_old_results_visible_with_their_version(
+        alice, benchmarks, strategy_upload, client, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    from tests.web.factories import make_record
+
+    submission, _ = services.submission_create(user=alice, upload=strategy_upload(), name="Versioned",
+                                               benchmarks=[benchmarks["digits-mlp"]])
+    old = {**make_record(top1=0.777), "protocol_version": 0}
+    for run in submission.runs.all():
+        services.run_record_result(run=run, record=old)
+    with mock.patch("submissions.tasks.run_evaluate.apply_async") as send, \
+            django_capture_on_commit_callbacks(execute=True):
+        assert services.benchmark_requeue(benchmark=benchmarks["digits-mlp"]) == 21
+    assert send.call_count == 21
+    assert set(submission.runs.values_list("status", flat=True)) == {"queued"}
+    page = client.get(reverse("method", args=[submission.method.slug])).content.decode()
+    assert "Results under earlier protocols" in page and "v0" in page and "77.7" in page
