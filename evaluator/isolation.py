@@ -147,9 +147,11 @@ def _dirs_for(path: Path, made: set[str]) -> list[str]:
 
 
 def bwrap_command(argv: list[str], work: Path, env: dict[str, str]) -> list[str]:
-    made: set[str] = set()
+    made: set[str] = {"/tmp"}  # already a fresh tmpfs
     binds = [Path(sys.prefix), Path(sys.base_prefix), REPO_ROOT / "evaluator"]
-    cmd = [shutil.which("bwrap"), "--perms", "0755", "--dir", "/etc"]
+    # A private /tmp first: binds below may live under /tmp (a checkout there) and must stay
+    # visible on top of it.
+    cmd = [shutil.which("bwrap"), "--perms", "01777", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/etc"]
     for system in ("/usr", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives"):
         cmd += ["--ro-bind-try", system, system]
     for name in ("bin", "lib", "lib64", "sbin"):
@@ -160,7 +162,7 @@ def bwrap_command(argv: list[str], work: Path, env: dict[str, str]) -> list[str]
     for path in _hidden_data():
         cmd += ["--tmpfs", str(path)]
     cmd += ["--bind", str(work), SCRATCH, "--chdir", SCRATCH, "--proc", "/proc", "--dev", "/dev",
-            "--perms", "01777", "--tmpfs", "/tmp", *_namespaces(), "--die-with-parent",
+            *_namespaces(), "--die-with-parent",
             "--new-session", "--clearenv"]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
