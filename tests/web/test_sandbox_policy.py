@@ -50,3 +50,12 @@ def test_a_sandboxed_run_carries_no_mark(run, client):
     services.run_record_result(run=run, record=make_record())
     page = client.get(reverse("benchmark", args=["digits-mlp"])).content.decode()
     assert "Mine" in page and ">unsandboxed<" not in page
+
+
+def test_a_stored_file_that_no_longer_matches_its_checksum_is_not_run(run):
+    with open(run.submission.file.path, "ab") as f:
+        f.write(b"\n# tampered on the shared storage\n")
+    with pytest.raises(RuntimeError, match="no longer matches its SHA-256"):
+        run_evaluate(run.pk)  # retried as a platform error; the attempt records nothing else
+    run.refresh_from_db()
+    assert run.status in (Run.Status.QUEUED, Run.Status.FAILED) and run.top1 is None
