@@ -15,33 +15,17 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _pg import recreate_database, setup_django  # noqa: E402
 
 DB = os.environ.get("BENCH_DB", "pruneboard_bench_csv")
-ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://localhost/postgres")
 METHODS, RUNS_PER_METHOD, BATCH = 1000, 100, 5000
 FIRST = 10_000
 URL = "/b/digits-mlp.csv"
-
-
-def recreate_database() -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB}"')
-
-
-def setup_django() -> None:
-    os.environ["DATABASE_URL"] = f"postgres://localhost/{DB}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pruneboard.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def seed() -> int:
@@ -81,8 +65,8 @@ def seed() -> int:
 
 
 def main() -> None:
-    recreate_database()
-    setup_django()
+    recreate_database(DB)
+    setup_django(DB)
     t0 = time.perf_counter()
     inserted = seed()
     print(f"inserted {inserted} finished runs in {time.perf_counter() - t0:.0f} s")

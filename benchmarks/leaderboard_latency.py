@@ -16,32 +16,16 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _pg import recreate_database, setup_django  # noqa: E402
 
 DB = os.environ.get("BENCH_DB", "pruneboard_bench")
-ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://localhost/postgres")
 ENTRIES, BASELINES, REQUESTS, WARMUP = 200, 7, 200, 10
 URL = "/b/digits-mlp/"
-
-
-def recreate_database() -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB}"')
-
-
-def setup_django() -> None:
-    os.environ["DATABASE_URL"] = f"postgres://localhost/{DB}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pruneboard.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def seed() -> int:
@@ -87,8 +71,8 @@ def seed() -> int:
 
 
 def main() -> None:
-    recreate_database()
-    setup_django()
+    recreate_database(DB)
+    setup_django(DB)
     n_runs = seed()
     from django.db import connection
     from django.test import Client

@@ -21,7 +21,7 @@ FINISHED = Run.Status.FINISHED
 
 CURVE_COLUMNS = ["method_id", "method", "slug", "is_baseline", "created", "compression",
                  "top1_mean", "top1_std", "n", "speedup_mean", "compression_error_mean",
-                 "abs_compression_error_mean"]
+                 "abs_compression_error_mean", "unsandboxed"]
 
 
 def _listed(prefix: str = "") -> Q:
@@ -124,6 +124,7 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None) -> pd.DataFrame:
         top1_mean=Avg("top1"), top1_std=StdDev("top1", sample=False), n=Count("id"),
         speedup_mean=Avg("speedup"), compression_error_mean=Avg("compression_error"),
         abs_compression_error_mean=Avg(Abs("compression_error")),
+        unsandboxed=Count("id", filter=Q(sandbox="none")),
     ))
     about = {pk: rest for pk, *rest in Method.objects.filter(
         pk__in={row[0] for row in stats}).values_list("pk", "name", "slug", "is_baseline", "created")}
@@ -187,8 +188,7 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
             n_min=min(ns), n_max=max(ns), runs=sum(ns),
         )
         rows.append(row)
-    unsandboxed = set(Run.objects.filter(benchmark=benchmark, status=Run.Status.FINISHED, sandbox="none")
-                      .values_list("submission__method_id", flat=True).distinct())
+    unsandboxed = set(curves.loc[curves["unsandboxed"] > 0, "method_id"].tolist())
     for row in rows:
         row["unsandboxed"] = row["method_id"] in unsandboxed
     rows.sort(key=lambda r: (not r["complete"], r["score"] is None,

@@ -1,0 +1,25 @@
+"""Shared by the benchmark scripts: a fresh PostgreSQL database and Django pointed at it."""
+
+import os
+
+import psycopg
+
+ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://localhost/postgres")
+
+
+def recreate_database(name: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django(name: str) -> None:
+    """django.setup() against database `name`, migrated."""
+    os.environ["DATABASE_URL"] = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pruneboard.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
