@@ -1,0 +1,28 @@
+"""Settings read the environment loudly, and .env.example lists every variable they read."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_env_example_lists_every_variable_the_settings_and_the_evaluator_read():
+    sources = [ROOT / "pruneboard" / "settings.py", *(ROOT / "evaluator").glob("*.py")]
+    read = set()
+    for path in sources:
+        text = path.read_text()
+        read |= set(re.findall(r'env_(?:str|bool|int|list)\("([A-Z_]+)"', text))
+        read |= set(re.findall(r'"((?:PRUNEBOARD|CELERY)_[A-Z_]+)"', text))
+    listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read - listed == set()
+
+
+def test_a_malformed_setting_stops_the_process_and_names_it():
+    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT,
+                            capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "pruneboard.settings",
+                                 "DJANGO_DEBUG": "maybe", "PRUNEBOARD_VAR_DIR": "/tmp/pruneboard-settings-test"})
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG='maybe' is not a boolean" in result.stderr
