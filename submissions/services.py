@@ -337,14 +337,18 @@ def submission_cancel(submission: Submission) -> int:
     return n
 
 
+# A run queued again from scratch: no outcome, no lease, no result.
+_FRESH_RUN = dict(status=Run.Status.QUEUED, error="", traceback="", record={}, user_error=False,
+                  limit_hit="", sandbox="", lease_token="", lease_expires=None, top1=None,
+                  top5=None, pre_top1=None, actual_compression=None, compression_error=None,
+                  speedup=None, started=None, finished=None)
+
+
 def submission_rerun(submission: Submission) -> int:
     """Queue every run of the submission again from scratch; returns how many."""
     with transaction.atomic():
         runs = list(submission.runs.select_related("benchmark"))
-        submission.runs.update(status=Run.Status.QUEUED, error="", traceback="", record={},
-                               user_error=False, limit_hit="", sandbox="",
-                               top1=None, top5=None, pre_top1=None, actual_compression=None,
-                               compression_error=None, speedup=None, started=None, finished=None)
+        submission.runs.update(**_FRESH_RUN)
         Submission.objects.filter(pk=submission.pk).update(
             status=Submission.Status.QUEUED, error="", finished=None, updated=timezone.now())
         transaction.on_commit(lambda: runs_enqueue(runs))
@@ -396,10 +400,7 @@ def benchmark_requeue(*, benchmark) -> int:
             ArchivedResult(run=r, protocol_version=r.record.get("protocol_version", 0),
                            protocol_hash=r.record.get("protocol_hash", ""), top1=r.top1, record=r.record)
             for r in runs if r.status == Run.Status.FINISHED])
-        Run.objects.filter(pk__in=[r.pk for r in runs]).update(
-            status=Run.Status.QUEUED, error="", traceback="", record={}, top1=None, top5=None,
-            pre_top1=None, actual_compression=None, compression_error=None, speedup=None,
-            started=None, finished=None, user_error=False, limit_hit="", sandbox="", lease_token="")
+        Run.objects.filter(pk__in=[r.pk for r in runs]).update(**_FRESH_RUN)
         Submission.objects.filter(runs__benchmark=benchmark).exclude(
             status=Submission.Status.CANCELLED).update(status=Submission.Status.QUEUED, finished=None)
         type(benchmark).objects.filter(pk=benchmark.pk).update(protocol_hash=current.protocol_hash())

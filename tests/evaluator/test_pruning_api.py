@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+
+from tests.evaluator.nets import calibration_batch, small_cnn
 from torch import nn
 
 from evaluator.pruning import (
@@ -24,22 +26,6 @@ from evaluator.pruning import (
 )
 
 
-def small_cnn():
-    torch.manual_seed(0)
-    return nn.Sequential(
-        nn.Conv2d(3, 16, 3),
-        nn.BatchNorm2d(16),
-        nn.ReLU(),
-        nn.Conv2d(16, 16, 3, padding=1, bias=False),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(16 * 6 * 6, 10),
-    )
-
-
-def calibration_batch():
-    generator = torch.Generator().manual_seed(1)
-    return torch.randn(32, 3, 8, 8, generator=generator), torch.randint(0, 10, (32,), generator=generator)
 
 
 class Keep(Pruning):

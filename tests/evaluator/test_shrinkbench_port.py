@@ -5,7 +5,8 @@ import textwrap
 
 import pytest
 import torch
-from torch import nn
+
+from tests.evaluator.nets import small_cnn
 
 from evaluator.pruning import Mask
 
@@ -73,18 +74,6 @@ SHRINKBENCH_STRATEGY = textwrap.dedent('''\
             return masks
     ''')
 
-
-def small_cnn():
-    torch.manual_seed(0)
-    return nn.Sequential(
-        nn.Conv2d(3, 16, 3),
-        nn.BatchNorm2d(16),
-        nn.ReLU(),
-        nn.Conv2d(16, 16, 3, padding=1, bias=False),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(16 * 6 * 6, 10),
-    )
 
 
 @pytest.fixture(scope="module")
