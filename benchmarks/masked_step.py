@@ -3,9 +3,10 @@
 The dense step (forward, backward, optimizer step) is the physical limit; the masked step adds
 what finetuning with masks adds (gradient masking and the post-step re-zeroing). Dense and
 masked rounds alternate so machine noise hits both alike. Ends with `ratio=X.XXX`, the worse
-of the two models. Run: `.venv/bin/python benchmarks/masked_step.py`
+of the two models. Run: `.venv/bin/python benchmarks/masked_step.py [--device cuda]`
 """
 
+import argparse
 import statistics
 import sys
 import time
@@ -32,11 +33,16 @@ def step(model, optimizer, x, y, masked):
     optimizer.step()
 
 
-def measure(name: str, batch: int, steps: int, rounds: int) -> float:
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(name: str, batch: int, steps: int, rounds: int, device: torch.device) -> float:
     torch.manual_seed(0)
-    model = get_model(name)
-    x = torch.randn(batch, *model_input_shape(name))
-    y = torch.randint(0, 10, (batch,))
+    model = get_model(name).to(device)
+    x = torch.randn(batch, *model_input_shape(name), device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
     masks = {n: (torch.rand_like(p) > 0.875).float() for n, p in model.named_parameters()
              if p.dim() > 1}
     masked = MaskedWeights(model, masks)
@@ -47,18 +53,25 @@ def measure(name: str, batch: int, steps: int, rounds: int) -> float:
         step(model, optimizer, x, y, masked)
     for _ in range(rounds):
         for kind in (None, "masked"):
+            sync(device)
             start = time.perf_counter()
             for _ in range(steps):
                 step(model, optimizer, x, y, masked if kind else None)
+            sync(device)
             times[kind].append((time.perf_counter() - start) / steps)
     dense, masked_t = statistics.median(times[None]), statistics.median(times["masked"])
     ratio = masked_t / dense
-    print(f"{name} batch {batch}: dense {dense * 1e3:.3f} ms/step, masked {masked_t * 1e3:.3f} "
+    print(f"{name} batch {batch} on {device}: dense {dense * 1e3:.3f} ms/step, masked {masked_t * 1e3:.3f} "
           f"ms/step, ratio {ratio:.3f}")
     return ratio
 
 
 if __name__ == "__main__":
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    device = torch.device(cli.parse_args().device)
     torch.set_num_threads(2)
-    ratios = [measure("cifar_resnet20", 128, 3, 9), measure("digits_mlp", 128, 200, 15)]
+    scale = 10 if device.type == "cuda" else 1  # GPU steps are short: more of them per round
+    ratios = [measure("cifar_resnet20", 128, 3 * scale, 9, device),
+              measure("digits_mlp", 128, 200, 15, device)]
     print(f"ratio={max(ratios):.3f}")

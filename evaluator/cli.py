@@ -55,7 +55,8 @@ def parser() -> argparse.ArgumentParser:
     who = run.add_mutually_exclusive_group(required=True)
     who.add_argument("--strategy", action="append", metavar="FILE.py[:Class]",
                      help="a strategy file (repeatable)")
-    who.add_argument("--baseline", metavar="NAME|all", help="a built-in baseline, or all of them")
+    who.add_argument("--baseline", metavar="NAME|all",
+                     help="a built-in baseline (global-mag-weight or GlobalMagWeight), or all")
     run.add_argument("--compressions", type=_floats, help="default: the benchmark's (1,2,...,64)")
     run.add_argument("--seeds", type=_ints, help="default: the benchmark's (0,1,2)")
     run.add_argument("--out", type=Path, required=True, help="CSV to write (one row per run)")
@@ -100,7 +101,7 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .pruning import BASELINES
+    from .pruning import BASELINES, baseline_name
     from .runner import Context, Failure, sweep
     from .sandbox import StrategySource
 
@@ -108,9 +109,10 @@ def cmd_run(args) -> int:
     if args.baseline == "all":
         sources = [StrategySource(baseline=name) for name in BASELINES]
     elif args.baseline:
-        if args.baseline not in BASELINES:
-            raise ValueError(f"unknown baseline {args.baseline!r}; known: all, {', '.join(BASELINES)}")
-        sources = [StrategySource(baseline=args.baseline)]
+        try:
+            sources = [StrategySource(baseline=baseline_name(args.baseline))]
+        except ValueError as exc:
+            raise ValueError(f"{exc}, or all") from None
     else:
         sources = [StrategySource.from_spec(spec) for spec in args.strategy]
     compressions = args.compressions or list(benchmark.compressions)

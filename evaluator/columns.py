@@ -51,6 +51,7 @@ COLUMN_HELP: dict[str, str] = {
     "cuda_version": "CUDA version torch was built with ('' for none)",
     "device": "cpu or cuda",
     "device_name": "GPU or CPU name",
+    "torch_threads": "CPU threads torch computed with (float sums may differ with another count)",
     "deterministic": "deterministic algorithms were in force",
 }
 COLUMNS = list(COLUMN_HELP)
@@ -64,7 +65,8 @@ def write_csv(records: list[dict], path: Path) -> None:
 
 # What a re-run must reproduce exactly on the same kind of device (CPU): everything but the
 # timings and the description of where and with which versions it ran.
-_CIRCUMSTANCES = {"code_version", "torch_version", "cuda_version", "device_name", "deterministic"}
+_CIRCUMSTANCES = {"code_version", "torch_version", "cuda_version", "device_name", "torch_threads",
+                  "deterministic"}
 REPRODUCIBLE_COLUMNS = [c for c in COLUMNS if not c.startswith("time_") and c not in _CIRCUMSTANCES]
 
 

@@ -36,6 +36,7 @@ def environment(device: torch.device) -> dict:
         "cuda_version": torch.version.cuda or "",
         "device": device.type,
         "device_name": name,
+        "torch_threads": torch.get_num_threads(),
         "deterministic": torch.are_deterministic_algorithms_enabled() or device.type == "cpu",
     }
 

@@ -1,9 +1,22 @@
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pruneboard.settings")
 
 app = Celery("pruneboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect  # the solo pool runs tasks in the worker's own process
+@signals.worker_process_init.connect  # the prefork pool, in each child
+def set_torch_threads(**_) -> None:
+    """PRUNEBOARD_TORCH_THREADS, when set: the threads torch computes with in this worker (its
+    sandbox children inherit the count)."""
+    from django.conf import settings
+
+    if settings.PRUNEBOARD_TORCH_THREADS:
+        import torch
+
+        torch.set_num_threads(settings.PRUNEBOARD_TORCH_THREADS)

@@ -166,6 +166,13 @@ CELERY_BEAT_SCHEDULE = {"reap-expired-runs": {"task": "submissions.tasks.runs_re
                                               "schedule": PRUNEBOARD_REAP_SECONDS}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# CPU threads torch uses in each worker process (and in its sandbox children); 0 keeps torch's
+# default, every core. Several workers on one machine: set it to cores / workers, or they
+# oversubscribe the cores and every run slows down.
+PRUNEBOARD_TORCH_THREADS = env_int("PRUNEBOARD_TORCH_THREADS", 0)
+if PRUNEBOARD_TORCH_THREADS < 0:
+    raise ImproperlyConfigured("PRUNEBOARD_TORCH_THREADS must be 0 (torch's default) or more")
+
 # Where workers look for datasets and extra weights (the evaluator reads these too).
 PRUNEBOARD_DATA_ROOT = env_str("PRUNEBOARD_DATA_ROOT", str(BASE_DIR / "data"))
 

@@ -22,11 +22,12 @@ from .magnitude import GlobalMagWeight, LayerMagWeight
 from .mask import Mask, MaskError
 from .mixins import ActivationMixin, GradientMixin, get_activations, get_param_gradients
 from .random import RandomPruning
-from .registry import BASELINES, get_baseline
+from .registry import BASELINES, baseline_name, get_baseline
 
 __all__ = [
     "ActivationMixin",
     "BASELINES",
+    "baseline_name",
     "GlobalMagAct",
     "GlobalMagGrad",
     "GlobalMagWeight",

@@ -17,8 +17,17 @@ BASELINES: dict[str, type[Pruning]] = {
 }
 
 
+def baseline_name(name: str) -> str:
+    """The registry name of a baseline given by that name or by its class name
+    ("global-mag-weight" or "GlobalMagWeight"); an unknown name lists the known ones."""
+    if name in BASELINES:
+        return name
+    by_class = {cls.__name__: key for key, cls in BASELINES.items()}
+    if name in by_class:
+        return by_class[name]
+    raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)} "
+                     f"(or their class names: {', '.join(by_class)})")
+
+
 def get_baseline(name: str) -> type[Pruning]:
-    try:
-        return BASELINES[name]
-    except KeyError:
-        raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}") from None
+    return BASELINES[baseline_name(name)]

@@ -39,6 +39,9 @@ def _free_port() -> int:
 # Short leases so a killed worker's run comes back within seconds (production: minutes).
 FAST_RECOVERY = {"PRUNEBOARD_LEASE_SECONDS": "10", "PRUNEBOARD_HEARTBEAT_SECONDS": "2",
                  "PRUNEBOARD_REAP_SECONDS": "3", "PRUNEBOARD_QUEUE_STALE_SECONDS": "20"}
+# Two workers share the machine's cores: one torch thread each (measured: a 21-run sweep took
+# 121 s with torch's default, 79 s with one thread; oversubscribed cores slow every run).
+ONE_THREAD_PER_WORKER = {"PRUNEBOARD_TORCH_THREADS": "1"}
 
 
 @dataclass
@@ -156,7 +159,8 @@ def stack(tmp_path_factory):
         broker_url = own_redis.url
     env = {**os.environ, "DATABASE_URL": f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}",
            "CELERY_BROKER_URL": broker_url, "PRUNEBOARD_VAR_DIR": str(var),
-           "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1", **FAST_RECOVERY}
+           "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1", **FAST_RECOVERY,
+           **ONE_THREAD_PER_WORKER}
     stack = Stack(url=f"http://127.0.0.1:{port}", env=env, var=var, redis=own_redis, database=name)
     try:
         stack.manage("migrate", "--noinput")

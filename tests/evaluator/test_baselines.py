@@ -9,6 +9,7 @@ from torch import nn
 
 from evaluator.pruning import (
     BASELINES,
+    baseline_name,
     GlobalMagAct,
     GlobalMagGrad,
     GlobalMagWeight,
@@ -45,6 +46,11 @@ def test_the_registry_names_every_baseline():
         "layer-mag-act",
     ]
     assert get_baseline("layer-mag-act") is LayerMagAct
+
+
+def test_a_baseline_is_also_found_by_its_class_name():
+    assert get_baseline("LayerMagAct") is LayerMagAct
+    assert baseline_name("RandomPruning") == "random"
 
 
 def test_an_unknown_baseline_lists_the_known_ones():

@@ -57,7 +57,16 @@ def test_an_unknown_benchmark_lists_the_known_ones(tmp_path):
 
 def test_an_unknown_baseline_lists_the_known_ones(tmp_path):
     result = cli("run", "--benchmark", "digits-mlp", "--baseline", "magnitude", "--out", str(tmp_path / "x.csv"))
-    assert result.returncode == 2 and "known: all, random, global-mag-weight" in result.stderr
+    assert result.returncode == 2 and "known: random, global-mag-weight" in result.stderr
+    assert "GlobalMagWeight" in result.stderr and result.stderr.rstrip().endswith("or all")
+
+
+def test_a_baseline_can_be_named_by_its_class(tmp_path):
+    out = tmp_path / "runs.csv"
+    result = cli("run", "--benchmark", "digits-mlp", "--baseline", "LayerMagWeight",
+                 "--compressions", "4", "--seeds", "0", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert pd.read_csv(out)["strategy"].tolist() == ["layer-mag-weight"]
 
 
 def test_a_standard_benchmark_without_weights_says_how_to_produce_them(tmp_path):

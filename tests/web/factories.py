@@ -37,7 +37,7 @@ def make_record(*, benchmark: str = "digits-mlp", compression: float = 2.0, seed
         "strategy_sha256": "cd" * 32, "masks_sha256": "ef" * 32, "sandbox": "bwrap",
         "code_version": "0.1.0+gabc",
         "torch_version": "2.15.0", "cuda_version": "", "device": "cpu",
-        "device_name": "x86_64", "deterministic": True,
+        "device_name": "x86_64", "torch_threads": 2, "deterministic": True,
     }
     assert list(record) == COLUMNS
     return record

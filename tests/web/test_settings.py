@@ -26,3 +26,36 @@ def test_a_malformed_setting_stops_the_process_and_names_it():
                                  "DJANGO_DEBUG": "maybe", "PRUNEBOARD_VAR_DIR": "/tmp/pruneboard-settings-test"})
     assert result.returncode != 0
     assert "DJANGO_DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_a_worker_computes_with_the_torch_threads_it_is_given(settings):
+    import torch
+    from celery import signals
+
+    before = torch.get_num_threads()
+    settings.PRUNEBOARD_TORCH_THREADS = 1
+    try:
+        signals.worker_process_init.send(sender=None)  # what a starting worker process sends
+        assert torch.get_num_threads() == 1
+        from evaluator.environment import environment
+        assert environment("cpu")["torch_threads"] == 1  # and every run records it
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_solo_pool_worker_sets_its_threads_when_it_starts():
+    from celery import signals
+
+    from pruneboard.celery import set_torch_threads
+
+    assert set_torch_threads in [ref() for _, ref in signals.worker_init.receivers]
+
+
+def test_without_the_setting_a_worker_keeps_torchs_default(settings):
+    import torch
+    from celery import signals
+
+    before = torch.get_num_threads()
+    settings.PRUNEBOARD_TORCH_THREADS = 0
+    signals.worker_process_init.send(sender=None)
+    assert torch.get_num_threads() == before
