@@ -62,6 +62,7 @@ def test_a_worker_killed_in_the_middle_of_a_run_loses_and_duplicates_nothing(sta
     wait_for_done(stack, submission_id, auth, 3)
     time.sleep(1.0)  # both workers are in the middle of a run
     os.kill(doomed.pid, signal.SIGKILL)
+    stack.start_worker("replacement")  # as a supervisor restarts a dead worker
     final = wait_until_final(stack, submission_id, token, timeout=600)
     assert final["status"] == "finished", final
     runs = assert_each_run_recorded_once(stack, submission_id, auth)
