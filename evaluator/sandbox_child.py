@@ -57,8 +57,9 @@ def load_strategy(work: Path, spec: dict) -> type[Pruning]:
 
 
 def _user_traceback(exc: BaseException, work: Path) -> str:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if Path(f.filename).name == "strategy.py"]
+    """The frames of the submitter's file (copied to `work`/strategy.py), not the harness's."""
+    own = (Path(work) / "strategy.py").resolve()
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == own]
     lines = traceback.format_list(frames) if frames else traceback.format_tb(exc.__traceback__)
     return "".join(lines) + "".join(traceback.format_exception_only(type(exc), exc))
 

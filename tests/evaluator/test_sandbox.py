@@ -95,6 +95,7 @@ def helper():
     [result] = masks_of(source, state, calibration)
     assert result.message == "ZeroDivisionError: my bug"
     assert "in helper" in result.traceback and "sandbox_child" not in result.traceback
+    assert "evaluator/strategy.py" not in result.traceback  # the harness's frames stay out
 
 
 @pytest.mark.parametrize("bad, expected", [
