@@ -59,3 +59,11 @@ def test_without_the_setting_a_worker_keeps_torchs_default(settings):
     settings.PRUNEBOARD_TORCH_THREADS = 0
     signals.worker_process_init.send(sender=None)
     assert torch.get_num_threads() == before
+
+
+def test_the_wsgi_app_keeps_what_it_loaded_out_of_the_garbage_collectors_passes():
+    result = subprocess.run([sys.executable, "-c", "import gc, pruneboard.wsgi; print(gc.get_freeze_count())"],
+                            cwd=ROOT, capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "PRUNEBOARD_VAR_DIR": "/tmp/pruneboard-wsgi-test"})
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 10_000
