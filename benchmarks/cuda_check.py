@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,9 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.evaluator.layouts import write_idx, write_pickle  # noqa: E402
 
 
 def pattern_images(n: int, shape: tuple[int, ...], rng) -> tuple[np.ndarray, np.ndarray]:
@@ -43,24 +45,19 @@ def pattern_images(n: int, shape: tuple[int, ...], rng) -> tuple[np.ndarray, np.
 
 def write_mnist(root: Path, n_train: int, n_test: int) -> None:
     raw, rng = root / "MNIST" / "raw", np.random.default_rng(0)
-    raw.mkdir(parents=True, exist_ok=True)
     for prefix, n in (("train", n_train), ("t10k", n_test)):
         images, labels = pattern_images(n, (28, 28), rng)
-        for suffix, array, magic in (("images-idx3-ubyte", images, 0x803),
-                                     ("labels-idx1-ubyte", labels, 0x801)):
-            header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
-            (raw / f"{prefix}-{suffix}").write_bytes(header + array.astype(np.uint8).tobytes())
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images, 0x803)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels, 0x801)
 
 
 def write_cifar10(root: Path, per_batch: int, n_test: int) -> None:
     folder, rng = root / "cifar-10-batches-py", np.random.default_rng(1)
-    folder.mkdir(parents=True, exist_ok=True)
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     for name in names:
         images, labels = pattern_images(n_test if name == "test_batch" else per_batch, (3, 32, 32), rng)
-        blob = {"data": images.reshape(len(images), -1), "labels": labels.tolist()}
-        (folder / name).write_bytes(pickle.dumps(blob))
-    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"c{i}" for i in range(10)]}))
+        write_pickle(folder / name, {"data": images.reshape(len(images), -1), "labels": labels.tolist()})
+    write_pickle(folder / "batches.meta", {"label_names": [f"c{i}" for i in range(10)]})
 
 
 def cli(*args: str, env: dict) -> float:

@@ -2,9 +2,9 @@
 
 Creates a fresh database (dropped first), migrates it, syncs the benchmarks and bulk-inserts
 200 entries + the 7 baselines x 7 compressions x 3 seeds of finished runs on digits-mlp, each
-with a full evaluator record, and ANALYZEs (as autovacuum would). Then loads the WSGI app as gunicorn does and times N GETs through django.test.Client (URL
-resolution, middleware, selectors, figures, template: everything but the network) and prints
-p50 and p95.
+with a full evaluator record, and ANALYZEs (as autovacuum would). Then loads the WSGI app as
+gunicorn does and times N GETs through django.test.Client (URL resolution, middleware,
+selectors, figures, template: everything but the network) and prints p50 and p95.
 Ends with `p95_ms=X.X`.
 Run: `.venv/bin/python benchmarks/leaderboard_latency.py` (PostgreSQL on localhost, trust auth;
 BENCH_DB and BENCH_PG_ADMIN_URL override the database names).

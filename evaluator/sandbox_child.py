@@ -56,10 +56,10 @@ def load_strategy(work: Path, spec: dict) -> type[Pruning]:
     return next(iter(found.values()))
 
 
-def _user_traceback(exc: BaseException, work: Path) -> str:
-    """The frames of the submitter's file (copied to `work`/strategy.py), not the harness's."""
-    own = (Path(work) / "strategy.py").resolve()
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == own]
+def _user_traceback(exc: BaseException) -> str:
+    """The frames of the submitter's file (the module load_strategy loaded), not the harness's."""
+    own = getattr(sys.modules.get("submission"), "__file__", None)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == own]
     lines = traceback.format_list(frames) if frames else traceback.format_tb(exc.__traceback__)
     return "".join(lines) + "".join(traceback.format_exception_only(type(exc), exc))
 
@@ -78,7 +78,7 @@ def _limit_hit(exc: BaseException) -> str:
     return ""
 
 
-def _report(exc: BaseException, work: Path, limits: dict) -> dict:
+def _report(exc: BaseException, limits: dict) -> dict:
     limit = _limit_hit(exc)
     if limit:
         message = f"the strategy {describe_limit(limit, limits)}: {type(exc).__name__}: {exc}"
@@ -86,7 +86,7 @@ def _report(exc: BaseException, work: Path, limits: dict) -> dict:
         message = f"the strategy called sys.exit({exc.code!r}) before returning masks"
     else:
         message = f"{type(exc).__name__}: {exc}"
-    return {"message": message, "traceback": _user_traceback(exc, work), "limit": limit}
+    return {"message": message, "traceback": _user_traceback(exc), "limit": limit}
 
 
 def main(work: Path) -> int:
@@ -97,7 +97,7 @@ def main(work: Path) -> int:
     try:
         cls = load_strategy(work, job["strategy"])
     except BaseException as exc:  # the submitter's import may raise anything, SystemExit too
-        report = _report(exc, work, job["limits"])
+        report = _report(exc, job["limits"])
         if isinstance(exc, LoadError):
             report["message"] = str(exc)
         elif not report["limit"]:
@@ -112,7 +112,7 @@ def main(work: Path) -> int:
             mask = strategy_masks(cls, model, state, inputs, targets, item["compression"], seed)
             mask.save(work / f"masks-{i}.npz")
         except BaseException as exc:
-            (work / f"error-{i}.json").write_text(json.dumps(_report(exc, work, job["limits"])))
+            (work / f"error-{i}.json").write_text(json.dumps(_report(exc, job["limits"])))
     return 0
 
 

@@ -9,5 +9,5 @@ application = get_wsgi_application()
 # What is loaded by now (Django, the apps, pandas, plotly, ...) lives as long as the process.
 # Freezing it keeps it out of the garbage collector's full passes, which otherwise walk every
 # one of those objects in the middle of some request: on /b/<benchmark>/ with 207 methods the
-# p95 fell from 171 ms to 123 ms (benchmarks/leaderboard_latency.py, docs/benchmarks.md).
+# p95 fell from about 190 ms to 107 ms (benchmarks/leaderboard_latency.py, docs/benchmarks.md).
 gc.freeze()

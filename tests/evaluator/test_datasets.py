@@ -1,4 +1,3 @@
-import pickle
 import subprocess
 import sys
 
@@ -9,6 +8,7 @@ from PIL import Image
 
 from evaluator.datasets import DatasetNotFound, get_dataset, list_datasets, registry
 from evaluator.datasets.mnist1d import generate
+from tests.evaluator.layouts import write_idx, write_pickle
 
 # Splits sizes of the embedded datasets: (train, val, test).
 EMBEDDED = {"digits": (1078, 359, 360), "mnist1d": (3500, 500, 1000)}
@@ -138,11 +138,6 @@ def test_an_incomplete_cifar_folder_names_the_missing_files(tmp_path):
 # Tiny fakes in the real layouts.
 
 
-def write_pickle(path, obj):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(obj))
-
-
 def cifar_batch(n, label_key, rng):
     pixels = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
     return {"data": pixels, label_key: [i % 10 for i in range(n)]}
@@ -176,12 +171,6 @@ def test_a_small_cifar100_loads_its_fine_labels(tmp_path):
     splits = get_dataset("cifar100", tmp_path)
     assert (len(splits.train), len(splits.val), len(splits.test)) == (27, 3, 5)
     assert splits.num_classes == 100
-
-
-def write_idx(path, array, magic):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
 def test_a_small_mnist_loads_from_idx_files(tmp_path):
