@@ -4,7 +4,14 @@ module into an echo buffer, so memory does not grow with the number of rows.
 
 Columns: method, method_slug, is_baseline, submission_id, run_pk, then every column of the
 evaluator's per-run record (evaluator/columns.py COLUMNS, documented in docs/columns.md), in
-the same format as the evaluator's own CSV (booleans True/False, missing values empty)."""
+the same format as the evaluator's own CSV (booleans True/False, missing values empty).
+
+Formula injection (OWASP "CSV Injection"): a spreadsheet evaluates a cell that begins with
+=, +, -, @, a tab or a carriage return, and a method's name is the submitter's text. Every text
+cell that begins so is written with a single quote in front; numbers (a negative
+compression_error) are written as numbers. The csv module quotes a cell holding a line feed but
+not one holding a lone carriage return, which many readers take as the end of the row (the
+text after it would start a row of its own, unchecked): a row with one is written fully quoted."""
 
 from __future__ import annotations
 
@@ -32,25 +39,38 @@ class Echo:
         return value
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    """A text cell a spreadsheet would run as a formula gets a ' in front; others are as given."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _cell(value):
     if value is None:
         return ""
     if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return value
+        return neutralise(json.dumps(value))
+    return neutralise(value)
 
 
 def csv_lines(runs: QuerySet[Run]) -> Iterator[str]:
     """The CSV text of the finished runs among `runs`, in chunks of rows, ordered by run pk."""
     writer = csv.writer(Echo(), lineterminator="\n")
+    quoted = csv.writer(Echo(), lineterminator="\n", quoting=csv.QUOTE_ALL)
     yield writer.writerow(HEADER)
     rows = (runs.filter(status=Run.Status.FINISHED).order_by("pk")
             .values_list(*FIELDS).iterator(chunk_size=CHUNK_ROWS))
     batch: list[str] = []
     for name, slug, is_baseline, submission_id, pk, record in rows:
         record = record or {}
-        batch.append(writer.writerow([name, slug, is_baseline, submission_id, pk,
-                                      *(_cell(record.get(c)) for c in COLUMNS)]))
+        row = [neutralise(name), neutralise(slug), is_baseline, submission_id, pk,
+               *(_cell(record.get(c)) for c in COLUMNS)]
+        breaks = any(isinstance(v, str) and "\r" in v for v in row)
+        batch.append((quoted if breaks else writer).writerow(row))
         if len(batch) >= YIELD_ROWS:
             yield "".join(batch)
             batch = []

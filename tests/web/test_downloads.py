@@ -1,3 +1,4 @@
+import csv
 import io
 
 import pandas as pd
@@ -81,3 +82,44 @@ def test_a_private_submission_csv_is_404_for_bob(client, benchmarks, alice, bob,
         client.force_login(user)
         assert len(read(client.get(f"/s/{submission.pk}.csv"))) == 1
         assert client.get(f"/r/{run.pk}.csv").status_code == 200
+
+
+# Formula injection (OWASP "CSV Injection"): a spreadsheet runs a cell that begins with = + - @,
+# a tab or a carriage return as a formula; every text cell that does is served with a ' first.
+
+def raw_rows(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_a_method_named_like_a_formula_is_not_a_formula_in_any_csv(client, benchmarks):
+    name = '=HYPERLINK("http://x","y")'
+    method = make_entry(name, benchmarks["digits-mlp"], {2: [0.9]})
+    submission = method.submissions.get()
+    run = submission.runs.get()
+    for url in ("/b/digits-mlp.csv", f"/s/{submission.pk}.csv", f"/r/{run.pk}.csv"):
+        header, row = raw_rows(client.get(url))
+        assert row[0] == "'" + name, url
+        assert row[header.index("method_slug")] == "'" + method.slug
+        assert row[header.index("strategy")] == "'" + method.slug
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_dangerous_first_character_of_a_text_cell_is_neutralised(client, benchmarks, start):
+    make_entry(start + "1+1", benchmarks["digits-mlp"], {2: [0.9]})
+    _, row = raw_rows(client.get("/b/digits-mlp.csv"))
+    assert row[0] == "'" + start + "1+1"
+
+
+def test_numbers_stay_numbers_even_when_negative(client, benchmarks):
+    submission = make_submission(make_method("Alpha"))
+    make_run(submission, benchmarks["digits-mlp"], 2, 0, compression_error=-0.01)
+    header, row = raw_rows(client.get("/b/digits-mlp.csv"))
+    assert row[header.index("compression_error")] == "-0.01"
+    assert read(client.get("/b/digits-mlp.csv")).compression_error.tolist() == [-0.01]
+    assert row[0] == "Alpha" and row[header.index("layer_sparsity")].startswith("{")
+
+
+def test_a_carriage_return_inside_a_name_cannot_start_a_row_of_its_own(client, benchmarks):
+    make_entry("Alpha\r=1+1", benchmarks["digits-mlp"], {2: [0.9]})
+    assert len(read(client.get("/b/digits-mlp.csv"))) == 1
+    assert raw_rows(client.get("/b/digits-mlp.csv"))[1][0] == "Alpha\r=1+1"
