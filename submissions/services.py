@@ -184,7 +184,8 @@ def _lease_seconds() -> int:
 def run_start(run_id: int, *, host: str) -> tuple[Run, str] | None:
     """Take the run's lease and mark it running: returns (run, lease token), or None when there
     is nothing to do: the run is final, another worker holds a live lease on it (a duplicate
-    delivery), or its submission was cancelled."""
+    delivery), its submission was cancelled, or another of its jobs on the benchmark hit a
+    sandbox limit (the run fails at once with that limit, no sandbox started)."""
     now = timezone.now()
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("submission", "benchmark").get(pk=run_id)
@@ -196,15 +197,64 @@ def run_start(run_id: int, *, host: str) -> tuple[Run, str] | None:
             run.status = Run.Status.CANCELLED
             run.save(update_fields=["status"])
             return None
-        token = uuid.uuid4().hex
-        run.status, run.attempt, run.worker_host = Run.Status.RUNNING, run.attempt + 1, host
-        run.started, run.lease_token = now, token
-        run.lease_expires = now + timedelta(seconds=_lease_seconds())
-        run.save(update_fields=["status", "attempt", "worker_host", "started", "lease_token",
-                                "lease_expires"])
-        Submission.objects.filter(pk=run.submission_id, status=Submission.Status.QUEUED).update(
-            status=Submission.Status.RUNNING, updated=now)
+        tripped = _limit_tripped_by_sibling(run)
+        if tripped is None:
+            token = _lease_take(run, host=host, now=now)
+        else:
+            run.status, run.finished, run.user_error = Run.Status.FAILED, now, True
+            run.error, run.limit_hit = _sibling_hit_limit(tripped), tripped.limit_hit
+            run.save(update_fields=["status", "finished", "user_error", "error", "limit_hit"])
+    if tripped is not None:
+        submission_refresh(run.submission)
+        return None
     return run, token
+
+
+def _lease_take(run: Run, *, host: str, now) -> str:
+    token = uuid.uuid4().hex
+    run.status, run.attempt, run.worker_host = Run.Status.RUNNING, run.attempt + 1, host
+    run.started, run.lease_token = now, token
+    run.lease_expires = now + timedelta(seconds=_lease_seconds())
+    run.save(update_fields=["status", "attempt", "worker_host", "started", "lease_token",
+                            "lease_expires"])
+    Submission.objects.filter(pk=run.submission_id, status=Submission.Status.QUEUED).update(
+        status=Submission.Status.RUNNING, updated=now)
+    return token
+
+
+# A strategy that ran into a sandbox limit (memory, time, ...) on one job of a benchmark would run
+# into it on each of the others: they fail at once, charged to the submitter, instead of each
+# holding a worker until the limit stops it again. Baselines (trusted code) are never affected.
+
+def _limit_tripped_by_sibling(run: Run) -> Run | None:
+    """The run of the same uploaded submission on the same benchmark that failed on a sandbox
+    limit in the submitter's code, if one did (the first to)."""
+    if run.submission.baseline:
+        return None
+    return (Run.objects.filter(submission_id=run.submission_id, benchmark_id=run.benchmark_id,
+                               status=Run.Status.FAILED, user_error=True)
+            .exclude(limit_hit="").exclude(pk=run.pk).select_related("benchmark")
+            .order_by("finished", "pk").first())
+
+
+def _sibling_hit_limit(tripped: Run) -> str:
+    return (f"not run: job ({tripped.compression:g}x, seed {tripped.seed}) hit the "
+            f"{tripped.limit_hit} limit on {tripped.benchmark.name}, and every job of this "
+            f"submission there runs the same code, so this one was failed at once without "
+            f"running. That job's error: {tripped.error}")
+
+
+def _fail_queued_siblings(run: Run) -> int:
+    """Fail the queued runs of `run`'s submission on its benchmark, `run` having just hit a
+    sandbox limit in the submitter's code; returns how many. Their tasks, when delivered, find
+    them final and do nothing. A sibling already running is left to finish."""
+    if run.submission.baseline or not (run.user_error and run.limit_hit) or run.status != Run.Status.FAILED:
+        return 0
+    return (Run.objects.filter(submission_id=run.submission_id, benchmark_id=run.benchmark_id,
+                               status=Run.Status.QUEUED).exclude(pk=run.pk)
+            .update(status=Run.Status.FAILED, finished=run.finished, user_error=True,
+                    limit_hit=run.limit_hit, error=_sibling_hit_limit(run), traceback="",
+                    lease_token="", lease_expires=None))
 
 
 def run_heartbeat(run_id: int, token: str) -> bool:
@@ -293,13 +343,17 @@ def run_record_failure(*, run: Run, message: str, traceback: str = "", user_erro
                        limit_hit: str = "", token: str | None = None,
                        status: str = Run.Status.FAILED) -> Run:
     with transaction.atomic():
-        locked = Run.objects.select_for_update().get(pk=run.pk)
+        locked = Run.objects.select_for_update().select_related("submission", "benchmark").get(pk=run.pk)
         if locked.status in Run.FINAL or not _holds_lease(locked, token):
             return locked
         locked.status, locked.finished, locked.lease_token = status, timezone.now(), ""
         locked.error, locked.traceback, locked.user_error = message, traceback, user_error
         locked.limit_hit = limit_hit
         locked.save()
+        siblings = _fail_queued_siblings(locked)
+        if siblings:
+            log.info("run %s hit the %s limit: %s queued sibling(s) failed with it", locked.pk,
+                     limit_hit, siblings)
     submission_refresh(locked.submission)
     return locked
 
