@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -228,13 +228,14 @@ def _lease_take(run: Run, *, host: str, now) -> str:
 
 def _limit_tripped_by_sibling(run: Run) -> Run | None:
     """The run of the same uploaded submission on the same benchmark that failed on a sandbox
-    limit in the submitter's code, if one did (the first to)."""
+    limit in the submitter's code, if one did: one that ran (its siblings failed with it never
+    started), the first to fail."""
     if run.submission.baseline:
         return None
     return (Run.objects.filter(submission_id=run.submission_id, benchmark_id=run.benchmark_id,
                                status=Run.Status.FAILED, user_error=True)
             .exclude(limit_hit="").exclude(pk=run.pk).select_related("benchmark")
-            .order_by("finished", "pk").first())
+            .order_by(F("started").asc(nulls_last=True), "finished", "pk").first())
 
 
 def _sibling_hit_limit(tripped: Run) -> str:

@@ -83,6 +83,17 @@ def test_a_run_that_starts_after_a_sibling_hit_a_limit_fails_without_a_sandbox(s
     assert later.attempt == 0 and later.started is None
 
 
+def test_a_late_run_names_the_job_that_really_hit_the_limit(submission):
+    runs = list(runs_on(submission, "digits-mlp").order_by("pk"))
+    evaluated(runs[-1], hits_memory())  # the others, lower pks, fail with it
+    late = runs[0]
+    Run.objects.filter(pk=late.pk).update(status=Run.Status.QUEUED, error="", finished=None)
+    assert services.run_start(late.pk, host="w1") is None
+    late.refresh_from_db()
+    job = f"job ({runs[-1].compression:g}x, seed {runs[-1].seed})"
+    assert late.error.startswith(f"not run: {job} hit the memory limit") and late.error.count("not run") == 1
+
+
 def test_a_run_starts_as_usual_when_a_sibling_failed_without_a_limit(submission):
     first, later = runs_on(submission, "digits-mlp")[:2]
     evaluated(first, RunFailed("ZeroDivisionError: division by zero"))
