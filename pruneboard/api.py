@@ -88,7 +88,9 @@ class RunDetail(generics.RetrieveAPIView):
 
 
 class RunRerun(APIView):
-    """POST: queue a reproducibility re-run of a finished run (its owner or staff)."""
+    """POST: queue a reproducibility re-run of a finished run (its owner or staff). 409 while a
+    re-run of the run is pending; 429 when it would take the requester past their queued-runs
+    limit (re-runs count as runs); 400 for a run that is not finished."""
 
     permission_classes = [IsAuthenticated]
 
@@ -98,8 +100,12 @@ class RunRerun(APIView):
             return Response({"detail": "only the run's owner or staff may re-run it"}, status=403)
         try:
             rerun = services.rerun_request(run=run, user=request.user)
+        except services.LimitExceeded as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        except services.RerunPending as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         except ValueError as exc:
-            return Response({"detail": str(exc)}, status=400)
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"rerun": rerun.pk, "status": rerun.status}, status=202)
 
 

@@ -41,11 +41,21 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-run to check reproducibility (shown beside the original)")
     def check_reproducibility(self, request, queryset):
-        finished = [run for run in queryset.select_related("benchmark") if run.status == Run.Status.FINISHED]
-        for run in finished:
-            services.rerun_request(run=run, user=request.user)
-        self.message_user(request, f"Queued {len(finished)} reproducibility re-run(s); "
-                                   f"{len(queryset) - len(finished)} unfinished run(s) skipped.")
+        """Staff are exempt from the queued-runs limit, but a run with a re-run still pending
+        is skipped like an unfinished one: a second one would only repeat it."""
+        queued = unfinished = pending = 0
+        for run in queryset.select_related("benchmark"):
+            try:
+                services.rerun_request(run=run, user=request.user)
+            except services.RerunPending:
+                pending += 1
+            except ValueError:
+                unfinished += 1
+            else:
+                queued += 1
+        self.message_user(request, f"Queued {queued} reproducibility re-run(s); skipped "
+                                   f"{unfinished} unfinished run(s) and {pending} run(s) whose "
+                                   f"re-run is still pending.")
 
     @admin.display(description="error")
     def error_excerpt(self, run):

@@ -23,9 +23,9 @@ from .models import ArchivedResult, Quota, Rerun, Run, Submission
 
 log = logging.getLogger(__name__)
 
-__all__ = ["UploadRejected", "LimitExceeded", "submission_create", "baseline_ensure", "runs_enqueue",
-           "run_record_result", "run_record_failure", "submission_refresh", "submission_cancel",
-           "submission_rerun"]
+__all__ = ["UploadRejected", "LimitExceeded", "RerunPending", "submission_create", "baseline_ensure",
+           "runs_enqueue", "run_record_result", "run_record_failure", "submission_refresh",
+           "submission_cancel", "submission_rerun", "rerun_request"]
 
 
 def _unique_slug(name: str) -> str:
@@ -70,10 +70,7 @@ def submission_create(*, user, upload, name: str, benchmarks, description: str =
     benchmarks = list(benchmarks)
     Quota.objects.get_or_create(user=user)
     with transaction.atomic():
-        # The user's lock, as the first statement of the transaction: an UPDATE locks the row
-        # on PostgreSQL (as SELECT ... FOR UPDATE would) and takes SQLite's one write lock.
-        # A second upload by the same user waits here until the first commits, then sees it.
-        Quota.objects.filter(user=user).update(locked=timezone.now())
+        _quota_lock(user)
         existing = Submission.objects.filter(owner=user, sha256=sha).first()
         if existing is not None:
             return existing, False
@@ -97,6 +94,10 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+class RerunPending(ValueError):
+    """A re-run of the run is already queued (the API answers 409)."""
+
+
 def limits_check(*, user, new_runs: int) -> None:
     """Raise LimitExceeded when a new submission of `new_runs` runs would take the user over a
     limit. Call it holding the user's Quota lock (submission_create), or two uploads at the same
@@ -106,8 +107,7 @@ def limits_check(*, user, new_runs: int) -> None:
       except a failed one none of whose runs failed in the user's code (Run.user_error): the
       platform failed it, so it is not held against them. A cancelled one counts: only a
       moderator cancels, and the upload was made all the same.
-    - PRUNEBOARD_QUEUED_RUNS_PER_USER: the runs of the user's submissions that are queued or
-      running, plus `new_runs`.
+    - PRUNEBOARD_QUEUED_RUNS_PER_USER: `queued_runs_check`.
 
     Staff are exempt (moderators re-submit and test the site). Baselines are never counted:
     they have no owner and are made by `baseline_ensure`, not here."""
@@ -123,13 +123,33 @@ def limits_check(*, user, new_runs: int) -> None:
         retry_after = math.ceil((day_start + timedelta(days=1) - now).total_seconds())
         raise LimitExceeded(f"you have made {_plural(today, 'submission')} today (UTC); the limit "
                             f"is {per_day} — try again after 00:00 UTC", retry_after=retry_after)
+    queued_runs_check(user=user, new_runs=new_runs, adding=f"this submission adds {new_runs}")
+
+
+def queued_runs_check(*, user, new_runs: int, adding: str) -> None:
+    """Raise LimitExceeded when `new_runs` more would take the user past
+    PRUNEBOARD_QUEUED_RUNS_PER_USER: the runs of their submissions that are queued or running,
+    plus the re-runs they asked for that are still pending. `adding` says what is being added,
+    for the message. Call it holding the user's Quota lock; staff are exempt."""
+    if user.is_staff:
+        return
     per_user = settings.PRUNEBOARD_QUEUED_RUNS_PER_USER
-    queued = Run.objects.filter(submission__owner=user,
-                                status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).count()
+    runs = Run.objects.filter(submission__owner=user,
+                              status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).count()
+    reruns = Rerun.objects.filter(requested_by=user, status=Rerun.Status.QUEUED).count()
+    queued = runs + reruns
     if queued + new_runs > per_user:
-        raise LimitExceeded(f"you have {_plural(queued, 'run')} queued or running; this submission "
-                            f"adds {new_runs} and the limit is {per_user} — try again when some "
-                            f"have finished")
+        of_them = f" ({reruns} of them re-runs)" if reruns else ""
+        raise LimitExceeded(f"you have {_plural(queued, 'run')} queued or running{of_them}; "
+                            f"{adding} and the limit is {per_user} — try again when some have "
+                            f"finished")
+
+
+def _quota_lock(user) -> None:
+    """The user's lock, as the first statement of the transaction: an UPDATE locks the row on
+    PostgreSQL (as SELECT ... FOR UPDATE would) and takes SQLite's one write lock. A second
+    request of the same user waits here until the first commits, then sees it."""
+    Quota.objects.filter(user=user).update(locked=timezone.now())
 
 
 def baseline_ensure(name: str, benchmarks) -> tuple[Submission, list[Run]]:
@@ -411,13 +431,28 @@ def submission_rerun(submission: Submission) -> int:
 
 
 def rerun_request(*, run: Run, user=None) -> Rerun:
-    """Queue a reproducibility re-run of a finished run (admin action or API)."""
-    if run.status != Run.Status.FINISHED:
-        raise ValueError(f"run {run.pk} is {run.status}; only a finished run can be re-run")
-    rerun = Rerun.objects.create(run=run, requested_by=user)
-    from .tasks import rerun_evaluate
+    """Queue a reproducibility re-run of a finished run (admin action or API), evaluated in full
+    like a run. Refused, with nothing stored: a run that is not finished (ValueError); a run one
+    of whose re-runs is still pending, whoever asked for it (RerunPending); a re-run that would
+    take `user` past PRUNEBOARD_QUEUED_RUNS_PER_USER, where their pending re-runs count with
+    their queued runs (LimitExceeded; staff exempt, as `user=None`: the platform itself)."""
+    if user is not None:
+        Quota.objects.get_or_create(user=user)
+    with transaction.atomic():
+        if user is not None:
+            _quota_lock(user)
+        run = Run.objects.select_for_update().select_related("benchmark").get(pk=run.pk)
+        if run.status != Run.Status.FINISHED:
+            raise ValueError(f"run {run.pk} is {run.status}; only a finished run can be re-run")
+        if run.reruns.filter(status=Rerun.Status.QUEUED).exists():
+            raise RerunPending(f"a re-run of run {run.pk} is already pending; ask again when it "
+                               f"has finished")
+        if user is not None:
+            queued_runs_check(user=user, new_runs=1, adding="this re-run adds 1")
+        rerun = Rerun.objects.create(run=run, requested_by=user)
+        from .tasks import rerun_evaluate
 
-    transaction.on_commit(lambda: rerun_evaluate.apply_async(args=[rerun.pk], queue=run.benchmark.queue))
+        transaction.on_commit(lambda: rerun_evaluate.apply_async(args=[rerun.pk], queue=run.benchmark.queue))
     return rerun
 
 

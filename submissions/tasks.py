@@ -88,7 +88,9 @@ def runs_reap() -> dict:
 
 @shared_task(acks_late=True)
 def rerun_evaluate(rerun_id: int) -> None:
-    """Evaluate the run again from scratch and record what differs from the original."""
+    """Evaluate the run again from scratch and record what differs from the original. A pending
+    re-run blocks another of the same run and counts among its requester's queued runs, so
+    every outcome is recorded, a platform error included."""
     rerun = Rerun.objects.select_related("run__submission__method", "run__benchmark").get(pk=rerun_id)
     if rerun.status != Rerun.Status.QUEUED:
         return
@@ -96,5 +98,8 @@ def rerun_evaluate(rerun_id: int) -> None:
         record = evaluate_run(rerun.run)
     except RunFailed as exc:
         services.rerun_record(rerun=rerun, error=exc.message)
+    except Exception as exc:  # the platform's: recorded, or the re-run would stay pending for good
+        services.rerun_record(rerun=rerun, error=f"platform error: {type(exc).__name__}: {exc}")
+        raise
     else:
         services.rerun_record(rerun=rerun, record=record)

@@ -57,3 +57,21 @@ def test_others_cannot_use_the_admin(client, alice, submission):
     act(client, "cancel_selected", submission)
     submission.refresh_from_db()
     assert submission.status == Submission.Status.QUEUED
+
+
+def test_the_moderator_reruns_finished_runs_skipping_those_with_a_pending_rerun(
+        client, moderator, submission, settings, django_capture_on_commit_callbacks):
+    runs = list(submission.runs.order_by("pk")[:4])
+    Run.objects.filter(pk__in=[r.pk for r in runs[:3]]).update(status=Run.Status.FINISHED)
+    settings.PRUNEBOARD_QUEUED_RUNS_PER_USER = 0  # staff are exempt
+    client.force_login(moderator)
+    with mock.patch("submissions.tasks.rerun_evaluate.apply_async") as send, \
+            django_capture_on_commit_callbacks(execute=True):
+        services.rerun_request(run=runs[0], user=moderator)
+        response = client.post(reverse("admin:submissions_run_changelist"), follow=True, data={
+            "action": "check_reproducibility", "_selected_action": [r.pk for r in runs]})
+    assert response.status_code == 200
+    assert ("Queued 2 reproducibility re-run(s); skipped 1 unfinished run(s) and 1 run(s) whose "
+            "re-run is still pending.") in response.content.decode()
+    assert send.call_count == 3
+    assert [r.reruns.count() for r in runs] == [1, 1, 1, 0]

@@ -1,8 +1,10 @@
 """Abuse limits: the upload's size, checked before its body is read; per user, submissions a day
-and runs queued at once. alice uploads, bob is someone else, the moderator is staff."""
+and runs queued at once, re-runs included (one pending re-run per run). alice uploads, bob is
+someone else, the moderator is staff."""
 
 import io
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.test import RequestFactory
@@ -13,10 +15,11 @@ from rest_framework.test import APIClient
 
 from leaderboard.models import Method
 from submissions import services
-from submissions.models import Run, Submission
+from submissions.models import Rerun, Run, Submission
 from submissions.uploads import DroppedUpload
 
 from .conftest import STRATEGY
+from .factories import make_record
 
 LIMIT = 256 * 1024
 
@@ -257,3 +260,117 @@ def test_the_queued_limit_is_per_user_and_staff_are_exempt(settings, alice, bob,
     submit(moderator, 1)
     submit(moderator, 2)
     assert Run.objects.filter(status=Run.Status.QUEUED).count() == 4 * 21
+
+
+# Re-runs: one pending at a time per run, and each counts among the requester's queued runs
+
+@pytest.fixture
+def finished(submit):
+    """`user`'s submission `n` with all 21 runs finished."""
+    def make(user, n=1):
+        submission = submit(user, n)
+        for run in submission.runs.all():
+            services.run_record_result(run=run, record=make_record(compression=run.compression,
+                                                                   seed=run.seed))
+        return list(submission.runs.order_by("pk"))
+    return make
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """The re-run tasks handed to the broker."""
+    calls = []
+    monkeypatch.setattr("submissions.tasks.rerun_evaluate.apply_async",
+                        lambda args, **kw: calls.append(args[0]))
+    return calls
+
+
+def rerun(user, run, capture):
+    with capture(execute=True):
+        return as_user(user).post(f"/api/runs/{run.pk}/rerun/")
+
+
+def test_a_run_can_be_rerun_once_while_its_rerun_is_pending(
+        alice, finished, sent, django_capture_on_commit_callbacks):
+    run = finished(alice)[0]
+    assert rerun(alice, run, django_capture_on_commit_callbacks).status_code == 202
+    responses = [rerun(alice, run, django_capture_on_commit_callbacks) for _ in range(29)]
+    assert {r.status_code for r in responses} == {409}
+    assert responses[0].json() == {"detail": f"a re-run of run {run.pk} is already pending; ask "
+                                             f"again when it has finished"}
+    assert Rerun.objects.count() == 1 and len(sent) == 1
+
+
+def test_a_run_can_be_rerun_again_once_its_rerun_has_finished(
+        alice, finished, sent, django_capture_on_commit_callbacks):
+    run = finished(alice)[0]
+    assert rerun(alice, run, django_capture_on_commit_callbacks).status_code == 202
+    services.rerun_record(rerun=Rerun.objects.get(), record=run.record)
+    assert rerun(alice, run, django_capture_on_commit_callbacks).status_code == 202
+    assert rerun(alice, run, django_capture_on_commit_callbacks).status_code == 409
+    assert len(sent) == 2
+
+
+def test_pending_reruns_count_toward_the_queued_runs_limit(
+        settings, alice, finished, sent, django_capture_on_commit_callbacks):
+    runs = finished(alice)
+    settings.PRUNEBOARD_QUEUED_RUNS_PER_USER = 2
+    for run in runs[:2]:
+        assert rerun(alice, run, django_capture_on_commit_callbacks).status_code == 202
+    refused = rerun(alice, runs[2], django_capture_on_commit_callbacks)
+    assert refused.status_code == 429
+    assert refused.json() == {"detail": "you have 2 runs queued or running (2 of them re-runs); "
+                                        "this re-run adds 1 and the limit is 2 — try again when "
+                                        "some have finished"}
+    assert Rerun.objects.count() == 2 and len(sent) == 2
+    assert not runs[2].reruns.exists()
+
+
+def test_queued_runs_leave_no_room_for_a_rerun(settings, alice, finished, submit, sent,
+                                               django_capture_on_commit_callbacks):
+    settings.PRUNEBOARD_QUEUED_RUNS_PER_USER = 21
+    run = finished(alice, 1)[0]
+    submit(alice, 2)
+    response = rerun(alice, run, django_capture_on_commit_callbacks)
+    assert response.status_code == 429
+    assert response.json()["detail"].startswith("you have 21 runs queued or running; this re-run adds 1")
+    assert not Rerun.objects.exists() and not sent
+
+
+def test_pending_reruns_leave_less_room_for_a_submission(settings, alice, finished, submit, sent,
+                                                         django_capture_on_commit_callbacks):
+    settings.PRUNEBOARD_QUEUED_RUNS_PER_USER = 22
+    run = finished(alice, 1)[0]
+    submit(alice, 2)  # 21 runs: room for one re-run
+    assert rerun(alice, run, django_capture_on_commit_callbacks).status_code == 202
+    Run.objects.filter(status=Run.Status.QUEUED).update(status=Run.Status.FINISHED)
+    settings.PRUNEBOARD_QUEUED_RUNS_PER_USER = 21
+    with pytest.raises(services.LimitExceeded, match=r"you have 1 run queued or running \(1 of "
+                                                     r"them re-runs\); this submission adds 21"):
+        submit(alice, 3)
+
+
+def test_staff_reruns_are_exempt_from_the_limit_but_not_from_one_pending_per_run(
+        settings, alice, moderator, finished, sent, django_capture_on_commit_callbacks):
+    runs = finished(alice)
+    settings.PRUNEBOARD_QUEUED_RUNS_PER_USER = 1
+    for run in runs[:3]:
+        assert rerun(moderator, run, django_capture_on_commit_callbacks).status_code == 202
+    assert rerun(moderator, runs[0], django_capture_on_commit_callbacks).status_code == 409
+    assert rerun(alice, runs[0], django_capture_on_commit_callbacks).status_code == 409
+    # a moderator's re-runs are not held against the run's owner
+    assert rerun(alice, runs[3], django_capture_on_commit_callbacks).status_code == 202
+
+
+def test_a_rerun_the_platform_failed_is_not_left_pending(alice, finished, sent,
+                                                        django_capture_on_commit_callbacks):
+    from submissions.tasks import rerun_evaluate
+
+    run = finished(alice)[0]
+    assert rerun(alice, run, django_capture_on_commit_callbacks).status_code == 202
+    with mock.patch("submissions.tasks.evaluate_run", side_effect=OSError("disk full")), \
+            pytest.raises(OSError):
+        rerun_evaluate(Rerun.objects.get().pk)
+    assert Rerun.objects.get().status == Rerun.Status.FAILED
+    assert Rerun.objects.get().error == "platform error: OSError: disk full"
+    assert rerun(alice, run, django_capture_on_commit_callbacks).status_code == 202
