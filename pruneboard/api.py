@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from django.shortcuts import get_object_or_404
 
@@ -22,6 +23,7 @@ from submissions.models import Run
 
 from .api_serializers import (BenchmarkSerializer, MethodSerializer, RunSerializer,
                               SubmissionCreateSerializer, SubmissionSerializer)
+from .throttles import UsernameRateThrottle
 
 
 class BenchmarkList(generics.ListAPIView):
@@ -147,12 +149,26 @@ class SubmissionCreate(APIView):
 
 class TokenView(APIView):
     """POST username and password: the user's token (made on first use). DELETE with the token:
-    revoke it. Only token authentication here, so no session or CSRF is involved."""
+    revoke it. Only token authentication here, so no session or CSRF is involved.
+
+    POSTs are throttled (pruneboard.throttles): PRUNEBOARD_TOKEN_RATE per client address and
+    per username, right password or wrong; past it, 429 with Retry-After."""
 
     authentication_classes = [TokenAuthentication]
+    throttle_scope = "token"
 
     def get_permissions(self):
         return [IsAuthenticated()] if self.request.method == "DELETE" else [AllowAny()]
+
+    def get_throttles(self):
+        return [] if self.request.method == "DELETE" else [ScopedRateThrottle(), UsernameRateThrottle()]
+
+    def check_throttles(self, request):
+        # The first throttle that refuses ends it: one over its rate records nothing in the
+        # next, so a refused address cannot fill the cache with usernames.
+        for throttle in self.get_throttles():
+            if not throttle.allow_request(request, self):
+                self.throttled(request, throttle.wait())
 
     def post(self, request):
         form = AuthTokenSerializer(data=request.data, context={"request": request})

@@ -2,6 +2,7 @@
 (`.env.example` lists them). With no environment at all this is the embedded default: SQLite,
 a Celery broker kept in a SQLite file (no server), uploads and state under `var/`."""
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -123,6 +124,41 @@ FILE_UPLOAD_HANDLERS = ["submissions.uploads.LimitedUploadHandler"]
 PRUNEBOARD_SUBMISSIONS_PER_DAY = env_int("PRUNEBOARD_SUBMISSIONS_PER_DAY", 10)
 PRUNEBOARD_QUEUED_RUNS_PER_USER = env_int("PRUNEBOARD_QUEUED_RUNS_PER_USER", 200)
 
+# Password guessing (pruneboard.throttles): the log-in forms refuse every log-in from an address,
+# or for a username, with PRUNEBOARD_LOGIN_FAILURES failures in the PRUNEBOARD_LOGIN_WINDOW_SECONDS
+# since the first; /api/token/ takes PRUNEBOARD_TOKEN_RATE requests per address and per username.
+# The client's address is X-Forwarded-For's only behind PRUNEBOARD_NUM_PROXIES trusted proxies.
+PRUNEBOARD_LOGIN_FAILURES = env_int("PRUNEBOARD_LOGIN_FAILURES", 5)
+PRUNEBOARD_LOGIN_WINDOW_SECONDS = env_int("PRUNEBOARD_LOGIN_WINDOW_SECONDS", 15 * 60)
+PRUNEBOARD_TOKEN_RATE = env_str("PRUNEBOARD_TOKEN_RATE", "10/hour")
+PRUNEBOARD_NUM_PROXIES = env_int("PRUNEBOARD_NUM_PROXIES", 0)
+if PRUNEBOARD_LOGIN_FAILURES < 1 or PRUNEBOARD_LOGIN_WINDOW_SECONDS < 1:
+    raise ImproperlyConfigured("PRUNEBOARD_LOGIN_FAILURES and PRUNEBOARD_LOGIN_WINDOW_SECONDS must be 1 or more")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", PRUNEBOARD_TOKEN_RATE):
+    raise ImproperlyConfigured(f"PRUNEBOARD_TOKEN_RATE={PRUNEBOARD_TOKEN_RATE!r} is not a rate "
+                               f"(requests/period: e.g. 10/hour; periods second, minute, hour, day)")
+if PRUNEBOARD_NUM_PROXIES < 0:
+    raise ImproperlyConfigured("PRUNEBOARD_NUM_PROXIES must be 0 (clients connect directly) or more")
+
+
+def _cache(url: str) -> dict:
+    """The cache the throttles count in, shared by every web process that serves the site.
+    Default: files in var/cache, shared by the web processes of one machine; web servers on
+    several machines need redis://. locmem:// is per process (development, tests)."""
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(VAR_DIR / "cache"), "OPTIONS": {"MAX_ENTRIES": 10_000}}
+    if url.startswith(("redis://", "rediss://")):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if url == "locmem://":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "OPTIONS": {"MAX_ENTRIES": 10_000}}
+    raise ImproperlyConfigured(f"PRUNEBOARD_CACHE_URL={url!r} is not redis://..., rediss://... or "
+                               f"locmem:// (unset: files in var/cache)")
+
+
+CACHES = {"default": _cache(env_str("PRUNEBOARD_CACHE_URL", ""))}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -131,6 +167,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_THROTTLE_RATES": {"token": PRUNEBOARD_TOKEN_RATE},
+    "NUM_PROXIES": PRUNEBOARD_NUM_PROXIES,
 }
 
 # Celery: Redis in production (CELERY_BROKER_URL=redis://...); by default a SQLite file that

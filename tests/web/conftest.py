@@ -4,6 +4,7 @@ alice owns submissions, bob does not, the moderator is staff. Benchmarks are syn
 evaluator's registry, as `manage.py sync_benchmarks` does."""
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from leaderboard.services import benchmarks_sync
@@ -22,9 +23,16 @@ class LayerMagnitude(LayerPruning, VisionPruning):
 
 @pytest.fixture(autouse=True)
 def site(settings, tmp_path):
-    """Uploads go to the test's own folder; a cheap password hash (PBKDF2 costs 0.2 s a user)."""
+    """Uploads go to the test's own folder; a cheap password hash (PBKDF2 costs 0.2 s a user);
+    the log-in throttles count in this process's memory, from zero in each test (so that tests
+    that log in often never meet them, and two test runs at once never share them)."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "pruneboard-tests"}}
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
