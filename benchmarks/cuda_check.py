@@ -22,42 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.evaluator.layouts import write_idx, write_pickle  # noqa: E402
-
-
-def pattern_images(n: int, shape: tuple[int, ...], rng) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 images: noise plus a faint square whose position encodes the label."""
-    labels = np.arange(n) % 10
-    rng.shuffle(labels)
-    images = rng.integers(0, 200, (n, *shape), dtype=np.uint8)
-    side = shape[-1]
-    for k in range(10):
-        r, c = 2 + (k // 5) * (side // 2), 2 + (k % 5) * (side // 6)
-        images[labels == k, ..., r:r + 5, c:c + 4] += 55
-    return images, labels
-
-
-def write_mnist(root: Path, n_train: int, n_test: int) -> None:
-    raw, rng = root / "MNIST" / "raw", np.random.default_rng(0)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        images, labels = pattern_images(n, (28, 28), rng)
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", images, 0x803)
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels, 0x801)
-
-
-def write_cifar10(root: Path, per_batch: int, n_test: int) -> None:
-    folder, rng = root / "cifar-10-batches-py", np.random.default_rng(1)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
-        images, labels = pattern_images(n_test if name == "test_batch" else per_batch, (3, 32, 32), rng)
-        write_pickle(folder / name, {"data": images.reshape(len(images), -1), "labels": labels.tolist()})
-    write_pickle(folder / "batches.meta", {"label_names": [f"c{i}" for i in range(10)]})
+from tests.evaluator.layouts import write_cifar10, write_mnist  # noqa: E402
 
 
 def cli(*args: str, env: dict) -> float:
@@ -82,8 +52,8 @@ def main() -> int:
     args = p.parse_args()
     start = time.perf_counter()
     scratch = Path(tempfile.mkdtemp())
-    write_mnist(scratch / "data", n_train=2000, n_test=1000)
-    write_cifar10(scratch / "data", per_batch=300, n_test=1000)
+    write_mnist(scratch / "data", train=2000, test=1000)
+    write_cifar10(scratch / "data", per_batch=300, test=1000)
     env = {**os.environ, "PRUNEBOARD_DATA_ROOT": str(scratch / "data"),
            "PRUNEBOARD_WEIGHTS_DIR": str(scratch / "weights"), "PYTHONUNBUFFERED": "1"}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -10,18 +10,20 @@ that every pruned weight is still zero before it scores.
 from __future__ import annotations
 
 import math
-import os
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import Dataset
 
 from .benchmarks import FinetuneProtocol
+from .datasets.loaders import make_loader
+
+__all__ = ["make_loader"]  # re-exported: loaders live with the datasets
 
 
 def seed_everything(seed: int) -> None:
@@ -33,36 +35,6 @@ def seed_everything(seed: int) -> None:
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-class _TensorBatches:
-    """Batches of a TensorDataset by slicing, without per-sample collation (tiny datasets)."""
-
-    def __init__(self, dataset: TensorDataset, batch_size: int, generator: torch.Generator | None):
-        self.tensors, self.batch_size, self.generator = dataset.tensors, batch_size, generator
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.tensors[0]) / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        n = len(self.tensors[0])
-        order = torch.randperm(n, generator=self.generator) if self.generator is not None else None
-        for start in range(0, n, self.batch_size):
-            if order is None:
-                yield tuple(t[start:start + self.batch_size] for t in self.tensors)
-            else:
-                idx = order[start:start + self.batch_size]
-                yield tuple(t[idx] for t in self.tensors)
-
-
-def make_loader(dataset: Dataset, batch_size: int, generator: torch.Generator | None = None):
-    """Shuffled (seeded by `generator`) when a generator is given, in order otherwise."""
-    if isinstance(dataset, TensorDataset):
-        return _TensorBatches(dataset, batch_size, generator)
-    workers = int(os.environ.get("PRUNEBOARD_LOADER_WORKERS", "0"))
-    return DataLoader(dataset, batch_size=batch_size, shuffle=generator is not None,
-                      generator=generator, num_workers=workers,
-                      persistent_workers=workers > 0, pin_memory=torch.cuda.is_available())
 
 
 class MaskedWeights:
@@ -118,9 +90,14 @@ def make_schedule(optimizer, protocol: FinetuneProtocol, total_steps: int):
 
 
 def finetune_one_epoch(model, loader, optimizer, schedule, device, masked: MaskedWeights | None) -> float:
-    """One pass over `loader`; returns the mean training loss."""
+    """One pass over `loader`; returns the mean training loss.
+
+    The loss is summed on the device in float64 and read once at the end: no host sync per
+    step, and the same sum as adding `loss.item()`s.
+    """
+    device = torch.device(device)
     model.train()
-    total, count = 0.0, 0
+    total, count = torch.zeros((), dtype=torch.float64, device=device), 0
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss = F.cross_entropy(model(x), y)
@@ -130,9 +107,9 @@ def finetune_one_epoch(model, loader, optimizer, schedule, device, masked: Maske
             masked.mask_gradients()
         optimizer.step()
         schedule.step()
-        total += loss.item() * len(y)
+        total += loss.detach().double() * len(y)
         count += len(y)
-    return total / max(count, 1)
+    return total.item() / max(count, 1)
 
 
 @dataclass(frozen=True)
@@ -145,24 +122,25 @@ class Scores:
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader, device) -> Scores:
-    """Top-1, top-5 and mean loss; every sample of the loader's dataset counted exactly once."""
+    """Top-1, top-5 and mean loss; every sample of the loader's dataset counted exactly once.
+    Sums stay on the device (float64 for the loss) and are read once."""
     model.eval()
-    correct1 = correct5 = n = 0
-    loss = 0.0
+    device = torch.device(device)
+    sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, top-1 hits, top-5 hits
+    n = 0
     for x, y in loader:
         x, y = x.to(device), y.to(device)
         logits = model(x)
-        loss += F.cross_entropy(logits, y, reduction="sum").item()
         k = min(5, logits.shape[1])
-        top = logits.topk(k, dim=1).indices
-        hits = top == y[:, None]
-        correct1 += int(hits[:, 0].sum())
-        correct5 += int(hits.any(dim=1).sum())
+        hits = logits.topk(k, dim=1).indices == y[:, None]
+        sums += torch.stack([F.cross_entropy(logits, y, reduction="sum").double(),
+                             hits[:, 0].sum().double(), hits.any(dim=1).sum().double()])
         n += len(y)
     expected = len(loader.dataset) if hasattr(loader, "dataset") else len(loader.tensors[0])
     if n != expected:
         raise RuntimeError(f"evaluation saw {n} samples but the split has {expected}")
-    return Scores(top1=correct1 / n, top5=correct5 / n, loss=loss / n, n=n)
+    loss, correct1, correct5 = sums.tolist()
+    return Scores(top1=int(correct1) / n, top5=int(correct5) / n, loss=loss / n, n=n)
 
 
 @dataclass
@@ -182,8 +160,8 @@ def train(model: nn.Module, train_set: Dataset, val_set: Dataset, protocol: Fine
     With `masks`, pruned weights stay exactly zero throughout. The test split is never seen.
     """
     generator = torch.Generator().manual_seed(seed)
-    train_loader = make_loader(train_set, protocol.batch_size, generator)
-    val_loader = make_loader(val_set, max(protocol.batch_size, 256))
+    train_loader = make_loader(train_set, protocol.batch_size, generator, device=device)
+    val_loader = make_loader(val_set, max(protocol.batch_size, 256), device=device)
     masked = MaskedWeights(model, masks) if masks else None
     optimizer = optimizer or make_optimizer(model.parameters(), protocol)
     schedule = make_schedule(optimizer, protocol, protocol.epochs * len(train_loader))

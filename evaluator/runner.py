@@ -113,7 +113,7 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
 
     masked = MaskedWeights(model, mask.to_torch(ctx.device))
     masked.apply()
-    test_loader = make_loader(ctx.splits.test, 256)
+    test_loader = make_loader(ctx.splits.test, 256, device=ctx.device)
     t0 = time.perf_counter()
     pre = evaluate(model, test_loader, ctx.device)
     t_pre = time.perf_counter() - t0

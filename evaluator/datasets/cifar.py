@@ -10,70 +10,36 @@ drawn by numpy ``default_rng(0)``, with the standard augmentation (random 32x32 
 Test: the official test set. All three are normalised by the training set's channel mean/std.
 
 Presence of every file is checked first, so a missing dataset raises DatasetNotFound with the
-layout. torchvision's MD5 check is then skipped (see ``_Unchecked``): it would re-hash about
-180 MB on every load and it rejects small fixtures in the same layout.
+layout. The batch files are read once into uint8 tensors (``resident.py``): every image is
+the same as torchvision's ``CIFAR10`` gives, with no MD5 check (it would re-hash about 180 MB
+on every load, and it rejects small fixtures in the same layout).
 """
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
-from torchvision import datasets as tvd
-from torchvision import transforms as T
-
-from .registry import (
-    Splits,
-    TransformedSubset,
-    holdout_indices,
-    holdout_size,
-    register_dataset,
-    require_files,
-)
+from .readers import read_cifar
+from .registry import Splits, holdout_indices, holdout_size, register_dataset, require_files
+from .resident import ResidentSplit
 
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+PAD = 4  # pixels of zero padding around the random crop
 
 
-class _Unchecked:
-    """Mixin for torchvision's CIFAR classes: trust files whose presence was already checked.
-
-    Overrides two private methods of torchvision 0.29 (pinned); the fake-CIFAR test guards them.
-    """
-
-    def _check_integrity(self) -> bool:
-        return True
-
-    def _load_meta(self) -> None:
-        with open(Path(self.root, self.base_folder, self.meta["filename"]), "rb") as f:
-            self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
-        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
-
-
-class _CIFAR10(_Unchecked, tvd.CIFAR10):
-    pass
-
-
-class _CIFAR100(_Unchecked, tvd.CIFAR100):
-    pass
-
-
-def _splits(cls, title: str, root: Path, num_classes: int, mean, std) -> Splits:
-    files = [name for name, _md5 in cls.train_list + cls.test_list] + [cls.meta["filename"]]
+def _splits(title: str, folder: Path, train_files: list[str], test_files: list[str], meta: str,
+            label_key: str, num_classes: int, mean, std) -> Splits:
+    files = [*train_files, *test_files, meta]
     layout = f"the python version of {title} extracted there ({', '.join(files)})"
-    require_files(title, root / cls.base_folder, files, layout)
-
-    normalize = [T.ToTensor(), T.Normalize(mean, std)]
-    augment = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), *normalize])
-    plain = T.Compose(normalize)
-    official_train = cls(root, train=True, download=False)
-    official_test = cls(root, train=False, download=False)
-    n = len(official_train)
-    train_idx, val_idx = holdout_indices(n, holdout_size(n))
+    require_files(title, folder, files, layout)
+    images, labels = read_cifar(folder, train_files, label_key)
+    test_images, test_labels = read_cifar(folder, test_files, label_key)
+    train_idx, val_idx = holdout_indices(len(labels), holdout_size(len(labels)))
     return Splits(
-        train=TransformedSubset(official_train, train_idx, augment),
-        val=TransformedSubset(official_train, val_idx, plain),
-        test=TransformedSubset(official_test, range(len(official_test)), plain),
+        train=ResidentSplit.subset(images, labels, train_idx, mean, std, pad=PAD),
+        val=ResidentSplit.subset(images, labels, val_idx, mean, std),
+        test=ResidentSplit.subset(test_images, test_labels, range(len(test_labels)), mean, std),
         num_classes=num_classes,
         input_shape=(3, 32, 32),
     )
@@ -81,9 +47,11 @@ def _splits(cls, title: str, root: Path, num_classes: int, mean, std) -> Splits:
 
 @register_dataset
 def cifar10(root: Path) -> Splits:
-    return _splits(_CIFAR10, "CIFAR-10", root, 10, CIFAR10_MEAN, CIFAR10_STD)
+    return _splits("CIFAR-10", root / "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)],
+                   ["test_batch"], "batches.meta", "labels", 10, CIFAR10_MEAN, CIFAR10_STD)
 
 
 @register_dataset
 def cifar100(root: Path) -> Splits:
-    return _splits(_CIFAR100, "CIFAR-100", root, 100, CIFAR100_MEAN, CIFAR100_STD)
+    return _splits("CIFAR-100", root / "cifar-100-python", ["train"], ["test"], "meta",
+                   "fine_labels", 100, CIFAR100_MEAN, CIFAR100_STD)

@@ -8,7 +8,7 @@ from PIL import Image
 
 from evaluator.datasets import DatasetNotFound, get_dataset, list_datasets, registry
 from evaluator.datasets.mnist1d import generate
-from tests.evaluator.layouts import write_idx, write_pickle
+from tests.evaluator.layouts import write_cifar10, write_mnist, write_pickle
 
 # Splits sizes of the embedded datasets: (train, val, test).
 EMBEDDED = {"digits": (1078, 359, 360), "mnist1d": (3500, 500, 1000)}
@@ -143,15 +143,6 @@ def cifar_batch(n, label_key, rng):
     return {"data": pixels, label_key: [i % 10 for i in range(n)]}
 
 
-def write_cifar10(root, per_batch, test):
-    rng = np.random.default_rng(1)
-    folder = root / "cifar-10-batches-py"
-    for i in range(1, 6):
-        write_pickle(folder / f"data_batch_{i}", cifar_batch(per_batch, "labels", rng))
-    write_pickle(folder / "test_batch", cifar_batch(test, "labels", rng))
-    write_pickle(folder / "batches.meta", {"label_names": [f"c{i}" for i in range(10)]})
-
-
 def test_a_small_cifar10_holds_out_a_tenth_of_train_for_validation(tmp_path):
     write_cifar10(tmp_path, per_batch=4, test=10)
     splits = get_dataset("cifar10", tmp_path)
@@ -174,10 +165,7 @@ def test_a_small_cifar100_loads_its_fine_labels(tmp_path):
 
 
 def test_a_small_mnist_loads_from_idx_files(tmp_path):
-    raw, rng = tmp_path / "MNIST" / "raw", np.random.default_rng(1)
-    for prefix, n in (("train", 30), ("t10k", 10)):
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)), 0x803)
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10, 0x801)
+    write_mnist(tmp_path, train=30, test=10)
     splits = get_dataset("mnist", tmp_path)
     assert (len(splits.train), len(splits.val), len(splits.test)) == (27, 3, 10)
     assert splits.val[0][0].shape == (1, 28, 28)
