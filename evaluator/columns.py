@@ -53,6 +53,8 @@ COLUMN_HELP: dict[str, str] = {
     "device_name": "GPU or CPU name",
     "torch_threads": "CPU threads torch computed with (float sums may differ with another count)",
     "deterministic": "deterministic algorithms were in force",
+    "precision": "finetuning forward: fp32, or bf16 autocast (CUDA; weights, gradients and masks stay float32; scoring is always fp32)",
+    "channels_last": "conv weights and image batches in channels-last memory format while finetuning (CUDA)",
 }
 COLUMNS = list(COLUMN_HELP)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import platform
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -38,7 +39,34 @@ def environment(device: torch.device) -> dict:
         "device_name": name,
         "torch_threads": torch.get_num_threads(),
         "deterministic": torch.are_deterministic_algorithms_enabled() or device.type == "cpu",
+        "precision": Compute.for_device(device).precision,
+        "channels_last": Compute.for_device(device).channels_last,
     }
+
+
+@dataclass(frozen=True)
+class Compute:
+    """How finetuning computes on a device; fixed by the protocol per device kind, recorded.
+
+    On CUDA: the forward and the loss under bf16 autocast (on GPUs that compute bf16 natively),
+    the backward following it; parameters, their gradients, the optimizer state and the masks
+    stay float32, so a pruned weight's gradient is masked to exactly zero as in float32. Conv
+    weights and image batches in channels-last memory format. Scoring (validation and test) is
+    always float32. On the CPU, the reference: float32, contiguous, as in protocol 1.
+    """
+
+    bf16: bool = False  # forward under torch.autocast(dtype=torch.bfloat16)
+    channels_last: bool = False  # 4-D weights and batches in channels-last (NHWC) memory format
+
+    @classmethod
+    def for_device(cls, device) -> Compute:
+        if torch.device(device).type != "cuda":
+            return cls()
+        return cls(bf16=torch.cuda.is_bf16_supported(including_emulation=False), channels_last=True)
+
+    @property
+    def precision(self) -> str:
+        return "bf16 autocast" if self.bf16 else "fp32"
 
 
 def configure_determinism(device: torch.device) -> None:

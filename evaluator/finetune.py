@@ -5,6 +5,10 @@ every optimizer step (one fused op) and any optimizer state they carry (momentum
 is zeroed once at the start, so SGD (momentum, weight decay, Nesterov), Adam and AdamW leave
 them at exactly zero with no re-zeroing after the step (tested step by step). The runner checks
 that every pruned weight is still zero before it scores.
+
+On CUDA the finetuning forward runs under bf16 autocast with channels-last batches (see
+`environment.Compute`); parameters, gradients, optimizer state and masks stay float32, and
+scoring is float32 everywhere. On the CPU everything is float32, as in protocol 1.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from torch.utils.data import Dataset
 
 from .benchmarks import FinetuneProtocol
 from .datasets.loaders import make_loader
+from .environment import Compute
 
 __all__ = ["make_loader"]  # re-exported: loaders live with the datasets
 
@@ -89,18 +94,24 @@ def make_schedule(optimizer, protocol: FinetuneProtocol, total_steps: int):
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
 
 
-def finetune_one_epoch(model, loader, optimizer, schedule, device, masked: MaskedWeights | None) -> float:
+def finetune_one_epoch(model, loader, optimizer, schedule, device, masked: MaskedWeights | None,
+                       compute: Compute | None = None) -> float:
     """One pass over `loader`; returns the mean training loss.
 
-    The loss is summed on the device in float64 and read once at the end: no host sync per
-    step, and the same sum as adding `loss.item()`s.
+    `compute` (default: the device's, see `Compute`) says whether the forward runs under bf16
+    autocast and batches go channels-last. The loss is summed on the device in float64 and
+    read once at the end: no host sync per step, and the same sum as adding `loss.item()`s.
     """
     device = torch.device(device)
+    compute = compute if compute is not None else Compute.for_device(device)
     model.train()
     total, count = torch.zeros((), dtype=torch.float64, device=device), 0
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        loss = F.cross_entropy(model(x), y)
+        if compute.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=compute.bf16):
+            loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if masked is not None:
@@ -123,7 +134,7 @@ class Scores:
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader, device) -> Scores:
     """Top-1, top-5 and mean loss; every sample of the loader's dataset counted exactly once.
-    Sums stay on the device (float64 for the loss) and are read once."""
+    Always float32. Sums stay on the device (float64 for the loss) and are read once."""
     model.eval()
     device = torch.device(device)
     sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, top-1 hits, top-5 hits
@@ -154,11 +165,17 @@ class TrainResult:
 def train(model: nn.Module, train_set: Dataset, val_set: Dataset, protocol: FinetuneProtocol, *,
           device, seed: int, masks: Mapping[str, torch.Tensor] | None = None,
           optimizer: torch.optim.Optimizer | None = None,
-          on_epoch: Callable[[int, dict], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[int, dict], None] | None = None,
+          compute: Compute | None = None) -> TrainResult:
     """Train under `protocol`, keep the best epoch by validation top-1 (ties: the earliest).
 
     With `masks`, pruned weights stay exactly zero throughout. The test split is never seen.
+    `compute` defaults to the device's (`Compute.for_device`); with channels-last the model's
+    4-D weights are converted in place (the same parameters, another memory layout).
     """
+    compute = compute if compute is not None else Compute.for_device(device)
+    if compute.channels_last:
+        model.to(memory_format=torch.channels_last)
     generator = torch.Generator().manual_seed(seed)
     train_loader = make_loader(train_set, protocol.batch_size, generator, device=device)
     val_loader = make_loader(val_set, max(protocol.batch_size, 256), device=device)
@@ -173,7 +190,7 @@ def train(model: nn.Module, train_set: Dataset, val_set: Dataset, protocol: Fine
     best_state, best_epoch, stale, history = _copy_state(model), 0, 0, []
     epoch = 0
     for epoch in range(1, protocol.epochs + 1):
-        loss = finetune_one_epoch(model, train_loader, optimizer, schedule, device, masked)
+        loss = finetune_one_epoch(model, train_loader, optimizer, schedule, device, masked, compute)
         val = evaluate(model, val_loader, device)
         row = {"epoch": epoch, "train_loss": loss, "val_top1": val.top1, "val_loss": val.loss}
         history.append(row)

@@ -4,6 +4,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from evaluator.benchmarks import FinetuneProtocol
+from evaluator.environment import Compute, environment
 from evaluator.finetune import (MaskedWeights, evaluate, finetune_one_epoch, make_loader,
                                 make_optimizer, make_schedule, train)
 
@@ -131,3 +132,56 @@ def test_evaluate_refuses_a_loader_that_skips_samples():
     loader = torch.utils.data.DataLoader(data, batch_size=8, drop_last=True)
     with pytest.raises(RuntimeError, match="saw 32 samples but the split has 37"):
         evaluate(tiny_model(), loader, "cpu")
+
+
+# How finetuning computes: bf16 autocast and channels-last on CUDA, fp32 on the CPU.
+
+
+def conv_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 4 * 4, 3))
+
+
+def image_data(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, 4, 4, generator=g)
+    return TensorDataset(x, (x[:, 0, 0, 0] > 0).long() + (x[:, 1, 0, 0] > 0).long())
+
+
+def test_bf16_autocast_runs_the_forward_in_bf16_and_keeps_weights_and_masks_float32():
+    model, protocol = tiny_model(), PROTOCOLS[0]
+    masks = half_masks(model)
+    forward_dtypes = []
+    model[1].register_forward_hook(lambda module, inputs, output: forward_dtypes.append(output.dtype))
+    optimizer = make_optimizer(model.parameters(), protocol)
+    train(model, tiny_data(), tiny_data(32, seed=1), protocol, device="cpu", seed=0, masks=masks,
+          optimizer=optimizer, compute=Compute(bf16=True))
+    assert torch.bfloat16 in forward_dtypes  # training steps ran under autocast
+    assert forward_dtypes[-1] == torch.float32  # scoring (validation) did not
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(v.dtype == torch.float32 for state in optimizer.state.values() for v in state.values()
+               if torch.is_tensor(v) and v.dim())
+    params = dict(model.named_parameters())
+    for name, mask in masks.items():
+        assert torch.all(params[name][mask == 0] == 0), name
+
+
+def test_channels_last_changes_the_layout_and_keeps_pruned_weights_zero():
+    model = conv_model()
+    masks = half_masks(model)
+    layouts = []
+    model[0].register_forward_hook(
+        lambda module, inputs, output: layouts.append(inputs[0].is_contiguous(memory_format=torch.channels_last)))
+    train(model, image_data(), image_data(16, seed=1), PROTOCOLS[0], device="cpu", seed=0, masks=masks,
+          compute=Compute(channels_last=True))
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last) and any(layouts)
+    params = dict(model.named_parameters())
+    for name, mask in masks.items():
+        assert torch.all(params[name][mask == 0] == 0), name
+
+
+def test_on_the_cpu_finetuning_is_float32_and_contiguous_and_every_run_records_it():
+    assert Compute.for_device("cpu") == Compute(bf16=False, channels_last=False)
+    record = environment("cpu")
+    assert record["precision"] == "fp32" and record["channels_last"] is False
+    assert Compute(bf16=True).precision == "bf16 autocast"

@@ -63,3 +63,4 @@ def test_an_mnist_run_records_what_it_recorded_on_protocol_1s_torchvision_data(t
     assert a["best_epoch"] > 0  # finetuning was kept, so the batches decided the numbers
     assert {c: a[c] for c in COLUMNS if not c.startswith("time_")} == \
            {c: b[c] for c in COLUMNS if not c.startswith("time_")}
+    assert a["precision"] == "fp32" and a["channels_last"] is False

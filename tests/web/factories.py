@@ -38,6 +38,7 @@ def make_record(*, benchmark: str = "digits-mlp", compression: float = 2.0, seed
         "code_version": "0.1.0+gabc",
         "torch_version": "2.15.0", "cuda_version": "", "device": "cpu",
         "device_name": "x86_64", "torch_threads": 2, "deterministic": True,
+        "precision": "fp32", "channels_last": False,
     }
     assert list(record) == COLUMNS
     return record
