@@ -62,6 +62,7 @@ class Benchmark:
     embedded: bool = False  # runs anywhere from PyPI packages alone, in minutes on a CPU
     queue: str = "gpu"  # which workers take its runs: cpu | gpu
     time_limit_s: int = 6 * 3600  # a run's hard time limit on a worker (soft: 60 s earlier)
+    mask_seconds: float = 600  # a strategy's wall-clock budget for one job's masks (sandbox)
     description: str = ""
 
     @property
@@ -149,7 +150,7 @@ register_benchmark(Benchmark(
     pretrain=FinetuneProtocol(optimizer="adam", lr=1e-3, epochs=60, batch_size=64),
     weights_sha256="5a7f0f0f6e2c957186277a77783d38c3b97144008e320fb2f49f453d40238ff3",
     reference_top1=0.9833,
-    embedded=True, queue="cpu", time_limit_s=900,
+    embedded=True, queue="cpu", time_limit_s=900, mask_seconds=60,
     description="scikit-learn's 8x8 digits, a 2-hidden-layer MLP",
 ))
 register_benchmark(Benchmark(
@@ -158,7 +159,7 @@ register_benchmark(Benchmark(
     pretrain=FinetuneProtocol(optimizer="adam", lr=1e-3, epochs=40, batch_size=64),
     weights_sha256="99614f3ddf92b6bf283e62cb162d598a5c26882bee1acccc771ca93cf04df786",
     reference_top1=0.9833,
-    embedded=True, queue="cpu", time_limit_s=900,
+    embedded=True, queue="cpu", time_limit_s=900, mask_seconds=60,
     description="scikit-learn's 8x8 digits, a small 2-conv CNN",
 ))
 register_benchmark(Benchmark(
@@ -168,7 +169,7 @@ register_benchmark(Benchmark(
                               weight_decay=5e-4, epochs=150, batch_size=64),
     weights_sha256="649ee6062e11e508f6a0adfe17d6b1163725c06bcbaa5bce2c56263acc2212f8",
     reference_top1=0.9220,
-    embedded=True, queue="cpu", time_limit_s=900,
+    embedded=True, queue="cpu", time_limit_s=900, mask_seconds=90,
     description="MNIST-1D (generated locally by the mnist1d package), a 1-D ConvNet",
 ))
 
@@ -193,6 +194,6 @@ register_benchmark(Benchmark(
     finetune=_IMAGENET_FINETUNE,
     pretrain=FinetuneProtocol(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4,
                               epochs=90, batch_size=256),
-    calibration_size=256, time_limit_s=48 * 3600,
+    calibration_size=256, time_limit_s=48 * 3600, mask_seconds=1800,
     description="ImageNet (ILSVRC-2012), torchvision ResNet-18",
 ))

@@ -1,86 +1,42 @@
-"""How the sandbox child is isolated: bubblewrap, resource limits, an unprivileged user.
+"""How the sandbox child is isolated: bubblewrap, an unprivileged uid of its own, rlimits.
 
 Under bubblewrap the child sees a read-only view of the system (/usr) and of the Python it
 runs (the interpreter, the virtualenv, the `evaluator` package; no datasets: sklearn's bundled
-digits and the mnist1d generator are hidden), a private writable scratch folder (deleted
-afterwards), a private /tmp, its own network namespace (no network at all), its own PID, IPC and
-UTS namespaces, an empty environment, and it dies with its parent. Run as root, the worker drops
-the child to uid/gid 65534 (nobody) inside the sandbox, so the process limit applies to it alone.
+digits and the mnist1d generator are hidden), its inputs read-only at /input, a size-capped
+tmpfs at /scratch (its working folder) and at /tmp, both gone when the sandbox ends, its own
+network namespace (no network at all), its own PID, IPC and UTS namespaces, an empty
+environment, and it dies with its parent. Run as root, the worker drops the child to a uid of
+its sandbox slot's own (`UidSlot`), so no limit counted per uid is shared between users.
 
-Every limit is a setting (environment variable, see `Limits.from_environment`) and hitting one
-is reported by name, e.g. "ran out of memory (limit 8 GiB)".
+Memory, processes and CPU are limited per sandbox through a cgroup where the host allows one
+(`evaluator.cgroups`); the rlimits set here are backstops, or the fallback where it does not.
+Every limit is a setting (`evaluator.limits`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import resource
 import shutil
+import signal
+import stat
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .limits import Limits, describe_limit  # noqa: F401  (re-exported)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SANDBOX_UID = 65534  # nobody
-SCRATCH = "/scratch"  # where the child sees its working folder
+SCRATCH = "/scratch"  # the child's working folder: a size-capped tmpfs, gone with the sandbox
+INPUT = "/input"  # the parent's input files, read-only
+DEFAULT_UID_BASE = 200_000  # sandbox slot N runs as uid BASE + N (root workers)
+UID_SLOTS = 256
 
 
 class SandboxUnavailable(RuntimeError):
     """Untrusted code cannot be isolated here, and running it unsandboxed is not allowed."""
-
-
-def _env_number(name: str, default: float, cast=int):
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class Limits:
-    wall_seconds: float = 600  # PRUNEBOARD_SANDBOX_TIMEOUT: wall-clock time to return masks
-    cpu_seconds: int = 1200  # PRUNEBOARD_SANDBOX_CPU_SECONDS: CPU time, all threads together
-    memory_mib: int = 8192  # PRUNEBOARD_SANDBOX_MEMORY_MB: address space (torch alone maps ~3 GiB)
-    file_mib: int = 64  # PRUNEBOARD_SANDBOX_FILE_MB: largest file written (output included)
-    processes: int = 128  # PRUNEBOARD_SANDBOX_PROCESSES: processes and threads
-    open_files: int = 256  # PRUNEBOARD_SANDBOX_OPEN_FILES
-
-    @classmethod
-    def from_environment(cls) -> Limits:
-        return cls(
-            wall_seconds=_env_number("PRUNEBOARD_SANDBOX_TIMEOUT", cls.wall_seconds, float),
-            cpu_seconds=_env_number("PRUNEBOARD_SANDBOX_CPU_SECONDS", cls.cpu_seconds),
-            memory_mib=_env_number("PRUNEBOARD_SANDBOX_MEMORY_MB", cls.memory_mib),
-            file_mib=_env_number("PRUNEBOARD_SANDBOX_FILE_MB", cls.file_mib),
-            processes=_env_number("PRUNEBOARD_SANDBOX_PROCESSES", cls.processes),
-            open_files=_env_number("PRUNEBOARD_SANDBOX_OPEN_FILES", cls.open_files),
-        )
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def describe_limit(kind: str, limits: Limits | dict) -> str:
-    """The submitter's message for a limit, naming it and its value."""
-    lim = limits if isinstance(limits, dict) else limits.as_dict()
-    memory = lim["memory_mib"]
-    size = f"{memory / 1024:g} GiB" if memory >= 1024 else f"{memory} MiB"
-    return {
-        "memory": f"ran out of memory (limit {size})",
-        "cpu": f"used more CPU time than allowed (limit {lim['cpu_seconds']} CPU seconds)",
-        "time": f"did not finish within the time limit ({lim['wall_seconds']:g} s)",
-        "file size": f"wrote more than the file size limit ({lim['file_mib']} MiB; printed output counts)",
-        "processes": f"tried to start more processes or threads than allowed (limit {lim['processes']})",
-        "open files": f"opened more files than allowed (limit {lim['open_files']})",
-    }[kind]
 
 
 def sandbox_mode() -> str:
@@ -146,12 +102,18 @@ def _dirs_for(path: Path, made: set[str]) -> list[str]:
     return args
 
 
-def bwrap_command(argv: list[str], work: Path, env: dict[str, str]) -> list[str]:
+def bwrap_command(argv: list[str], inputs: Path, env: dict[str, str], *, uid: int | None,
+                  scratch_bytes: int, status_fd: int) -> list[str]:
+    """The bubblewrap command line. `inputs` (the parent's folder) is mounted read-only at
+    /input; /scratch and /tmp are fresh tmpfs of `scratch_bytes` each, gone with the sandbox.
+    bwrap (trusted) writes the sandboxed child's pid to `status_fd` once it has started it."""
     made: set[str] = {"/tmp"}  # already a fresh tmpfs
     binds = [Path(sys.prefix), Path(sys.base_prefix), REPO_ROOT / "evaluator"]
+    size = str(scratch_bytes)
     # A private /tmp first: binds below may live under /tmp (a checkout there) and must stay
     # visible on top of it.
-    cmd = [shutil.which("bwrap"), "--perms", "01777", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/etc"]
+    cmd = [shutil.which("bwrap"), "--perms", "01777", "--size", size, "--tmpfs", "/tmp",
+           "--perms", "0755", "--dir", "/etc"]
     for system in ("/usr", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives"):
         cmd += ["--ro-bind-try", system, system]
     for name in ("bin", "lib", "lib64", "sbin"):
@@ -161,25 +123,74 @@ def bwrap_command(argv: list[str], work: Path, env: dict[str, str]) -> list[str]
         cmd += _dirs_for(path, made) + ["--ro-bind", str(path), str(path)]
     for path in _hidden_data():
         cmd += ["--tmpfs", str(path)]
-    cmd += ["--bind", str(work), SCRATCH, "--chdir", SCRATCH, "--proc", "/proc", "--dev", "/dev",
-            *_namespaces(), "--die-with-parent",
-            "--new-session", "--clearenv"]
+    cmd += ["--ro-bind", str(inputs), INPUT,
+            "--perms", "01777", "--size", size, "--tmpfs", SCRATCH, "--chdir", SCRATCH,
+            "--proc", "/proc", "--dev", "/dev", *_namespaces(), "--die-with-parent",
+            "--new-session", "--clearenv", "--json-status-fd", str(status_fd)]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
     cmd.append("--")
-    if os.geteuid() == 0:
-        cmd += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={SANDBOX_UID}",
-                f"--regid={SANDBOX_UID}", "--clear-groups", "--inh-caps=-all",
+    if uid is not None:
+        cmd += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}",
+                f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                 "--bounding-set=-all", "--no-new-privs"]
     return cmd + argv
 
 
-def prepare_scratch(work: Path) -> None:
-    """Let the unprivileged child read its inputs and write its masks in the scratch folder."""
-    for path in work.iterdir():
+def prepare_inputs(inputs: Path) -> None:
+    """Let the unprivileged child read (never write) the parent's input files."""
+    inputs.chmod(0o755)
+    for path in inputs.iterdir():
         path.chmod(0o644)  # safetensors writes 0600
-    if os.geteuid() == 0:
-        os.chown(work, SANDBOX_UID, SANDBOX_UID)
+
+
+class UidSlot:
+    """A uid of its own for each concurrent sandbox on this host (root workers only), so
+    RLIMIT_NPROC and file ownership never pool one user's sandbox with another's.
+
+    Slot N (uid PRUNEBOARD_SANDBOX_UID_BASE + N) is held through an exclusive flock on a file
+    in a root-owned folder; processes a dead holder left behind under that uid are killed
+    when the slot is taken."""
+
+    def __init__(self):
+        self.uid: int | None = None
+        self._fd: int | None = None
+
+    def __enter__(self) -> UidSlot:
+        if os.geteuid() != 0:
+            return self
+        folder = Path(os.environ.get("PRUNEBOARD_SANDBOX_SLOT_DIR", "/tmp/pruneboard-sandbox-slots"))
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022:
+            raise SandboxUnavailable(f"{folder} must be a folder owned by root, writable by root only")
+        base = int(os.environ.get("PRUNEBOARD_SANDBOX_UID_BASE", DEFAULT_UID_BASE))
+        for n in range(UID_SLOTS):
+            fd = os.open(folder / f"slot-{n}", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self.uid, self._fd = base + n, fd
+            kill_processes_of(self.uid)
+            return self
+        raise SandboxUnavailable(f"all {UID_SLOTS} sandbox uid slots are busy")
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            kill_processes_of(self.uid)
+            os.close(self._fd)  # releases the lock
+
+
+def kill_processes_of(uid: int) -> None:
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                continue
 
 
 def _own_process_count() -> int:
@@ -195,17 +206,22 @@ def _own_process_count() -> int:
     return count
 
 
-def resource_limiter(limits: Limits, mode: str):
-    """A preexec_fn that sets the child's rlimits (inherited through bwrap and setpriv)."""
-    # RLIMIT_NPROC counts every process of the real uid: exact for the sandbox user, and on
-    # top of what the worker's own user already runs otherwise.
-    dropped = mode == "bwrap" and os.geteuid() == 0
-    nproc = limits.processes if dropped else _own_process_count() + limits.processes
+def resource_limiter(limits: Limits, *, own_uid: bool, cpu_total: int, cgroup=None):
+    """A preexec_fn: move into the sandbox's cgroup, then set the rlimits (inherited through
+    bwrap and setpriv). With a cgroup, memory and processes are the group's (every process of
+    the sandbox and its tmpfs together) and the rlimits are backstops; without one, memory is
+    an address-space limit per process."""
+    # RLIMIT_NPROC counts every process of the real uid: exact for a uid of the sandbox's own,
+    # and on top of what the worker's own user already runs otherwise.
+    nproc = limits.processes if own_uid else _own_process_count() + limits.processes
     memory = limits.memory_mib * 1024 * 1024
 
     def apply():
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        if cgroup is not None:
+            cgroup.attach()
+        else:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_total, cpu_total + 5))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mib * 1024 * 1024,) * 2)
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))

@@ -17,6 +17,7 @@ import torch
 
 from .benchmarks import PROTOCOL_VERSION, Benchmark, run_identity
 from .datasets import Splits, get_dataset
+from .limits import Limits
 from .environment import configure_determinism, environment
 from .finetune import MaskedWeights, default_device, evaluate, make_loader, seed_everything, train
 from .metrics import collapsed_layers, layer_sparsity, model_metrics
@@ -182,7 +183,8 @@ def sweep(ctx: Context, sources: Iterable[StrategySource], compressions: Iterabl
         t0 = time.perf_counter()
         outputs = compute_masks(source, model_name=ctx.benchmark.model,
                                 num_classes=ctx.splits.num_classes, state_dict=ctx.state_dict,
-                                calibration=calibration, jobs=jobs)
+                                calibration=calibration, jobs=jobs,
+                                limits=Limits.from_environment(ctx.benchmark.mask_seconds))
         per_job = (time.perf_counter() - t0) / max(len(jobs), 1)
         for (c, s), out in zip(jobs, outputs):
             try:

@@ -1,20 +1,23 @@
 """The boundary around untrusted strategy code (parent side).
 
-A strategy file's masks are computed in a child process (`evaluator.sandbox_child`) that receives
-only: the model's name and weights, the calibration batch from the *training* split, the
-compressions and seeds. It hands back masks as `.npz` files (numeric arrays, loaded with
-`allow_pickle=False`, so loading cannot run code) or an error report as JSON. The child has
-exited before the parent validates, applies, finetunes and scores anything. It runs under
-bubblewrap with resource limits (see `evaluator.isolation`), its environment empty but for
-PATH and PYTHONPATH, its working directory a scratch folder deleted afterwards.
+In: the parent writes the model's name and weights, the calibration batches (training split
+only), the jobs and the strategy file into a folder of its own, mounted read-only in the
+sandbox. Out: only bounded messages on a pipe the parent owns (`evaluator.channel`): per job,
+masks of exactly the model's size, or a short error report. The parent never opens a path the
+child could have created or replaced, and the child's scratch space is a tmpfs that dies with
+the sandbox. `evaluator.supervise` watches the child (per-job time and CPU budgets, limits
+decided from the parent's own evidence); `evaluator.isolation` and `evaluator.cgroups` build
+the sandbox. Every failure of the child's is the submitter's (StrategyError); anything else
+raised here is the platform's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import signal
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,27 +28,19 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from .isolation import (SCRATCH, Limits, bwrap_command, describe_limit, prepare_scratch,
-                        resource_limiter, sandbox_mode)
+from .cgroups import Cgroup, cgroup_problem
+from .channel import mask_layout
+from .isolation import (INPUT, UidSlot, bwrap_command, prepare_inputs, resource_limiter,
+                        sandbox_mode)
+from .limits import Limits
 from .models import get_model
 from .pruning import Mask, MaskError, get_baseline
 from .strategy import strategy_masks
+from .supervise import StrategyError, Watch
 
+__all__ = ["StrategyError", "StrategySource", "compute_masks", "sandbox_label", "limits_report"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
-_OUTPUT_TAIL = 4000  # characters of the child's stdout/stderr kept for an error message
-
-
-class StrategyError(RuntimeError):
-    """The strategy's own code failed; `message` is for the submitter, `traceback` their frames."""
-
-    def __init__(self, message: str, traceback: str = "", limit: str = ""):
-        super().__init__(message)
-        self.message, self.traceback, self.limit = message, traceback, limit
-
-    @classmethod
-    def from_report(cls, path: Path) -> StrategyError:
-        data = json.loads(path.read_text())
-        return cls(data["message"], data.get("traceback", ""), data.get("limit", ""))
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -104,9 +99,12 @@ def compute_masks(source: StrategySource, *, model_name: str, num_classes: int,
                   limits: Limits | None = None) -> list[Mask | StrategyError]:
     """Masks for each (compression, seed) job, or the StrategyError that job ended with.
 
-    `calibration` maps a seed to its (inputs, targets) batch from the training split.
+    `calibration` maps a seed to its (inputs, targets) batch from the training split; the
+    child gets only the seeds its jobs use. `limits` default to the operator's settings (pass
+    `Limits.from_environment(benchmark.mask_seconds)` for a benchmark's time budget).
     Raises SandboxUnavailable where untrusted code cannot be isolated and that is not allowed.
-    The child checked the masks, but it is untrusted: the caller validates them again.
+    Masks from the child are rebuilt from bits of the model's exact layout; the caller still
+    validates them (shapes against its model, the compression reached).
     Built-in baselines are trusted code from this repository: they run in this process, through
     the same `strategy_masks` function as the child (no process start-up per run).
     """
@@ -114,27 +112,30 @@ def compute_masks(source: StrategySource, *, model_name: str, num_classes: int,
         return _baseline_masks(source.baseline, model_name, num_classes, state_dict, calibration, jobs)
     limits = limits or Limits.from_environment()
     mode = sandbox_mode()
-    with tempfile.TemporaryDirectory(prefix="pruneboard-sandbox-") as tmp:
-        work = Path(tmp)
-        save_file({k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
-                  str(work / "weights.safetensors"))
-        arrays = {}
-        for seed, (inputs, targets) in calibration.items():
-            arrays[f"inputs_{seed}"] = inputs.cpu().numpy()
-            arrays[f"targets_{seed}"] = targets.cpu().numpy()
-        np.savez(work / "calibration.npz", **arrays)
-        strategy = {"baseline": source.baseline, "class_name": source.class_name}
-        if source.path is not None:
-            (work / "strategy.py").write_bytes(source.path.read_bytes())
-            strategy["file"] = "strategy.py"
-        job = {"model": model_name, "num_classes": num_classes, "strategy": strategy,
-               "jobs": [{"compression": float(c), "seed": int(s)} for c, s in jobs],
-               "limits": limits.as_dict()}
-        (work / "job.json").write_text(json.dumps(job))
-        prepare_scratch(work)
+    layout = mask_layout(get_model(model_name, num_classes=num_classes))
+    inputs = Path(tempfile.mkdtemp(prefix=f"pruneboard-sandbox-{os.getpid()}-"))
+    try:
+        _write_inputs(inputs, source, model_name, num_classes, state_dict, calibration, jobs)
+        return _run_child(inputs, jobs, layout, limits, mode)
+    finally:
+        shutil.rmtree(inputs)  # only the parent ever wrote here: the child saw it read-only
 
-        failure = _run_child(work, limits, mode)
-        return [failure or _job_result(work, i) for i in range(len(jobs))]
+
+def _write_inputs(inputs, source, model_name, num_classes, state_dict, calibration, jobs) -> None:
+    save_file({k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
+              str(inputs / "weights.safetensors"))
+    arrays = {}
+    for seed in sorted({s for _, s in jobs}):
+        x, y = calibration[seed]
+        arrays[f"inputs_{seed}"] = x.cpu().numpy()
+        arrays[f"targets_{seed}"] = y.cpu().numpy()
+    np.savez(inputs / "calibration.npz", **arrays)
+    (inputs / "strategy.py").write_bytes(source.path.read_bytes())
+    job = {"model": model_name, "num_classes": num_classes,
+           "strategy": {"file": "strategy.py", "class_name": source.class_name},
+           "jobs": [{"compression": float(c), "seed": int(s)} for c, s in jobs]}
+    (inputs / "job.json").write_text(json.dumps(job))
+    prepare_inputs(inputs)
 
 
 def _baseline_masks(name, model_name, num_classes, state_dict, calibration, jobs):
@@ -151,66 +152,77 @@ def _baseline_masks(name, model_name, num_classes, state_dict, calibration, jobs
     return results
 
 
-def _run_child(work: Path, limits: Limits, mode: str) -> StrategyError | None:
-    inside = SCRATCH if mode == "bwrap" else str(work)
-    argv = [sys.executable, "-m", "evaluator.sandbox_child", inside]
-    env = child_environment(inside)
-    command = bwrap_command(argv, work, env) if mode == "bwrap" else argv
-    timed_out = False
-    with open(work / "output.log", "wb") as log:
-        proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=resource_limiter(limits, mode))
-        try:
-            code = proc.wait(timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                code = proc.wait()
-    if timed_out:
-        return StrategyError(f"the strategy {describe_limit('time', limits)}", limit="time")
-    if (work / "error.json").exists():
-        return StrategyError.from_report(work / "error.json")
-    return _exit_failure(code, limits, _tail(work / "output.log"))
-
-
-# How a child killed by a signal is reported (bwrap passes the child's signal on as 128 + N).
-_SIGNAL_LIMITS = {signal.SIGXCPU: "cpu", signal.SIGXFSZ: "file size", signal.SIGKILL: "memory"}
-
-
-def _exit_failure(code: int, limits: Limits, output: str) -> StrategyError | None:
-    if code == 0:
-        return None
-    number = -code if code < 0 else code - 128 if 128 < code < 160 else None
-    if number is not None and number in _SIGNAL_LIMITS:
-        kind = _SIGNAL_LIMITS[number]
-        return StrategyError(f"the strategy {describe_limit(kind, limits)}", output, limit=kind)
-    if number is not None:
-        name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
-        return StrategyError(f"the strategy process crashed (killed by signal {number}, {name}) "
-                             "before returning masks", output)
-    return StrategyError(f"the strategy process exited with status {code} before returning masks", output)
-
-
-def _job_result(work: Path, index: int) -> Mask | StrategyError:
-    report = work / f"error-{index}.json"
-    if report.exists():
-        return StrategyError.from_report(report)
-    path = work / f"masks-{index}.npz"
-    if not path.exists():
-        return StrategyError("the strategy process ended before returning masks",
-                             _tail(work / "output.log"))
+def _run_child(inputs: Path, jobs, layout, limits: Limits, mode: str) -> list[Mask | StrategyError]:
+    result_r, result_w = os.pipe()
+    output_r, output_w = os.pipe()
+    status_r, status_w = os.pipe()
+    scratch = None if mode == "bwrap" else Path(tempfile.mkdtemp(prefix=f"pruneboard-scratch-{os.getpid()}-"))
+    cgroup = _make_cgroup(limits)
     try:
-        return Mask.load(path)
-    except MaskError as exc:
-        return StrategyError(f"the masks handed back could not be read: {exc}")
+        with UidSlot() if mode == "bwrap" else _NoSlot() as slot:
+            where = INPUT if mode == "bwrap" else str(inputs)
+            argv = [sys.executable, "-m", "evaluator.sandbox_child", where, str(result_w)]
+            env = child_environment("/scratch" if mode == "bwrap" else str(scratch))
+            if mode == "bwrap":
+                command = bwrap_command(argv, inputs, env, uid=slot.uid,
+                                        scratch_bytes=limits.scratch_mib << 20, status_fd=status_w)
+            else:
+                command = argv
+            limiter = resource_limiter(limits, own_uid=slot.uid is not None, cgroup=cgroup,
+                                       cpu_total=int(limits.cpu_seconds * len(jobs) + 2 * limits.startup_seconds))
+            proc = subprocess.Popen(command, cwd=scratch or inputs, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=output_w, stderr=output_w, pass_fds=(result_w, status_w),
+                                    start_new_session=True, preexec_fn=limiter)
+            for fd in (result_w, output_w, status_w):
+                os.close(fd)
+            result_w = output_w = status_w = -1
+            watch = Watch(proc, result_r, output_r, list(jobs), layout, limits, cgroup)
+            results = watch.run()
+            if mode == "bwrap":
+                _check_bwrap_started(status_r, watch)
+            return results
+    finally:
+        for fd in (result_r, output_r, status_r, result_w, output_w, status_w):
+            if fd >= 0:
+                os.close(fd)
+        if cgroup is not None:
+            cgroup.remove()
+        if scratch is not None:  # unsandboxed: the child could have made any tree here
+            subprocess.run(["rm", "-rf", "--one-file-system", str(scratch)], check=False)
 
 
-def _tail(path: Path) -> str:
-    if not path.exists():
-        return ""
-    with open(path, "rb") as f:
-        f.seek(max(0, path.stat().st_size - _OUTPUT_TAIL))
-        return f.read().decode("utf-8", "replace")
+class _NoSlot:
+    uid = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def _make_cgroup(limits: Limits) -> Cgroup | None:
+    if cgroup_problem() is not None:
+        return None
+    return Cgroup.create(memory_bytes=limits.memory_mib << 20, processes=limits.processes)
+
+
+def _check_bwrap_started(status_r: int, watch: Watch) -> None:
+    """bubblewrap (trusted) reports the child's pid once it started it. Without that report the
+    sandbox itself failed: the platform's error, never booked to the submitter."""
+    os.set_blocking(status_r, False)
+    try:
+        status = os.read(status_r, 4096)
+    except BlockingIOError:
+        status = b""
+    if b'"child-pid"' not in status:
+        raise RuntimeError(f"the sandbox did not start: {watch._printed()[-500:]}")
+
+
+def limits_report() -> str:
+    """One line for the worker's start-up log: how sandbox limits are enforced here."""
+    problem = cgroup_problem()
+    if problem is None:
+        return "sandbox limits: one cgroup per sandbox (memory with scratch, processes, CPU)"
+    return (f"sandbox limits: no cgroup can be made here ({problem}); falling back to "
+            "per-process rlimits (memory as address space per process, processes per sandbox uid)")

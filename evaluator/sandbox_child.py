@@ -1,17 +1,18 @@
-"""The child side of the sandbox: import a strategy, compute masks, write them, exit.
+"""The child side of the sandbox: import a strategy, compute masks, send them, exit.
 
-Run as `python -m evaluator.sandbox_child WORKDIR` by `evaluator.sandbox` only. Reads
-`job.json`, `weights.safetensors`, `calibration.npz` (+ `strategy.py`) from WORKDIR; writes
-`masks-<i>.npz` or `error-<i>.json` per job, or `error.json` when the strategy cannot be loaded.
+Run as `python -m evaluator.sandbox_child INPUT_DIR FD` by `evaluator.sandbox` only. Reads
+`job.json`, `weights.safetensors`, `calibration.npz` and `strategy.py` from INPUT_DIR (read-only);
+sends, per job, the bit-packed masks or an error report on the pipe FD (`evaluator.channel`),
+or one fatal report when the strategy cannot be loaded. Writes no file the parent reads.
 Never touches datasets: the test split is not reachable from here.
 """
 
 from __future__ import annotations
 
-import errno
 import importlib.util
 import inspect
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -20,9 +21,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from evaluator.isolation import describe_limit
+from evaluator.channel import encode_masks, encode_ready, encode_report, mask_layout
 from evaluator.models import get_model
-from evaluator.pruning import Pruning, get_baseline
+from evaluator.pruning import Pruning
 from evaluator.strategy import strategy_masks
 
 
@@ -31,8 +32,6 @@ class LoadError(Exception):
 
 
 def load_strategy(work: Path, spec: dict) -> type[Pruning]:
-    if spec.get("baseline"):
-        return get_baseline(spec["baseline"])
     path = work / spec["file"]
     module_spec = importlib.util.spec_from_file_location("submission", path)
     module = importlib.util.module_from_spec(module_spec)
@@ -64,57 +63,49 @@ def _user_traceback(exc: BaseException) -> str:
     return "".join(lines) + "".join(traceback.format_exception_only(type(exc), exc))
 
 
-def _limit_hit(exc: BaseException) -> str:
-    """Which resource limit an exception comes from, if any ('' for none)."""
-    text = str(exc)
-    if isinstance(exc, MemoryError) or "can't allocate memory" in text or "DefaultCPUAllocator" in text:
-        return "memory"
-    if isinstance(exc, OSError) and exc.errno == errno.EAGAIN or "can't start new thread" in text:
-        return "processes"
-    if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
-        return "open files"
-    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
-        return "file size"
-    return ""
-
-
-def _report(exc: BaseException, limits: dict) -> dict:
-    limit = _limit_hit(exc)
-    if limit:
-        message = f"the strategy {describe_limit(limit, limits)}: {type(exc).__name__}: {exc}"
-    elif isinstance(exc, SystemExit):
+def _report(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, SystemExit):
         message = f"the strategy called sys.exit({exc.code!r}) before returning masks"
     else:
         message = f"{type(exc).__name__}: {exc}"
-    return {"message": message, "traceback": _user_traceback(exc), "limit": limit}
+    return message, _user_traceback(exc)
 
 
-def main(work: Path) -> int:
+def _send(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def main(work: Path, fd: int) -> int:
     job = json.loads((work / "job.json").read_text())
     model = get_model(job["model"], num_classes=job["num_classes"])
+    layout = mask_layout(model)
     state = load_file(str(work / "weights.safetensors"))
     calibration = np.load(work / "calibration.npz", allow_pickle=False)
     try:
         cls = load_strategy(work, job["strategy"])
     except BaseException as exc:  # the submitter's import may raise anything, SystemExit too
-        report = _report(exc, job["limits"])
+        message, trace = _report(exc)
         if isinstance(exc, LoadError):
-            report["message"] = str(exc)
-        elif not report["limit"]:
-            report["message"] = f"the strategy file failed to import: {report['message']}"
-        (work / "error.json").write_text(json.dumps(report))
+            message = str(exc)
+        else:
+            message = f"the strategy file failed to import: {message}"
+        _send(fd, encode_report(message, trace))
         return 3
+    _send(fd, encode_ready())
     for i, item in enumerate(job["jobs"]):
         seed = item["seed"]
         inputs = torch.from_numpy(calibration[f"inputs_{seed}"])
         targets = torch.from_numpy(calibration[f"targets_{seed}"])
         try:
             mask = strategy_masks(cls, model, state, inputs, targets, item["compression"], seed)
-            mask.save(work / f"masks-{i}.npz")
+            message = encode_masks(i, mask, layout)
         except BaseException as exc:
-            (work / f"error-{i}.json").write_text(json.dumps(_report(exc, job["limits"])))
+            message = encode_report(*_report(exc), job=i)
+        _send(fd, message)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    sys.exit(main(Path(sys.argv[1]), int(sys.argv[2])))

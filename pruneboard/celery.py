@@ -20,3 +20,15 @@ def set_torch_threads(**_) -> None:
         import torch
 
         torch.set_num_threads(settings.PRUNEBOARD_TORCH_THREADS)
+
+
+@signals.worker_ready.connect
+def say_how_sandbox_limits_hold(**_) -> None:
+    """Once at worker start: per-sandbox cgroups, or (where none can be made) the rlimit fallback."""
+    import logging
+
+    from evaluator.cgroups import cgroup_problem
+    from evaluator.sandbox import limits_report
+
+    level = logging.INFO if cgroup_problem() is None else logging.WARNING
+    logging.getLogger("pruneboard.sandbox").log(level, limits_report())

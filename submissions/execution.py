@@ -7,6 +7,7 @@ from pathlib import Path
 from django.conf import settings
 
 from evaluator.benchmarks import get_benchmark
+from evaluator.limits import Limits
 from evaluator.runner import Context, RunFailed, calibration_batch, score_run
 from evaluator.sandbox import StrategyError, StrategySource, compute_masks
 from evaluator.weights import WeightsError, find_weights, sha256_file
@@ -50,7 +51,8 @@ def evaluate_run(run: Run, should_stop=None) -> dict:
     calibration = {run.seed: calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, run.seed)}
     [masks] = compute_masks(source, model_name=ctx.benchmark.model, num_classes=ctx.splits.num_classes,
                             state_dict=ctx.state_dict, calibration=calibration,
-                            jobs=[(run.compression, run.seed)])
+                            jobs=[(run.compression, run.seed)],
+                            limits=Limits.from_environment(ctx.benchmark.mask_seconds))
     if isinstance(masks, StrategyError):
         raise RunFailed(masks.message, masks.traceback, limit=masks.limit)
     record = score_run(ctx, source, run.compression, run.seed, masks, should_stop=should_stop)

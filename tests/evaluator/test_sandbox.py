@@ -149,7 +149,7 @@ class Slow(Pruning):
         time.sleep(60)
 """)
     [result] = masks_of(source, state, calibration, limits=Limits(wall_seconds=8))
-    assert "did not finish within the time limit (8 s)" in result.message and result.limit == "time"
+    assert "did not finish within the time limit (8 s a job)" in result.message and result.limit == "time"
 
 
 def test_the_parent_environment_does_not_reach_the_child(tmp_path, state, calibration, monkeypatch):

@@ -1,0 +1,56 @@
+"""The hostile suite through the CLI: `python -m evaluator run --strategy hostile.py`, one run on
+digits-mlp per attack (the cases are in tests/hostile_cases.py)."""
+
+import os
+import uuid
+
+import pytest
+
+from evaluator.cli import main
+from evaluator.isolation import bwrap_problem
+from tests.hostile_cases import (CASES, MESSAGE_BYTES, WORKER_RSS_BUDGET_MB, case_context,
+                                 host_leftovers, peak_rss_mb)
+
+pytestmark = pytest.mark.skipif(bwrap_problem() is not None and os.environ.get("CI") != "true",
+                                reason=f"bubblewrap cannot run here: {bwrap_problem()}")
+TOKEN = f"sekrit-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def secret(tmp_path, monkeypatch):
+    """A host file and an environment variable of the worker that no upload may read."""
+    path = tmp_path / "secret_key"
+    path.write_text(TOKEN)
+    monkeypatch.setenv("PRUNEBOARD_TEST_SECRET", f"postgres://user:{TOKEN}@db/prod")
+    return path
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_the_cli_fails_each_attack_cleanly_and_keeps_the_host_intact(case, tmp_path, secret, monkeypatch, capsys):
+    if case.root_only and os.geteuid() != 0:
+        pytest.skip("needs a root worker (uid slots and cgroups)")
+    for key, value in case.settings.items():
+        monkeypatch.setenv(key, value)
+    path = tmp_path / "hostile.py"
+    path.write_text(case.source(secret, TOKEN))
+    out_csv = tmp_path / "out.csv"
+    leftovers, rss = host_leftovers(), peak_rss_mb()
+
+    with case_context(case):
+        code = main(["run", "--benchmark", "digits-mlp", "--strategy", str(path), "--compressions", "2",
+                     "--seeds", "0", "--out", str(out_csv)])
+    out, err = capsys.readouterr()
+
+    everything = out + err + (out_csv.read_text() if out_csv.exists() else "")
+    assert TOKEN not in everything
+    if case.expect:
+        assert code == 1, err
+        [failed] = [line for line in err.splitlines() if line.startswith("FAILED hostile")]
+        assert case.expect in failed
+        assert len(failed.encode()) < MESSAGE_BYTES + 64
+        assert len(err.encode()) < 24_000
+    else:
+        assert code == 0, err
+        assert len(out_csv.read_text().splitlines()) == 2
+    assert peak_rss_mb() - rss < WORKER_RSS_BUDGET_MB
+    assert host_leftovers() - leftovers == set()

@@ -1,0 +1,57 @@
+"""The hostile suite through the worker: each attack uploaded as a submission and one of its
+runs evaluated by the real Celery task, as a worker does (cases in tests/hostile_cases.py)."""
+
+import os
+import uuid
+
+import pytest
+
+from evaluator.isolation import bwrap_problem
+from submissions import services, tasks
+from submissions.models import Run
+from tests.hostile_cases import (CASES, MESSAGE_BYTES, WORKER_RSS_BUDGET_MB, case_context,
+                                 host_leftovers, peak_rss_mb)
+
+pytestmark = pytest.mark.skipif(bwrap_problem() is not None and os.environ.get("CI") != "true",
+                                reason=f"bubblewrap cannot run here: {bwrap_problem()}")
+TOKEN = f"sekrit-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def secret(tmp_path, monkeypatch):
+    """A host file and an environment variable of the worker that no upload may read."""
+    path = tmp_path / "secret_key"
+    path.write_text(TOKEN)
+    monkeypatch.setenv("PRUNEBOARD_TEST_SECRET", f"postgres://user:{TOKEN}@db/prod")
+    return path
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_the_worker_fails_each_attack_as_the_submitters_error_and_keeps_the_host_intact(
+        case, alice, benchmarks, strategy_upload, secret, monkeypatch):
+    if case.root_only and os.geteuid() != 0:
+        pytest.skip("needs a root worker (uid slots and cgroups)")
+    for key, value in case.settings.items():
+        monkeypatch.setenv(key, value)
+    upload = strategy_upload(case.source(secret, TOKEN).encode(), "hostile.py")
+    submission, _ = services.submission_create(user=alice, upload=upload, name="Hostile",
+                                               benchmarks=[benchmarks["digits-mlp"]])
+    run = submission.runs.get(compression=2.0, seed=0)
+    leftovers, rss = host_leftovers(), peak_rss_mb()
+
+    with case_context(case):
+        tasks.run_evaluate.apply(args=[run.pk])
+
+    run.refresh_from_db()
+    assert TOKEN not in run.error + run.traceback + str(run.record)
+    if case.expect:
+        assert run.status == Run.Status.FAILED and run.user_error, run.error
+        assert case.expect in run.error
+        assert len(run.error.encode()) < MESSAGE_BYTES
+        assert len(run.traceback) <= 16_000
+        assert run.limit_hit == case.limit
+        assert run.attempt == 1  # the submitter's error: charged once, never retried
+    else:
+        assert run.status == Run.Status.FINISHED, run.error
+    assert peak_rss_mb() - rss < WORKER_RSS_BUDGET_MB
+    assert host_leftovers() - leftovers == set()
