@@ -36,16 +36,15 @@ class Stored(NamedTuple):
 
 def crop_flip(images: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, pad: int) -> torch.Tensor:
     """Crops of the zero-padded (B, C, H, W) batch at ``shifts[b] = (top, left)``, each mirrored
-    left-right where ``flips[b]``: one gather, any dtype, on the batch's device."""
+    left-right where ``flips[b]``: one ``gather``, any dtype, on the batch's device."""
     b, c, h, w = images.shape
-    padded = F.pad(images, (pad, pad, pad, pad))
+    padded = F.pad(images, (pad, pad, pad, pad)).view(b, c, -1)
     device = images.device
     rows = shifts[:, :1] + torch.arange(h, device=device)  # (B, H) rows of the padded image
     cols = shifts[:, 1:] + torch.arange(w, device=device)  # (B, W)
     cols = torch.where(flips[:, None], cols.flip(1), cols)
-    return padded[torch.arange(b, device=device)[:, None, None, None],
-                  torch.arange(c, device=device)[None, :, None, None],
-                  rows[:, None, :, None], cols[:, None, None, :]]
+    flat = (rows[:, :, None] * (w + 2 * pad) + cols[:, None, :]).view(b, 1, h * w)
+    return padded.gather(2, flat.expand(b, c, h * w)).view(b, c, h, w)
 
 
 def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
