@@ -5,7 +5,8 @@ once into one (N, C, H, W) uint8 tensor per split and copied to a device once. B
 gathered, augmented and normalised on that device with a few tensor ops, instead of one PIL
 image and a dozen small CPU ops per sample (torchvision's datasets).
 
-The transforms are torchvision's, exactly (tested against them, value for value):
+The transforms are torchvision's, exactly (tested against them value for value on the CPU; on
+CUDA the last bit of a pixel can differ, as torch divides by a constant through its reciprocal):
 - ``pad > 0`` (CIFAR training): zero-pad by ``pad``, crop back to the image size at (top, left),
   then mirror left-right when flipped (``RandomCrop(32, padding=4)``, ``RandomHorizontalFlip``);
 - always: ``/ 255``, ``- mean``, ``/ std`` per channel (``ToTensor``, ``Normalize``).
