@@ -14,7 +14,6 @@ scoring is float32 everywhere. On the CPU everything is float32, as in protocol 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -27,15 +26,9 @@ from torch.utils.data import Dataset
 from .benchmarks import FinetuneProtocol
 from .datasets.loaders import make_loader
 from .environment import Compute
+from .seeds import seed_everything  # noqa: F401  (re-exported)
 
 __all__ = ["make_loader"]  # re-exported: loaders live with the datasets
-
-
-def seed_everything(seed: int) -> None:
-    """Seed every generator a run touches; called before anything random happens."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def default_device() -> torch.device:

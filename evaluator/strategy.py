@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .finetune import seed_everything
+from .seeds import seed_everything
 from .pruning import Mask, Pruning
 
 
