@@ -37,6 +37,7 @@ class Hostile(GlobalMagWeight):
 
 '''
 
+TOKEN = f"sekrit-{__import__('uuid').uuid4().hex}"  # in a host file and the worker's environment
 WORKER_RSS_BUDGET_MB = 256  # how much the worker's peak RSS may grow during one hostile run
 MESSAGE_BYTES = 2048
 
@@ -83,7 +84,7 @@ CASES = [
     Case("deflate-bomb-left-as-a-file", '''
         import zipfile
         def attack(self):
-            with zipfile.ZipFile("masks-0.npz", "w", zipfile.ZIP_DEFLATED) as z:
+            with zipfile.ZipFile("masks-0.npz", "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
                 with z.open("mask:1.weight.npy", "w", force_zip64=True) as f:
                     zero = bytes(1 << 24)
                     for _ in range(64):
@@ -333,3 +334,27 @@ def case_context(case: Case):
     if case.id == "another-sandbox-users-processes":
         return another_sandbox_user()
     return contextlib.nullcontext()
+
+
+def needs_bwrap():
+    """Skip where bubblewrap cannot run, except in CI, where that is a failure."""
+    import pytest
+
+    from evaluator.isolation import bwrap_problem
+
+    return pytest.mark.skipif(bwrap_problem() is not None and os.environ.get("CI") != "true",
+                              reason=f"bubblewrap cannot run here: {bwrap_problem()}")
+
+
+def secret_fixture():
+    """A host file and an environment variable of the worker that no upload may read."""
+    import pytest
+
+    @pytest.fixture
+    def secret(tmp_path, monkeypatch):
+        path = tmp_path / "secret_key"
+        path.write_text(TOKEN)
+        monkeypatch.setenv("PRUNEBOARD_TEST_SECRET", f"postgres://user:{TOKEN}@db/prod")
+        return path
+
+    return secret

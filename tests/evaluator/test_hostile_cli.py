@@ -2,27 +2,15 @@
 digits-mlp per attack (the cases are in tests/hostile_cases.py)."""
 
 import os
-import uuid
 
 import pytest
 
 from evaluator.cli import main
-from evaluator.isolation import bwrap_problem
-from tests.hostile_cases import (CASES, MESSAGE_BYTES, WORKER_RSS_BUDGET_MB, case_context,
-                                 host_leftovers, peak_rss_mb)
+from tests.hostile_cases import (CASES, MESSAGE_BYTES, TOKEN, WORKER_RSS_BUDGET_MB, case_context,
+                                 host_leftovers, needs_bwrap, peak_rss_mb, secret_fixture)
 
-pytestmark = pytest.mark.skipif(bwrap_problem() is not None and os.environ.get("CI") != "true",
-                                reason=f"bubblewrap cannot run here: {bwrap_problem()}")
-TOKEN = f"sekrit-{uuid.uuid4().hex}"
-
-
-@pytest.fixture
-def secret(tmp_path, monkeypatch):
-    """A host file and an environment variable of the worker that no upload may read."""
-    path = tmp_path / "secret_key"
-    path.write_text(TOKEN)
-    monkeypatch.setenv("PRUNEBOARD_TEST_SECRET", f"postgres://user:{TOKEN}@db/prod")
-    return path
+pytestmark = needs_bwrap()
+secret = secret_fixture()
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
