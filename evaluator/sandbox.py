@@ -34,7 +34,7 @@ from .isolation import (INPUT, UidSlot, bwrap_command, prepare_inputs, resource_
                         sandbox_mode)
 from .limits import Limits
 from .models import get_model
-from .pruning import Mask, MaskError, get_baseline
+from .pruning import Mask, MaskError, get_builtin
 from .strategy import strategy_masks
 from .supervise import StrategyError, Watch
 
@@ -139,14 +139,14 @@ def _write_inputs(inputs, source, model_name, num_classes, state_dict, calibrati
 
 
 def _baseline_masks(name, model_name, num_classes, state_dict, calibration, jobs):
-    cls = get_baseline(name)
-    model = get_model(model_name, num_classes=num_classes)
+    cls = get_builtin(name)
     state = {k: v.detach().cpu() for k, v in state_dict.items()}
     results = []
     for compression, seed in jobs:
         inputs, targets = (t.cpu() for t in calibration[seed])
         try:
-            results.append(strategy_masks(cls, model, state, inputs, targets, compression, seed))
+            results.append(strategy_masks(cls, lambda: get_model(model_name, num_classes=num_classes), state,
+                                          inputs, targets, compression, seed, num_classes))
         except (MaskError, ValueError) as exc:
             results.append(StrategyError(f"{type(exc).__name__}: {exc}"))
     return results

@@ -79,8 +79,10 @@ def _send(fd: int, data: bytes) -> None:
 
 def main(work: Path, fd: int) -> int:
     job = json.loads((work / "job.json").read_text())
-    model = get_model(job["model"], num_classes=job["num_classes"])
-    layout = mask_layout(model)
+    def build_model():  # every job gets a model of its own (evaluator.strategy)
+        return get_model(job["model"], num_classes=job["num_classes"])
+
+    layout = mask_layout(build_model())
     state = load_file(str(work / "weights.safetensors"))
     calibration = np.load(work / "calibration.npz", allow_pickle=False)
     try:
@@ -99,7 +101,8 @@ def main(work: Path, fd: int) -> int:
         inputs = torch.from_numpy(calibration[f"inputs_{seed}"])
         targets = torch.from_numpy(calibration[f"targets_{seed}"])
         try:
-            mask = strategy_masks(cls, model, state, inputs, targets, item["compression"], seed)
+            mask = strategy_masks(cls, build_model, state, inputs, targets, item["compression"], seed,
+                                  job["num_classes"])
             message = encode_masks(i, mask, layout)
         except BaseException as exc:
             message = encode_report(*_report(exc), job=i)

@@ -16,17 +16,20 @@ from .helpers import (
     importance_masks,
     keep_count,
     map_importances,
+    signed_threshold_mask,
     threshold_mask,
 )
 from .magnitude import GlobalMagWeight, LayerMagWeight
 from .mask import Mask, MaskError
 from .mixins import ActivationMixin, GradientMixin, get_activations, get_param_gradients
 from .random import RandomPruning
-from .registry import BASELINES, baseline_name, get_baseline
+from .registry import (BASELINES, REFERENCES, baseline_name, builtin_tier, get_baseline, get_builtin,
+                       get_reference, reference_name)
 
 __all__ = [
     "ActivationMixin",
     "BASELINES",
+    "REFERENCES",
     "baseline_name",
     "GlobalMagAct",
     "GlobalMagGrad",
@@ -47,7 +50,10 @@ __all__ = [
     "fraction_threshold",
     "fraction_to_keep",
     "get_activations",
+    "builtin_tier",
     "get_baseline",
+    "get_builtin",
+    "get_reference",
     "get_param_gradients",
     "get_params",
     "global_fraction_masks",
@@ -55,5 +61,7 @@ __all__ = [
     "keep_count",
     "map_importances",
     "prunable_parameter_names",
+    "reference_name",
+    "signed_threshold_mask",
     "threshold_mask",
 ]

@@ -32,7 +32,8 @@ from torch import nn
 PRUNABLE_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
 # Names a pruning parameter may not take: they would shadow the API a strategy relies on.
-_RESERVED = {"model", "inputs", "outputs", "compression", "fraction", "prunable", "pruning_params"}
+_RESERVED = {"model", "inputs", "outputs", "compression", "fraction", "prunable", "pruning_params",
+             "input_shape", "num_classes"}
 
 
 def _is_prunable(module: nn.Module) -> bool:
@@ -91,6 +92,15 @@ def fraction_to_keep(compression: float, model: nn.Module, prunable_modules) -> 
     return min(fraction, 1.0)
 
 
+def _last_width(model: nn.Module) -> int | None:
+    """Outputs of the last prunable layer (a Linear's out_features, a Conv's out_channels)."""
+    modules = _prunable_modules(model)
+    if not modules:
+        return None
+    last = modules[-1][1]
+    return last.out_features if isinstance(last, nn.Linear) else last.out_channels
+
+
 def get_params(module: nn.Module, recurse: bool = False) -> dict[str, np.ndarray]:
     """{name: numpy copy} of a module's parameters (its own only, unless `recurse`)."""
     return {k: v.detach().cpu().numpy().copy() for k, v in module.named_parameters(recurse=recurse)}
@@ -102,15 +112,24 @@ class Pruning(ABC):
     `Pruning(model, inputs=None, outputs=None, compression=1, **pruning_params)` stores every
     extra keyword as an attribute, ShrinkBench style (the harness passes `seed`). `inputs` and
     `outputs` are a calibration batch from the training split: an input tensor and integer labels.
+
+    `input_shape` is one sample's shape (e.g. (1, 8, 8)) and `num_classes` the number of
+    outputs, so a data-free method needs no calibration batch: the harness passes both; a
+    hand-made instance takes them from `inputs` and from the last prunable layer's outputs.
     """
 
     seed: int = 0  # the harness passes seed=...; a default keeps hand-made instances usable
 
-    def __init__(self, model: nn.Module, inputs=None, outputs=None, compression: float = 1, **pruning_params):
+    def __init__(self, model: nn.Module, inputs=None, outputs=None, compression: float = 1, *,
+                 input_shape: tuple[int, ...] | None = None, num_classes: int | None = None, **pruning_params):
         self.model = model
         self.inputs = inputs
         self.outputs = outputs
         self.compression = compression
+        if input_shape is None and inputs is not None:
+            input_shape = tuple(inputs.shape[1:])
+        self.input_shape = None if input_shape is None else tuple(int(n) for n in input_shape)
+        self.num_classes = int(num_classes) if num_classes is not None else _last_width(model)
         self.pruning_params = list(pruning_params)
         for key, value in pruning_params.items():
             if key in _RESERVED or callable(getattr(type(self), key, None)):

@@ -15,6 +15,14 @@ allows, so the helpers never keep more than asked:
   fewer, never more. ShrinkBench used np.quantile (interpolating; up to one extra weight, and
   arbitrarily many under ties, e.g. all of them when most scores are 0).
 - Scores are compared by magnitude, as `threshold_mask` does; NaN scores rank lowest.
+
+Signed scores. `fraction_mask`, `global_fraction_masks` and `fraction_threshold` take
+`signed=False` (rank |score|, ShrinkBench's behaviour) and `largest=True`. With `signed=True`
+they rank the score itself: `largest=True` keeps the highest signed scores (SNIP-style
+saliencies that are already >= 0 give the same masks either way), `largest=False` keeps the
+*lowest* (GraSP keeps the weights whose removal would reduce gradient flow least, i.e. the
+lowest signed scores). `signed_threshold_mask` is `threshold_mask` on signed scores. NaN
+scores always rank last, whichever end is kept.
 """
 
 from __future__ import annotations
@@ -29,15 +37,24 @@ def keep_count(fraction: float, n: int) -> int:
     return min(n, max(0, int(round(fraction * n))))
 
 
-def _magnitudes(tensor) -> np.ndarray:
-    mags = np.abs(np.asarray(tensor, dtype=np.float64)).ravel()
+def _magnitudes(tensor, signed: bool = False, largest: bool = True) -> np.ndarray:
+    """The flat ranking key: larger is kept first (|x| by default, x or -x when signed)."""
+    mags = np.asarray(tensor, dtype=np.float64).ravel()
+    mags = (mags if largest else -mags) if signed else np.abs(mags)
     mags[np.isnan(mags)] = -np.inf  # NaN ranks lowest
     return mags
 
 
-def _top_k(tensor, k: int) -> np.ndarray:
-    """Boolean mask (flat) of the k largest magnitudes; ties go to the earlier position."""
-    mags = _magnitudes(tensor)
+def _check_order(signed: bool, largest: bool) -> None:
+    if not signed and not largest:
+        raise ValueError("largest=False needs signed=True: keeping the smallest magnitudes is "
+                         "not a ranking any pruning method uses")
+
+
+def _top_k(tensor, k: int, signed: bool = False, largest: bool = True) -> np.ndarray:
+    """Boolean mask (flat) of the k best-ranked entries; ties go to the earlier position."""
+    _check_order(signed, largest)
+    mags = _magnitudes(tensor, signed, largest)
     n = mags.size
     keep = np.zeros(n, dtype=bool)
     if k <= 0:
@@ -58,14 +75,18 @@ def _as_mask(keep: np.ndarray, like: np.ndarray) -> np.ndarray:
     return keep.reshape(like.shape).astype(dtype)
 
 
-def fraction_threshold(tensor, fraction: float) -> float:
-    """Magnitude threshold such that `threshold_mask` keeps at most keep_count(fraction, n)."""
-    mags = _magnitudes(tensor)
+def fraction_threshold(tensor, fraction: float, signed: bool = False) -> float:
+    """Magnitude threshold such that `threshold_mask` keeps at most keep_count(fraction, n).
+
+    With `signed=True`, a threshold on the scores themselves for `signed_threshold_mask`
+    (keeping the highest signed scores).
+    """
+    mags = _magnitudes(tensor, signed)
     k = keep_count(fraction, mags.size)
     if k == 0:
         return float(np.inf)
     if k == mags.size:
-        return 0.0
+        return float(np.min(mags)) if signed else 0.0
     ordered = np.sort(mags)[::-1]
     threshold = ordered[k - 1]
     if ordered[k] == threshold:  # a tie straddles the cut: drop the whole tied group
@@ -80,10 +101,17 @@ def threshold_mask(tensor, threshold: float) -> np.ndarray:
     return _as_mask(np.abs(tensor) >= threshold, tensor)
 
 
-def fraction_mask(tensor, fraction: float) -> np.ndarray:
-    """0/1 mask keeping exactly keep_count(fraction, tensor.size) largest magnitudes."""
+def signed_threshold_mask(tensor, threshold: float) -> np.ndarray:
+    """0/1 mask keeping the entries with x >= threshold (the signed score, not |x|; NaN dropped)."""
     tensor = np.asarray(tensor)
-    return _as_mask(_top_k(tensor, keep_count(fraction, tensor.size)), tensor)
+    return _as_mask(tensor >= threshold, tensor)
+
+
+def fraction_mask(tensor, fraction: float, signed: bool = False, largest: bool = True) -> np.ndarray:
+    """0/1 mask keeping exactly keep_count(fraction, tensor.size) entries: the largest magnitudes,
+    or with `signed=True` the highest (`largest=True`) or lowest (`largest=False`) scores."""
+    tensor = np.asarray(tensor)
+    return _as_mask(_top_k(tensor, keep_count(fraction, tensor.size), signed, largest), tensor)
 
 
 def flatten_importances(importances) -> np.ndarray:
@@ -102,13 +130,14 @@ def importance_masks(importances, threshold: float) -> dict:
     return map_importances(lambda value: threshold_mask(value, threshold), importances)
 
 
-def global_fraction_masks(importances, fraction: float) -> dict:
-    """Masks keeping exactly keep_count(fraction, N) largest importances over all arrays together.
+def global_fraction_masks(importances, fraction: float, signed: bool = False, largest: bool = True) -> dict:
+    """Masks keeping exactly keep_count(fraction, N) largest importances over all arrays together
+    (by magnitude; with `signed=True` the highest or, `largest=False`, the lowest scores).
 
     The exact-count counterpart of fraction_threshold + importance_masks (pruneboard's addition).
     """
     flat = flatten_importances(importances)
-    keep = _top_k(flat, keep_count(fraction, flat.size))
+    keep = _top_k(flat, keep_count(fraction, flat.size), signed, largest)
     masks, start = {}, 0
     for module, params in importances.items():
         masks[module] = {}

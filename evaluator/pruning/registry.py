@@ -1,4 +1,8 @@
-"""The baseline strategies every benchmark shows beside the entries, by name."""
+"""The built-in strategies every benchmark shows beside the entries, by name.
+
+Two tiers: BASELINES (ShrinkBench's seven) and REFERENCES (the methods papers compare against,
+each written from its paper). Both are trusted code and run in the worker's process.
+"""
 
 from .activation import GlobalMagAct, LayerMagAct
 from .base import Pruning
@@ -16,18 +20,48 @@ BASELINES: dict[str, type[Pruning]] = {
     "layer-mag-act": LayerMagAct,
 }
 
+REFERENCES: dict[str, type[Pruning]] = {}
+
+
+def _name(registry: dict[str, type[Pruning]], kind: str, name: str) -> str:
+    if name in registry:
+        return name
+    by_class = {cls.__name__: key for key, cls in registry.items()}
+    if name in by_class:
+        return by_class[name]
+    raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(registry)} "
+                     f"(or their class names: {', '.join(by_class)})")
+
 
 def baseline_name(name: str) -> str:
     """The registry name of a baseline given by that name or by its class name
     ("global-mag-weight" or "GlobalMagWeight"); an unknown name lists the known ones."""
-    if name in BASELINES:
-        return name
-    by_class = {cls.__name__: key for key, cls in BASELINES.items()}
-    if name in by_class:
-        return by_class[name]
-    raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)} "
-                     f"(or their class names: {', '.join(by_class)})")
+    return _name(BASELINES, "baseline", name)
+
+
+def reference_name(name: str) -> str:
+    """The registry name of a reference method ("synflow" or "SynFlow"); an unknown name lists them."""
+    return _name(REFERENCES, "reference method", name)
 
 
 def get_baseline(name: str) -> type[Pruning]:
     return BASELINES[baseline_name(name)]
+
+
+def get_reference(name: str) -> type[Pruning]:
+    return REFERENCES[reference_name(name)]
+
+
+def get_builtin(name: str) -> type[Pruning]:
+    """A baseline or a reference method by its registry name (the two share no name)."""
+    if name in REFERENCES:
+        return REFERENCES[name]
+    return get_baseline(name)
+
+
+def builtin_tier(name: str) -> str:
+    """'baseline' or 'reference' for a built-in's registry name."""
+    if name in REFERENCES:
+        return "reference"
+    baseline_name(name)  # an unknown name lists the known ones
+    return "baseline"

@@ -22,8 +22,13 @@ from evaluator.pruning import (
     keep_count,
     map_importances,
     prunable_parameter_names,
+    signed_threshold_mask,
     threshold_mask,
 )
+from evaluator.models import get_model
+from evaluator.pruning import Mask
+from evaluator.sandbox import StrategySource, compute_masks
+from evaluator.strategy import strategy_masks
 
 
 
@@ -201,3 +206,126 @@ def test_importance_helpers_map_flatten_and_mask_every_array():
     exact = global_fraction_masks(absolute, 0.4)
     np.testing.assert_array_equal(exact["a"]["weight"], [[0, 1]])
     np.testing.assert_array_equal(exact["b"]["weight"], [1, 0, 0])
+
+
+def test_input_shape_and_num_classes_come_from_the_harness_or_the_batch_and_classifier():
+    inputs, _ = calibration_batch()
+    assert Keep(small_cnn(), inputs).input_shape == (3, 8, 8)
+    assert Keep(small_cnn()).num_classes == 10
+    given = Keep(small_cnn(), input_shape=[3, 8, 8], num_classes=7)
+    assert (given.input_shape, given.num_classes, given.pruning_params) == ((3, 8, 8), 7, [])
+
+
+def test_signed_helpers_rank_the_score_itself_at_either_end():
+    values = np.array([0.1, -5.0, 0.3, 2.0, -0.2])
+    np.testing.assert_array_equal(fraction_mask(values, 0.4, signed=True), [0, 0, 1, 1, 0])
+    np.testing.assert_array_equal(fraction_mask(values, 0.4, signed=True, largest=False), [0, 1, 0, 0, 1])
+    importances = {"a": {"weight": np.array([[1.0, -4.0]])}, "b": {"weight": np.array([3.0, -2.0, 0.0])}}
+    lowest = global_fraction_masks(importances, 0.4, signed=True, largest=False)
+    np.testing.assert_array_equal(lowest["a"]["weight"], [[0, 1]])
+    np.testing.assert_array_equal(lowest["b"]["weight"], [0, 1, 0])
+    assert signed_threshold_mask(values, fraction_threshold(values, 0.4, signed=True)).sum() == 2
+    with pytest.raises(ValueError, match="signed=True"):
+        fraction_mask(values, 0.4, largest=False)
+
+
+# A strategy that leaves every kind of state behind it, and whose masks would show it: it keeps
+# the largest weights when it finds the model as the harness promises, the smallest otherwise.
+POLLUTER = """
+import numpy as np
+import torch
+from evaluator.pruning import Pruning, fraction_mask
+
+class Polluter(Pruning):
+    jobs_seen = 0
+
+    def model_masks(self):
+        model = self.model
+        clean = (not any(m.training for m in model.modules())
+                 and all(p.dtype == torch.float32 and p.requires_grad for p in model.parameters())
+                 and not any(m._forward_hooks for m in model.modules())
+                 and type(self).jobs_seen == 0 and torch.is_grad_enabled()
+                 and torch.get_default_dtype() == torch.float32
+                 and float(self.inputs.abs().sum()) > 0
+                 and self.input_shape == tuple(self.inputs.shape[1:]) and self.num_classes == 10)
+        type(self).jobs_seen += 1
+        model.double().train()
+        model.register_forward_hook(lambda *a: None)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        self.inputs.zero_()
+        torch.set_grad_enabled(False)
+        torch.set_default_dtype(torch.float64)
+        return {m: {"weight": fraction_mask(np.abs(p["weight"]) if clean else -np.abs(p["weight"]), self.fraction,
+                                            signed=True)}
+                for m, p in self.params().items()}
+"""
+
+
+def _digits_state():
+    torch.manual_seed(0)
+    return get_model("digits_mlp").state_dict()
+
+
+def _digits_calibration():
+    g = torch.Generator().manual_seed(0)
+    return {s: (torch.rand(16, 1, 8, 8, generator=g), torch.randint(0, 10, (16,), generator=g)) for s in (0, 1)}
+
+
+def test_no_job_sees_what_an_earlier_job_left_behind_in_the_sandbox_child(tmp_path):
+    path = tmp_path / "polluter.py"
+    path.write_text(POLLUTER)
+    state, calibration = _digits_state(), _digits_calibration()
+
+    def run(jobs):
+        return compute_masks(StrategySource(path=path), model_name="digits_mlp", num_classes=10,
+                             state_dict=state, calibration=calibration, jobs=jobs)
+
+    alone = [run([job])[0].sha256() for job in [(4.0, 0), (2.0, 1)]]
+    clean = compute_masks(StrategySource(baseline="layer-mag-weight"), model_name="digits_mlp", num_classes=10,
+                          state_dict=state, calibration=calibration, jobs=[(4.0, 0), (2.0, 1)])
+    assert alone == [m.sha256() for m in clean]
+    forwards, backwards = run([(4.0, 0), (2.0, 1), (4.0, 0)]), run([(2.0, 1), (4.0, 0)])
+    assert [m.sha256() for m in forwards] == [alone[0], alone[1], alone[0]]
+    assert [m.sha256() for m in backwards] == [alone[1], alone[0]]
+
+
+def test_trusted_jobs_share_the_same_fresh_start_and_restore_class_attributes():
+    namespace: dict = {"__name__": "polluter_module"}
+    exec(compile(POLLUTER, "polluter.py", "exec"), namespace)
+    import sys
+    import types
+    module = types.ModuleType("polluter_module")
+    module.__dict__.update(namespace)
+    sys.modules["polluter_module"] = module
+    try:
+        cls = module.Polluter
+        state, calibration = _digits_state(), _digits_calibration()
+        inputs, targets = calibration[0]
+
+        def job():
+            return strategy_masks(cls, lambda: get_model("digits_mlp"), state, inputs, targets, 4.0, 0, 10)
+
+        first, second = job(), job()
+        assert first == second and cls.jobs_seen == 0
+        assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32
+        assert float(inputs.abs().sum()) > 0
+        from evaluator.pruning import LayerMagWeight
+        assert first == strategy_masks(LayerMagWeight, lambda: get_model("digits_mlp"), state, inputs, targets,
+                                       4.0, 0, 10)  # it found the model clean: the largest weights
+    finally:
+        del sys.modules["polluter_module"]
+
+
+def test_the_readme_synflow_style_example_runs_data_free_and_keeps_the_fraction():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = next(block.split("```")[0] for block in readme.split("```python\n") if "class IterativeSynFlow" in block)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    model = get_model("digits_mlp")
+    strategy = namespace["IterativeSynFlow"](model, compression=8, input_shape=(1, 8, 8), num_classes=10)
+    strategy.rounds = 5
+    mask = Mask.from_strategy_output(model, strategy.model_masks())
+    assert mask.kept() == keep_count(strategy.fraction, mask.total())
+    assert all(kept > 0 for kept in mask.kept_by_parameter().values())
