@@ -57,6 +57,8 @@ def parser() -> argparse.ArgumentParser:
                      help="a strategy file (repeatable)")
     who.add_argument("--baseline", metavar="NAME|all",
                      help="a built-in baseline (global-mag-weight or GlobalMagWeight), or all")
+    who.add_argument("--reference", metavar="NAME|all",
+                     help="a built-in reference method (synflow or SynFlow), or all")
     run.add_argument("--compressions", type=_floats, help="default: the benchmark's (1,2,...,64)")
     run.add_argument("--seeds", type=_ints, help="default: the benchmark's (0,1,2)")
     run.add_argument("--out", type=Path, required=True, help="CSV to write (one row per run)")
@@ -101,16 +103,18 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .pruning import BASELINES, baseline_name
+    from .pruning import BASELINES, REFERENCES, baseline_name, reference_name
     from .runner import Context, Failure, sweep
     from .sandbox import StrategySource
 
     benchmark = get_benchmark(args.benchmark)
-    if args.baseline == "all":
-        sources = [StrategySource(baseline=name) for name in BASELINES]
-    elif args.baseline:
+    builtin, registry, lookup = ((args.baseline, BASELINES, baseline_name) if args.baseline
+                                 else (args.reference, REFERENCES, reference_name))
+    if builtin == "all":
+        sources = [StrategySource(baseline=name) for name in registry]
+    elif builtin:
         try:
-            sources = [StrategySource(baseline=baseline_name(args.baseline))]
+            sources = [StrategySource(baseline=lookup(builtin))]
         except ValueError as exc:
             raise ValueError(f"{exc}, or all") from None
     else:

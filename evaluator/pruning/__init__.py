@@ -19,10 +19,15 @@ from .helpers import (
     signed_threshold_mask,
     threshold_mask,
 )
+from .grasp import GraSP
+from .l1_filter import L1Filter, filter_norms
+from .lamp import LAMP, lamp_scores
 from .magnitude import GlobalMagWeight, LayerMagWeight
 from .mask import Mask, MaskError
 from .mixins import ActivationMixin, GradientMixin, get_activations, get_param_gradients
 from .random import RandomPruning
+from .snip import SNIP
+from .synflow import SynFlow
 from .registry import (BASELINES, REFERENCES, baseline_name, builtin_tier, get_baseline, get_builtin,
                        get_reference, reference_name)
 
@@ -35,6 +40,9 @@ __all__ = [
     "GlobalMagGrad",
     "GlobalMagWeight",
     "GradientMixin",
+    "GraSP",
+    "L1Filter",
+    "LAMP",
     "LayerMagAct",
     "LayerMagGrad",
     "LayerMagWeight",
@@ -43,8 +51,11 @@ __all__ = [
     "MaskError",
     "Pruning",
     "RandomPruning",
+    "SNIP",
+    "SynFlow",
     "VisionPruning",
     "activation_importance",
+    "filter_norms",
     "flatten_importances",
     "fraction_mask",
     "fraction_threshold",
@@ -59,6 +70,7 @@ __all__ = [
     "global_fraction_masks",
     "importance_masks",
     "keep_count",
+    "lamp_scores",
     "map_importances",
     "prunable_parameter_names",
     "reference_name",

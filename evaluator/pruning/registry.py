@@ -7,8 +7,13 @@ each written from its paper). Both are trusted code and run in the worker's proc
 from .activation import GlobalMagAct, LayerMagAct
 from .base import Pruning
 from .gradient import GlobalMagGrad, LayerMagGrad
+from .grasp import GraSP
+from .l1_filter import L1Filter
+from .lamp import LAMP
 from .magnitude import GlobalMagWeight, LayerMagWeight
 from .random import RandomPruning
+from .snip import SNIP
+from .synflow import SynFlow
 
 BASELINES: dict[str, type[Pruning]] = {
     "random": RandomPruning,
@@ -20,7 +25,13 @@ BASELINES: dict[str, type[Pruning]] = {
     "layer-mag-act": LayerMagAct,
 }
 
-REFERENCES: dict[str, type[Pruning]] = {}
+REFERENCES: dict[str, type[Pruning]] = {
+    "snip": SNIP,  # Lee, Ajanthan & Torr, ICLR 2019
+    "grasp": GraSP,  # Wang, Zhang & Grosse, ICLR 2020
+    "synflow": SynFlow,  # Tanaka, Kunin, Yamins & Ganguli, NeurIPS 2020
+    "lamp": LAMP,  # Lee, Park, Mo, Ahn & Shin, ICLR 2021
+    "l1-filter": L1Filter,  # Li, Kadav, Durdanovic, Samet & Graf, ICLR 2017
+}
 
 
 def _name(registry: dict[str, type[Pruning]], kind: str, name: str) -> str:

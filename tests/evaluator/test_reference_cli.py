@@ -1,0 +1,39 @@
+"""`python -m evaluator run --reference NAME|all`: the reference methods through the trusted path."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from evaluator.columns import COLUMNS
+from evaluator.pruning import REFERENCES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "evaluator", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_reference_all_runs_every_reference_method_trusted(tmp_path):
+    out = tmp_path / "runs.csv"
+    result = cli("run", "--benchmark", "digits-mlp", "--reference", "all", "--compressions", "16",
+                 "--seeds", "0", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == COLUMNS
+    assert list(frame["strategy"]) == list(REFERENCES)
+    assert set(frame["sandbox"]) == {"trusted"}
+    assert (frame["compression"] >= 16 * 0.99).all()
+
+
+def test_a_reference_method_is_found_by_its_class_name_and_an_unknown_one_lists_them(tmp_path):
+    result = cli("run", "--benchmark", "digits-mlp", "--reference", "SynFlow", "--compressions", "64",
+                 "--seeds", "0", "--out", str(tmp_path / "x.csv"))
+    assert result.returncode == 0, result.stderr
+    assert pd.read_csv(tmp_path / "x.csv")["layer_collapse"].tolist() == [False]
+    unknown = cli("run", "--benchmark", "digits-mlp", "--reference", "magnitude", "--out", str(tmp_path / "y.csv"))
+    assert unknown.returncode == 2
+    assert "unknown reference method 'magnitude'; known: snip, grasp, synflow, lamp, l1-filter" in unknown.stderr
