@@ -18,6 +18,9 @@ BASELINE_DASHES = ["dash", "dot", "dashdot", "longdash", "longdashdot", "5px,3px
                    "2px,2px"]
 BASELINE_SYMBOLS = ["circle-open", "square-open", "diamond-open", "triangle-up-open",
                     "x-thin-open", "cross-thin-open", "star-open"]
+# Reference methods: dark solid lines with filled markers, between the baselines and the entries.
+REFERENCE_COLOURS = ["#08306b", "#3f007d", "#00441b", "#7f2704", "#67000d"]
+REFERENCE_SYMBOLS = ["diamond", "square", "triangle-up", "pentagon", "hexagon"]
 
 # Hover text: the other axis's value rides in customdata[2] (compression on the speedup chart,
 # speedup on the compression chart). Shared by every trace through the layout's template, so
@@ -33,8 +36,14 @@ def _escape(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _style(method_id: int, slug: str, is_baseline: bool, baseline_order: dict[str, int]) -> dict:
-    if is_baseline:
+def _style(method_id: int, slug: str, tier: str, baseline_order: dict[str, int]) -> dict:
+    if tier == "reference":
+        i = baseline_order[slug]
+        colour = REFERENCE_COLOURS[i % len(REFERENCE_COLOURS)]
+        return {"line": {"color": colour, "width": 2},
+                "marker": {"color": colour, "size": 7, "symbol": REFERENCE_SYMBOLS[i % len(REFERENCE_SYMBOLS)]},
+                "error_color": colour}
+    if tier == "baseline":
         i = baseline_order[slug]
         colour = BASELINE_GREYS[i % len(BASELINE_GREYS)]
         return {"line": {"color": colour, "dash": BASELINE_DASHES[i % len(BASELINE_DASHES)],
@@ -99,31 +108,34 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
     Each trace's `meta` is the method's slug."""
     points: dict[int, list] = defaultdict(list)
     meta: dict[int, tuple] = {}
-    for method_id, name, slug, is_baseline, compression, mean, std, n, speedup in _columns(
-            curves, ["method_id", "method", "slug", "is_baseline", "compression", "top1_mean",
+    if "is_reference" not in curves:
+        curves = curves.assign(is_reference=False)
+    for method_id, name, slug, is_baseline, is_reference, compression, mean, std, n, speedup in _columns(
+            curves, ["method_id", "method", "slug", "is_baseline", "is_reference", "compression", "top1_mean",
                      "top1_std", "n", "speedup_mean"]):
-        meta.setdefault(method_id, (name, slug, bool(is_baseline)))
+        tier = "baseline" if is_baseline else "reference" if is_reference else "entry"
+        meta.setdefault(method_id, (name, slug, tier))
         speedup = None if speedup is None or math.isnan(speedup) else round(speedup, 3)
         points[method_id].append((float(compression), round(mean * 100, 3),
                                   round(std * 100, 3), int(n), speedup))
-    baseline_order = {slug: i for i, slug in
-                      enumerate(sorted(slug for _, slug, base in meta.values() if base))}
+    baseline_order = {slug: i for t in ("baseline", "reference") for i, slug in
+                      enumerate(sorted(slug for _, slug, tier in meta.values() if tier == t))}
     by_compression, by_speedup = [], []
     xs_c, xs_s = [], []
-    # Baselines first so the entries are drawn on top of them.
-    for method_id in sorted(meta, key=lambda m: not meta[m][2]):
-        name, slug, is_baseline = meta[method_id]
+    # Baselines first, then reference methods, so the entries are drawn on top of them.
+    for method_id in sorted(meta, key=lambda m: ("baseline", "reference", "entry").index(meta[m][2])):
+        name, slug, tier = meta[method_id]
         rows = sorted(points[method_id])
         compression = [r[0] for r in rows]
         speedup = [r[4] for r in rows]
-        style = _style(method_id, slug, is_baseline, baseline_order)
+        style = _style(method_id, slug, tier, baseline_order)
         common = {
-            "name": _escape(name) + (" (baseline)" if is_baseline else ""), "meta": slug,
+            "name": _escape(name) + ("" if tier == "entry" else f" ({tier})"), "meta": slug,
             "y": [r[1] for r in rows], "line": style["line"], "marker": style["marker"],
             "error_y": {"array": [r[2] for r in rows], "color": style["error_color"]},
         }
-        if is_baseline:
-            common["legendrank"] = 2000  # listed after the entries
+        if tier != "entry":
+            common["legendrank"] = 2000 if tier == "baseline" else 1500  # after the entries
         if shown is not None and method_id not in shown:
             common["visible"] = "legendonly"
         by_compression.append({**common, "x": compression,
@@ -143,6 +155,8 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
 
 
 def initially_shown(ranking: list[dict], *, entries: int = 10) -> set[int]:
-    """Every baseline and the top `entries` entries of a ranking: drawn when the page opens."""
-    top = [r["method_id"] for r in ranking if not r["is_baseline"]][:entries]
-    return {r["method_id"] for r in ranking if r["is_baseline"]} | set(top)
+    """Every baseline and reference method and the top `entries` entries of a ranking: drawn
+    when the page opens."""
+    builtin = {r["method_id"] for r in ranking if r["is_baseline"] or r.get("is_reference")}
+    top = [r["method_id"] for r in ranking if r["method_id"] not in builtin][:entries]
+    return builtin | set(top)

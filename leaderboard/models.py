@@ -31,7 +31,8 @@ class Benchmark(models.Model):
 
 
 class Method(models.Model):
-    """A pruning method: a baseline of the evaluator, or a researcher's entry."""
+    """A pruning method: a baseline or a reference method of the evaluator (both built in, no
+    owner, always shown), or a researcher's entry."""
 
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=120, unique=True)
@@ -41,6 +42,9 @@ class Method(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="methods")
     is_baseline = models.BooleanField(default=False)
+    is_reference = models.BooleanField(
+        default=False, help_text="a built-in reference method (SNIP, GraSP, SynFlow, LAMP, L1-norm filters): "
+                                 "a tier between the baselines and the entries, always shown")
     is_public = models.BooleanField(default=True)
     is_hidden = models.BooleanField(default=False, help_text="hidden by a moderator")
     created = models.DateTimeField(auto_now_add=True)
@@ -57,4 +61,9 @@ class Method(models.Model):
     @property
     def listed(self) -> bool:
         """Shown on the public leaderboard."""
-        return self.is_baseline or (self.is_public and not self.is_hidden)
+        return self.is_baseline or self.is_reference or (self.is_public and not self.is_hidden)
+
+    @property
+    def tier(self) -> str:
+        """'baseline', 'reference' or 'entry'."""
+        return "baseline" if self.is_baseline else "reference" if self.is_reference else "entry"

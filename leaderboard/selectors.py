@@ -1,7 +1,7 @@
 """What the leaderboard pages read. Plain functions with keyword arguments; views stay thin.
 
 Only finished runs count toward results. A method is *listed* (shown publicly) when it is a
-baseline, or public and not hidden by a moderator (`Method.listed`); hidden or private methods
+baseline or a reference method (the built-ins), or public and not hidden by a moderator (`Method.listed`); hidden or private methods
 are visible only to their owner and to staff.
 """
 
@@ -19,14 +19,14 @@ from .models import Benchmark, Method
 
 FINISHED = Run.Status.FINISHED
 
-CURVE_COLUMNS = ["method_id", "method", "slug", "is_baseline", "created", "compression",
+CURVE_COLUMNS = ["method_id", "method", "slug", "is_baseline", "is_reference", "created", "compression",
                  "top1_mean", "top1_std", "n", "speedup_mean", "compression_error_mean",
                  "abs_compression_error_mean", "unsandboxed"]
 
 
 def _listed(prefix: str = "") -> Q:
     """`Method.listed` as a query condition; `prefix` is the path to the method."""
-    return (Q(**{f"{prefix}is_baseline": True})
+    return (Q(**{f"{prefix}is_baseline": True}) | Q(**{f"{prefix}is_reference": True})
             | Q(**{f"{prefix}is_public": True, f"{prefix}is_hidden": False}))
 
 
@@ -69,9 +69,10 @@ def benchmark_summaries() -> list[dict]:
     """One dict per benchmark for the home page, in two queries: the benchmarks with their
     latest finished listed run, and the run counts grouped by benchmark.
 
-    `entries`: listed methods with at least one finished run (baselines included; `baselines`
-    says how many of them are baselines). `baseline_done`/`baseline_total`: baseline runs in a
-    final state / all baseline runs, so the page can show them filling in."""
+    `entries`: listed methods with at least one finished run (baselines and reference methods
+    included; `baselines` says how many of them are built in). `baseline_done`/`baseline_total`:
+    built-in runs (baselines and reference methods) in a final state / all of them, so the page
+    can show them filling in."""
     latest = (Run.objects.filter(benchmark=OuterRef("pk"), status=FINISHED).filter(LISTED_RUN)
               .order_by("-finished", "-pk"))
     benchmarks = Benchmark.objects.annotate(
@@ -79,7 +80,7 @@ def benchmark_summaries() -> list[dict]:
         latest_method=Subquery(latest.values("submission__method__name")[:1]),
         latest_slug=Subquery(latest.values("submission__method__slug")[:1]),
     )
-    baseline = Q(submission__method__is_baseline=True)
+    baseline = Q(submission__method__is_baseline=True) | Q(submission__method__is_reference=True)
     finished_listed = Q(status=FINISHED) & LISTED_RUN
     counts = {row["benchmark_id"]: row for row in (
         Run.objects.order_by().values("benchmark_id").annotate(
@@ -127,10 +128,11 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None) -> pd.DataFrame:
         unsandboxed=Count("id", filter=Q(sandbox="none")),
     ))
     about = {pk: rest for pk, *rest in Method.objects.filter(
-        pk__in={row[0] for row in stats}).values_list("pk", "name", "slug", "is_baseline", "created")}
+        pk__in={row[0] for row in stats}).values_list("pk", "name", "slug", "is_baseline", "is_reference",
+                                                      "created")}
     rows = [(method_id, *about[method_id], compression, *values)
             for method_id, compression, *values in stats]
-    rows.sort(key=lambda r: (r[4], r[0], r[5]))  # created, method id, compression
+    rows.sort(key=lambda r: (r[5], r[0], r[6]))  # created, method id, compression
     frame = pd.DataFrame.from_records(rows, columns=CURVE_COLUMNS)
     # The database gives the population std (STDDEV_POP: SQLite's sample version fails on a
     # single value); the sample std is sqrt(n / (n - 1)) times it, and 0 for one seed.
@@ -162,13 +164,15 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     # The creation order as numbers: converting the timestamps themselves to Python objects
     # costs more than the whole ranking.
     created_order = curves["created"].rank(method="dense").tolist()
-    columns = ["method_id", "method", "slug", "is_baseline", "compression", "top1_mean",
+    columns = ["method_id", "method", "slug", "is_baseline", "is_reference", "compression", "top1_mean",
                "top1_std", "n", "abs_compression_error_mean"]
-    for created, (method_id, name, slug, is_baseline, compression, mean, std, n, abs_error) in zip(
+    for created, (method_id, name, slug, is_baseline, is_reference, compression, mean, std, n, abs_error) in zip(
             created_order, zip(*(curves[c].tolist() for c in columns))):
         if method_id not in methods:
             methods[method_id] = {"method_id": method_id, "method": name, "slug": slug,
-                                  "is_baseline": bool(is_baseline), "created_order": created}
+                                  "is_baseline": bool(is_baseline), "is_reference": bool(is_reference),
+                                  "tier": "baseline" if is_baseline else "reference" if is_reference else "entry",
+                                  "created_order": created}
         cells[method_id][float(compression)] = {
             "mean": mean, "std": std, "n": int(n),
             "abs_error": None if abs_error is None or abs_error != abs_error else abs_error}
@@ -231,11 +235,12 @@ def method_runs(*, method: Method) -> QuerySet[Run]:
 
 
 def method_curves(*, method: Method) -> list[tuple[Benchmark, pd.DataFrame]]:
-    """For each benchmark the method has finished runs on: its curves beside the baselines'."""
+    """For each benchmark the method has finished runs on: its curves beside the baselines' and
+    the reference methods'."""
     benchmark_ids = (Run.objects.filter(submission__method=method, status=FINISHED)
                      .values("benchmark_id"))
     benchmarks = Benchmark.objects.filter(pk__in=benchmark_ids)
-    baselines = Method.objects.filter(is_baseline=True).values("pk")
+    baselines = Method.objects.filter(Q(is_baseline=True) | Q(is_reference=True)).values("pk")
     shown = Q(pk=method.pk) | Q(pk__in=baselines)
     return [(b, benchmark_curves(benchmark=b, methods=Method.objects.filter(shown)))
             for b in benchmarks]

@@ -27,7 +27,7 @@ def benchmark_detail(request, name):
     return render(request, "leaderboard/benchmark.html", {
         "benchmark": benchmark, "ranking": ranking, "figures": figures,
         "compressions": benchmark.compressions, "done": done, "total": total,
-        "entries": sum(not r["is_baseline"] for r in ranking),
+        "entries": sum(r["tier"] == "entry" for r in ranking),
     })
 
 

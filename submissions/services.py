@@ -153,16 +153,19 @@ def _quota_lock(user) -> None:
 
 
 def baseline_ensure(name: str, benchmarks) -> tuple[Submission, list[Run]]:
-    """The baseline's method and submission, with every missing run created (idempotent).
-    Returns the submission and the runs created now (to be queued)."""
-    from evaluator.pruning import BASELINES
+    """The baseline's (or reference method's) method and submission, with every missing run
+    created (idempotent). Returns the submission and the runs created now (to be queued)."""
+    import sys
 
-    cls = BASELINES[name]
-    doc = (cls.__doc__ or "").strip()
+    from evaluator.pruning import builtin_tier, get_builtin
+
+    cls, tier = get_builtin(name), builtin_tier(name)
+    doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip()
     with transaction.atomic():
         method, _ = Method.objects.get_or_create(
-            slug=f"baseline-{name}",
-            defaults={"name": name, "description": doc, "is_baseline": True})
+            slug=f"{tier}-{name}",
+            defaults={"name": name, "description": doc, "is_baseline": tier == "baseline",
+                      "is_reference": tier == "reference"})
         submission, _ = Submission.objects.get_or_create(
             method=method, baseline=name,
             defaults={"sha256": f"baseline:{name}", "status": Submission.Status.QUEUED})

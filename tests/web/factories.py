@@ -59,7 +59,7 @@ def make_submission(method: Method, *, owner=None, code: str | None = None) -> S
     owner = owner if owner is not None else method.owner
     submission = Submission(method=method, owner=owner, status=Submission.Status.FINISHED,
                             sha256=hashlib.sha256((code or method.slug).encode()).hexdigest(),
-                            baseline=method.slug if method.is_baseline else "",
+                            baseline=method.slug if method.is_baseline or method.is_reference else "",
                             filename="strategy.py" if code is not None else "")
     if code is not None:
         submission.file.save("strategy.py", ContentFile(code.encode()), save=False)

@@ -1,15 +1,15 @@
 from django.core.management.base import BaseCommand
 
-from evaluator.pruning import BASELINES
+from evaluator.pruning import BASELINES, REFERENCES
 from leaderboard.models import Benchmark
 from leaderboard.services import benchmarks_sync
 from submissions.services import baseline_ensure, runs_enqueue
 
 
 class Command(BaseCommand):
-    help = ("Sync the benchmarks, then make sure every baseline has a run for every compression "
-            "and seed of every embedded benchmark, queueing the runs it creates. Idempotent: a "
-            "second call creates and queues nothing.")
+    help = ("Sync the benchmarks, then make sure every baseline and every reference method has a "
+            "run for every compression and seed of every embedded benchmark, queueing the runs it "
+            "creates. Idempotent: a second call creates and queues nothing.")
 
     def add_arguments(self, parser):
         parser.add_argument("--benchmarks", help="comma-separated names (default: the embedded ones)")
@@ -20,11 +20,11 @@ class Command(BaseCommand):
                 else Benchmark.objects.filter(embedded=True))
         rows = list(rows)
         created = []
-        for order, name in enumerate(BASELINES):
+        for order, name in enumerate([*BASELINES, *REFERENCES]):
             created += [(order, run) for run in baseline_ensure(name, rows)[1]]
-        # Seed 0 of every baseline first, so whole curves appear early and fill in seed by seed.
+        # Seed 0 of every built-in first, so whole curves appear early and fill in seed by seed.
         created.sort(key=lambda item: (item[1].benchmark.position, item[1].seed, item[0],
                                        item[1].compression))
         runs_enqueue([run for _, run in created])
-        self.stdout.write(f"baselines: {len(BASELINES)} on {', '.join(b.name for b in rows)}; "
-                          f"{len(created)} runs queued now")
+        self.stdout.write(f"baselines: {len(BASELINES)}, reference methods: {len(REFERENCES)} on "
+                          f"{', '.join(b.name for b in rows)}; {len(created)} runs queued now")
