@@ -189,19 +189,36 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", longest_time_limit() + 3600)}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
-# Delivery guarantees (README "Many workers"): a worker holds a lease on the run it executes and
-# renews it with a heartbeat; the reaper (Celery beat) re-queues runs whose lease expired, up to
-# PRUNEBOARD_MAX_ATTEMPTS, and re-sends queued runs no worker took (a broker that lost them).
+# Delivery guarantees (README "Delivery"): the database is the queue of record. The dispatcher
+# (beat, every PRUNEBOARD_DISPATCH_SECONDS, on the `control` queue that no run waits in) keeps
+# PRUNEBOARD_DISPATCH_AHEAD runs in the broker per busy worker of a queue, chosen by priority
+# (submissions.dispatch), and sends again what the broker lost (a run it no longer holds,
+# PRUNEBOARD_QUEUE_STALE_SECONDS after it was sent). A worker holds a lease on the run it
+# executes and renews it with a heartbeat; the reaper (beat, control queue) puts runs whose
+# lease expired back to waiting, up to PRUNEBOARD_MAX_ATTEMPTS.
 PRUNEBOARD_LEASE_SECONDS = env_int("PRUNEBOARD_LEASE_SECONDS", 180)
 PRUNEBOARD_HEARTBEAT_SECONDS = env_int("PRUNEBOARD_HEARTBEAT_SECONDS", 30)
 PRUNEBOARD_MAX_ATTEMPTS = env_int("PRUNEBOARD_MAX_ATTEMPTS", 3)
 PRUNEBOARD_REAP_SECONDS = env_int("PRUNEBOARD_REAP_SECONDS", 60)
-PRUNEBOARD_QUEUE_STALE_SECONDS = env_int("PRUNEBOARD_QUEUE_STALE_SECONDS", 3600)
+PRUNEBOARD_DISPATCH_SECONDS = env_int("PRUNEBOARD_DISPATCH_SECONDS", 5)
+PRUNEBOARD_DISPATCH_AHEAD = env_int("PRUNEBOARD_DISPATCH_AHEAD", 2)
+PRUNEBOARD_QUEUE_STALE_SECONDS = env_int("PRUNEBOARD_QUEUE_STALE_SECONDS", 30)
 PRUNEBOARD_TASK_RETRIES = env_int("PRUNEBOARD_TASK_RETRIES", 5)  # platform errors, with backoff
 if PRUNEBOARD_HEARTBEAT_SECONDS * 2 > PRUNEBOARD_LEASE_SECONDS:
     raise ImproperlyConfigured("PRUNEBOARD_LEASE_SECONDS must be at least twice PRUNEBOARD_HEARTBEAT_SECONDS")
-CELERY_BEAT_SCHEDULE = {"reap-expired-runs": {"task": "submissions.tasks.runs_reap",
-                                              "schedule": PRUNEBOARD_REAP_SECONDS}}
+if PRUNEBOARD_DISPATCH_AHEAD < 1 or PRUNEBOARD_DISPATCH_SECONDS < 1 or PRUNEBOARD_REAP_SECONDS < 1:
+    raise ImproperlyConfigured("PRUNEBOARD_DISPATCH_AHEAD, PRUNEBOARD_DISPATCH_SECONDS and "
+                               "PRUNEBOARD_REAP_SECONDS must be 1 or more")
+# Control work has its own queue, consumed by its own worker process (`manage.py serve` starts
+# one with the beat); a message older than its interval is dropped (the next tick does the work).
+CELERY_TASK_ROUTES = {"submissions.tasks.runs_reap": {"queue": "control"},
+                      "submissions.tasks.runs_dispatch": {"queue": "control"}}
+CELERY_BEAT_SCHEDULE = {
+    "reap-expired-runs": {"task": "submissions.tasks.runs_reap", "schedule": PRUNEBOARD_REAP_SECONDS,
+                          "options": {"queue": "control", "expires": PRUNEBOARD_REAP_SECONDS}},
+    "dispatch-runs": {"task": "submissions.tasks.runs_dispatch", "schedule": PRUNEBOARD_DISPATCH_SECONDS,
+                      "options": {"queue": "control", "expires": PRUNEBOARD_DISPATCH_SECONDS}},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # CPU threads torch uses in each worker process (and in its sandbox children); 0 keeps torch's

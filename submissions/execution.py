@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 from django.conf import settings
@@ -15,6 +16,10 @@ from evaluator.weights import WeightsError, find_weights, sha256_file
 from .models import Run
 
 _contexts: dict[str, Context] = {}  # one per benchmark per worker process: data and weights load once
+# Masks computed ahead for the queued runs of one (submission, benchmark, file SHA-256), by
+# (compression, seed); each is used once. A few batches are kept, the least recent dropped.
+_batches: OrderedDict[tuple, dict[tuple[float, int], object]] = OrderedDict()
+_BATCHES_KEPT = 4
 
 
 def context_for(name: str) -> Context:
@@ -44,15 +49,18 @@ def strategy_source(run: Run) -> StrategySource:
     return source
 
 
-def evaluate_run(run: Run, should_stop=None) -> dict:
-    """The evaluator's record for this run; RunFailed when the run cannot produce one."""
+def evaluate_run(run: Run, should_stop=None, batch: bool = True) -> dict:
+    """The evaluator's record for this run; RunFailed when the run cannot produce one.
+
+    batch: an uploaded strategy's masks are computed in one sandbox for this run and every
+    other run of its submission on its benchmark still queued, as the CLI does; this worker
+    keeps the others' masks for when their own tasks arrive (each run is still started,
+    leased, scored and recorded on its own). A job that failed in the batch is not kept: its
+    run computes it again alone, and records its own error and limit. batch=False (a
+    reproducibility re-run): this run's masks alone, from scratch."""
     ctx = context_for(run.benchmark.name)
     source = strategy_source(run)
-    calibration = {run.seed: calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, run.seed)}
-    [masks] = compute_masks(source, model_name=ctx.benchmark.model, num_classes=ctx.splits.num_classes,
-                            state_dict=ctx.state_dict, calibration=calibration,
-                            jobs=[(run.compression, run.seed)],
-                            limits=Limits.from_environment(ctx.benchmark.mask_seconds))
+    masks = _masks_for(run, ctx, source, batch)
     if isinstance(masks, StrategyError):
         raise RunFailed(masks.message, masks.traceback, limit=masks.limit)
     record = score_run(ctx, source, run.compression, run.seed, masks, should_stop=should_stop)
@@ -61,3 +69,34 @@ def evaluate_run(run: Run, should_stop=None) -> dict:
     else:
         record["strategy"] = run.submission.method.slug
     return record
+
+
+def _masks_for(run: Run, ctx: Context, source: StrategySource, batch: bool):
+    job = (run.compression, run.seed)
+    if source.baseline or not batch:  # baselines: trusted, computed in this process, no sandbox
+        return _compute(ctx, source, [job])[0]
+    key = (run.submission_id, run.benchmark_id, run.submission.sha256)
+    kept = _batches.get(key, {})
+    if job in kept:
+        _batches.move_to_end(key)
+        return kept.pop(job)
+    siblings = (Run.objects.filter(submission_id=run.submission_id, benchmark_id=run.benchmark_id,
+                                   status=Run.Status.QUEUED).exclude(pk=run.pk)
+                .order_by("seed", "compression").values_list("compression", "seed"))
+    jobs = [job] + [sibling for sibling in siblings if sibling != job]
+    results = dict(zip(jobs, _compute(ctx, source, jobs)))
+    mine = results.pop(job)
+    _batches[key] = {j: m for j, m in results.items() if not isinstance(m, StrategyError)}
+    _batches.move_to_end(key)
+    while len(_batches) > _BATCHES_KEPT:
+        _batches.popitem(last=False)
+    return mine
+
+
+def _compute(ctx: Context, source: StrategySource, jobs: list[tuple[float, int]]) -> list:
+    """One sandbox (or, for a baseline, this process) for all the jobs."""
+    calibration = {seed: calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, seed)
+                   for seed in sorted({seed for _, seed in jobs})}
+    return compute_masks(source, model_name=ctx.benchmark.model, num_classes=ctx.splits.num_classes,
+                         state_dict=ctx.state_dict, calibration=calibration, jobs=jobs,
+                         limits=Limits.from_environment(ctx.benchmark.mask_seconds))

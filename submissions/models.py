@@ -80,7 +80,10 @@ class Run(models.Model):
     sandbox = models.CharField(max_length=16, blank=True,
                                help_text="bwrap, none (unsandboxed: marked on the site) or trusted (baseline)")
     created = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True, help_text="last handed to the broker")
+    # The database is the queue of record (submissions.dispatch): a queued run with no
+    # `queued_at` waits here for the dispatcher; one with it was handed to the broker then.
+    queued_at = models.DateTimeField(null=True, blank=True, db_index=True,
+                                     help_text="handed to the broker (empty: waiting for the dispatcher)")
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
     # The worker executing the run holds a lease, renewed by its heartbeat; a result is only
@@ -137,6 +140,9 @@ class Rerun(models.Model):
                                      on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     created = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True,
+                                     help_text="handed to the broker (empty: waiting for the dispatcher)")
+    started = models.DateTimeField(null=True, blank=True, help_text="taken by a worker")
     finished = models.DateTimeField(null=True, blank=True)
     record = models.JSONField(default=dict, blank=True)
     masks_identical = models.BooleanField(null=True)

@@ -19,6 +19,7 @@ from django.utils.text import slugify
 from evaluator.checks import UploadRejected, check_strategy_source
 from leaderboard.models import Method
 
+from .dispatch import dispatch_soon, runs_enqueue
 from .models import ArchivedResult, Quota, Rerun, Run, Submission
 
 log = logging.getLogger(__name__)
@@ -186,20 +187,6 @@ def _runs_create(submission: Submission, benchmarks) -> list[Run]:
     return new
 
 
-def runs_enqueue(runs) -> None:
-    """Hand the runs to the broker, each on its benchmark's queue with its time limits."""
-    from evaluator.benchmarks import get_benchmark
-
-    from .tasks import run_evaluate
-
-    runs = list(runs)
-    Run.objects.filter(pk__in=[r.pk for r in runs]).update(queued_at=timezone.now())
-    for run in runs:
-        limit = get_benchmark(run.benchmark.name).time_limit_s
-        run_evaluate.apply_async(args=[run.pk], queue=run.benchmark.queue,
-                                 soft_time_limit=limit - 60, time_limit=limit)
-
-
 def _lease_seconds() -> int:
     return settings.PRUNEBOARD_LEASE_SECONDS
 
@@ -297,13 +284,17 @@ def _holds_lease(run: Run, token: str | None) -> bool:
 
 
 def runs_reap() -> dict:
-    """The reaper (Celery beat): runs whose worker stopped renewing its lease go back to the
-    queue, up to PRUNEBOARD_MAX_ATTEMPTS, then fail as a platform failure (not charged to the
-    submitter); queued runs that no worker took for PRUNEBOARD_QUEUE_STALE_SECONDS (a broker
-    that lost its messages) are handed to the broker again. Duplicate deliveries are harmless:
-    `run_start` lets one worker through."""
+    """The reaper (Celery beat, on the `control` queue): runs whose worker stopped renewing its
+    lease go back to waiting in the database (the dispatcher sends them again, at their
+    priority), up to PRUNEBOARD_MAX_ATTEMPTS, then fail as a platform failure (not charged to
+    the submitter). A re-run taken by a worker that died (started longer ago than its
+    benchmark's time limit and a lease) waits again too. Lost broker messages are the
+    dispatcher's (`dispatch.runs_find_lost`). Duplicate deliveries are harmless: `run_start`
+    lets one worker through."""
+    from evaluator.benchmarks import get_benchmark
+
     now = timezone.now()
-    requeue, failed = [], []
+    requeued, failed = 0, []
     with transaction.atomic():
         expired = Run.objects.select_for_update(skip_locked=True).filter(
             status=Run.Status.RUNNING, lease_expires__lt=now)
@@ -316,19 +307,19 @@ def runs_reap() -> dict:
                 run.save(update_fields=["status", "finished", "user_error", "error", "lease_token"])
                 failed.append(run)
             else:
-                run.status, run.lease_token = Run.Status.QUEUED, ""
-                run.save(update_fields=["status", "lease_token"])
-                requeue.append(run)
-    stale = now - timedelta(seconds=settings.PRUNEBOARD_QUEUE_STALE_SECONDS)
-    lost = list(Run.objects.filter(status=Run.Status.QUEUED, queued_at__lt=stale)
-                .exclude(submission__status=Submission.Status.CANCELLED))
-    requeue += [r for r in lost if r not in requeue]
-    runs = list(Run.objects.filter(pk__in=[r.pk for r in requeue]).select_related("benchmark"))
-    if runs:
-        transaction.on_commit(lambda: runs_enqueue(runs))
+                run.status, run.lease_token, run.queued_at = Run.Status.QUEUED, "", None
+                run.save(update_fields=["status", "lease_token", "queued_at"])
+                requeued += 1
+        for rerun in Rerun.objects.filter(status=Rerun.Status.QUEUED, started__isnull=False).select_related("run__benchmark"):
+            limit = get_benchmark(rerun.run.benchmark.name).time_limit_s + _lease_seconds()
+            if rerun.started < now - timedelta(seconds=limit):
+                requeued += Rerun.objects.filter(pk=rerun.pk, started=rerun.started).update(
+                    started=None, queued_at=None)
+    if requeued:
+        transaction.on_commit(dispatch_soon)
     for submission in Submission.objects.filter(pk__in={r.submission_id for r in failed}):
         submission_refresh(submission)
-    return {"requeued": len(runs), "failed": len(failed)}
+    return {"requeued": requeued, "failed": len(failed)}
 
 
 def _finite_or_none(record: dict) -> dict:
@@ -416,7 +407,7 @@ def submission_cancel(submission: Submission) -> int:
 
 
 # A run queued again from scratch: no outcome, no lease, no result.
-_FRESH_RUN = dict(status=Run.Status.QUEUED, error="", traceback="", record={}, user_error=False,
+_FRESH_RUN = dict(status=Run.Status.QUEUED, queued_at=None, error="", traceback="", record={}, user_error=False,
                   limit_hit="", sandbox="", lease_token="", lease_expires=None, top1=None,
                   top5=None, pre_top1=None, actual_compression=None, compression_error=None,
                   speedup=None, started=None, finished=None)
@@ -453,10 +444,19 @@ def rerun_request(*, run: Run, user=None) -> Rerun:
         if user is not None:
             queued_runs_check(user=user, new_runs=1, adding="this re-run adds 1")
         rerun = Rerun.objects.create(run=run, requested_by=user)
-        from .tasks import rerun_evaluate
-
-        transaction.on_commit(lambda: rerun_evaluate.apply_async(args=[rerun.pk], queue=run.benchmark.queue))
+        transaction.on_commit(dispatch_soon)  # it waits in the database for the dispatcher
     return rerun
+
+
+def rerun_start(rerun_id: int) -> Rerun | None:
+    """Mark the re-run taken by this worker; None when it is final or another worker has it
+    (a duplicate delivery)."""
+    now = timezone.now()
+    taken = Rerun.objects.filter(pk=rerun_id, status=Rerun.Status.QUEUED, started__isnull=True).update(
+        started=now)
+    if not taken:
+        return None
+    return Rerun.objects.select_related("run__submission__method", "run__benchmark").get(pk=rerun_id)
 
 
 def rerun_record(*, rerun: Rerun, record: dict | None = None, error: str = "") -> Rerun:

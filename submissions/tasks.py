@@ -1,6 +1,8 @@
 """Celery tasks: thin. Fetch the row, call a service, record the outcome, retry platform errors.
 
-Delivery: tasks are acknowledged after the result is stored (acks_late, reject_on_worker_lost,
+Delivery: the database is the queue of record (submissions.dispatch): `runs_dispatch` (beat, on
+the `control` queue, which no run ever waits in) hands the broker a few runs per worker in
+priority order. Tasks are acknowledged after the result is stored (acks_late, reject_on_worker_lost,
 prefetch 1). A worker holds a lease on its run (submissions.heartbeat); the reaper re-queues
 runs whose lease expired. Errors in the submitter's code are recorded, never retried; platform
 errors (the database or broker gone for a moment, a bug) are retried with exponential backoff."""
@@ -10,12 +12,13 @@ import socket
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
 
 from evaluator.isolation import SandboxUnavailable
 from evaluator.runner import RunCancelled, RunFailed
 
-from . import services
+from . import dispatch, services
 from .execution import evaluate_run
 from .heartbeat import Heartbeat
 from .models import Rerun, Run
@@ -56,6 +59,8 @@ def run_evaluate(self, run_id: int) -> None:
         raise
     else:
         _record(self, services.run_record_result, run=run, record=record, token=token)
+    finally:
+        transaction.on_commit(dispatch.dispatch_soon)  # refill the broker without waiting for beat
 
 
 def _retry(task, exc):
@@ -63,10 +68,11 @@ def _retry(task, exc):
 
 
 def _release(run_id: int, token: str) -> None:
-    """Give the lease back so the retry (or another worker) can take the run at once."""
+    """Give the lease back so the retry (or another worker) can take the run at once; the retry
+    is a message in the broker (`queued_at`), which the dispatcher sends again if it is lost."""
     try:
         Run.objects.filter(pk=run_id, lease_token=token, status=Run.Status.RUNNING).update(
-            status=Run.Status.QUEUED, lease_token="", lease_expires=None)
+            status=Run.Status.QUEUED, lease_token="", lease_expires=None, queued_at=timezone.now())
     except DatabaseError:
         pass  # the lease expires by itself; the reaper re-queues the run
 
@@ -86,16 +92,21 @@ def runs_reap() -> dict:
     return services.runs_reap()
 
 
+@shared_task
+def runs_dispatch() -> dict:
+    return dispatch.runs_dispatch()
+
+
 @shared_task(acks_late=True)
 def rerun_evaluate(rerun_id: int) -> None:
     """Evaluate the run again from scratch and record what differs from the original. A pending
     re-run blocks another of the same run and counts among its requester's queued runs, so
     every outcome is recorded, a platform error included."""
-    rerun = Rerun.objects.select_related("run__submission__method", "run__benchmark").get(pk=rerun_id)
-    if rerun.status != Rerun.Status.QUEUED:
-        return
+    rerun = services.rerun_start(rerun_id)
+    if rerun is None:
+        return  # final, or another worker has it
     try:
-        record = evaluate_run(rerun.run)
+        record = evaluate_run(rerun.run, batch=False)
     except RunFailed as exc:
         services.rerun_record(rerun=rerun, error=exc.message)
     except Exception as exc:  # the platform's: recorded, or the re-run would stay pending for good

@@ -5,7 +5,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from . import selectors, services
+from . import dispatch, selectors, services
 from .forms import SubmissionForm
 from .models import Submission
 
@@ -44,6 +44,7 @@ def submission_detail(request, pk: int):
     ctx = {"submission": submission, "method": submission.method,
            "progress": selectors.submission_progress(submission=submission),
            "benchmarks": submission.benchmarks.all(), "show_errors": show_errors,
+           "queue_position": dispatch.queue_position(submission),
            "failed_runs": selectors.submission_failed_runs(submission=submission) if show_errors else []}
     return render(request, "submissions/submission.html", ctx)
 

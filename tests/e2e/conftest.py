@@ -62,13 +62,22 @@ class Stack:
         self.workers.clear()
 
     def start_beat(self) -> subprocess.Popen:
+        """The control worker with the beat: the dispatcher and the reaper, on their own queue."""
         log = open(self.var / "beat.log", "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "pruneboard", "beat", "--loglevel", "INFO",
-             "--schedule", str(self.var / "beat-schedule")],
+            [sys.executable, "-m", "celery", "-A", "pruneboard", "worker", "--queues", "control",
+             "--concurrency", "1", "--pool", "solo", "--hostname", f"control-{uuid.uuid4().hex[:6]}@%h",
+             "--beat", "--schedule", str(self.var / "beat-schedule"), "--loglevel", "INFO"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(proc)
+        self.control = proc
         return proc
+
+    def stop_beat(self) -> None:
+        proc = getattr(self, "control", None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=60)
 
     def worker_logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.var.glob("worker-*.log"))

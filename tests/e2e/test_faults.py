@@ -50,9 +50,10 @@ def assert_each_run_recorded_once(stack, submission_id, auth) -> list[dict]:
 @pytest.fixture
 def fresh_workers(stack):
     stack.stop_workers()
-    stack.start_beat()  # the reaper
+    stack.start_beat()  # the dispatcher and the reaper
     yield
     stack.stop_workers()
+    stack.stop_beat()
 
 
 def test_a_worker_killed_in_the_middle_of_a_run_loses_and_duplicates_nothing(stack, fresh_workers):
@@ -86,3 +87,32 @@ def test_a_redis_restart_and_dropped_database_connections_lose_and_duplicate_not
     final = wait_until_final(stack, submission_id, token, timeout=600)
     assert final["status"] == "finished", final
     assert_each_run_recorded_once(stack, submission_id, auth)
+
+
+def test_work_no_broker_message_stands_for_is_found_and_run_once(stack, fresh_workers):
+    """Everything stopped: the runs of an upload wait in the database with no message (as after
+    a POST that died after its commit), the two the commit sent are wiped with the broker, and
+    so is the message of a re-run asked for before a crash. The dispatcher finds each."""
+    if stack.redis is None:
+        pytest.skip("redis-server is not installed, so the test cannot wipe its own Redis")
+    stack.stop_beat()
+    submission_id, token, auth = submit(stack, "heidi", "lost")
+    stack.redis.restart()  # the broker lost what the commit sent; nothing else was ever sent
+    stack.start_beat()
+    stack.start_worker("after")
+    final = wait_until_final(stack, submission_id, token, timeout=600)
+    assert final["status"] == "finished", final
+    runs = assert_each_run_recorded_once(stack, submission_id, auth)
+    stack.stop_workers()
+    status, body = post(stack.url + f"/api/runs/{runs[0]['id']}/rerun/", {}, None, auth)
+    assert status == 202, body
+    stack.redis.restart()  # the re-run's message is gone with the crash
+    stack.start_worker("after-crash")
+    deadline = time.monotonic() + 300
+    while True:
+        reruns = json.loads(stack.get(f"/api/runs/{runs[0]['id']}/", auth))["reruns"]
+        if reruns and reruns[0]["status"] != "queued":
+            break
+        assert time.monotonic() < deadline, reruns
+        time.sleep(1)
+    assert reruns[0]["status"] == "finished", reruns

@@ -33,7 +33,9 @@ def test_the_moderator_cancels_a_submission(client, moderator, submission):
     assert Run.objects.get(pk=done.pk).status == Run.Status.FINISHED
 
 
-def test_the_moderator_reruns_a_submission(client, moderator, submission, django_capture_on_commit_callbacks):
+def test_the_moderator_reruns_a_submission(client, moderator, submission, settings,
+                                           django_capture_on_commit_callbacks):
+    settings.PRUNEBOARD_DISPATCH_AHEAD = 100  # the broker may take every run at once (dispatch: a few per worker)
     submission.runs.update(status=Run.Status.FAILED, error="boom")
     client.force_login(moderator)
     with mock.patch("submissions.tasks.run_evaluate.apply_async") as apply_async, \
@@ -64,6 +66,7 @@ def test_the_moderator_reruns_finished_runs_skipping_those_with_a_pending_rerun(
     runs = list(submission.runs.order_by("pk")[:4])
     Run.objects.filter(pk__in=[r.pk for r in runs[:3]]).update(status=Run.Status.FINISHED)
     settings.PRUNEBOARD_QUEUED_RUNS_PER_USER = 0  # staff are exempt
+    settings.PRUNEBOARD_DISPATCH_AHEAD = 100  # the broker may take every run at once (dispatch: a few per worker)
     client.force_login(moderator)
     with mock.patch("submissions.tasks.rerun_evaluate.apply_async") as send, \
             django_capture_on_commit_callbacks(execute=True):

@@ -25,8 +25,9 @@ def as_user(user) -> APIClient:
 
 
 @pytest.fixture
-def queued(monkeypatch):
+def queued(monkeypatch, settings):
     """The run ids handed to Celery, in order."""
+    settings.PRUNEBOARD_DISPATCH_AHEAD = 100  # the broker may take every run at once (dispatch: a few per worker)
     calls = []
     monkeypatch.setattr("submissions.tasks.run_evaluate.apply_async",
                         lambda args, queue, **limits: calls.append((args[0], queue)))

@@ -72,14 +72,15 @@ def test_a_finished_run_never_goes_back(run):
     assert run.status == Run.Status.FINISHED and run.error == ""
 
 
-def test_the_reaper_requeues_an_expired_run_and_sends_it_to_the_broker_again(run):
+def test_the_reaper_puts_an_expired_run_back_in_the_queue_and_the_dispatcher_sends_it(run, submission):
     services.run_start(run.pk, host="w1")
     expire(run)
+    submission.runs.exclude(pk=run.pk).update(status=Run.Status.CANCELLED)  # only the killed run is left
     with mock.patch.object(tasks.run_evaluate, "apply_async") as send:
         with mock.patch("django.db.transaction.on_commit", side_effect=lambda fn: fn()):
             services.runs_reap()
     run.refresh_from_db()
-    assert run.status == Run.Status.QUEUED and run.lease_token == ""
+    assert run.status == Run.Status.QUEUED and run.lease_token == "" and run.queued_at is not None
     assert [c.kwargs["args"] for c in send.call_args_list] == [[run.pk]]
 
 
@@ -92,16 +93,6 @@ def test_the_reaper_fails_a_run_as_a_platform_failure_after_the_last_attempt(run
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED and run.user_error is False
     assert "not charged to you" in run.error
-
-
-def test_the_reaper_resends_queued_runs_that_no_worker_took(submission, settings):
-    settings.PRUNEBOARD_QUEUE_STALE_SECONDS = 60
-    submission.runs.update(queued_at=timezone.now() - timedelta(minutes=5))
-    with mock.patch.object(tasks.run_evaluate, "apply_async") as send:
-        with mock.patch("django.db.transaction.on_commit", side_effect=lambda fn: fn()):
-            assert services.runs_reap()["requeued"] == 21
-    assert send.call_count == 21
-    assert submission.runs.filter(queued_at__lt=timezone.now() - timedelta(minutes=1)).count() == 0
 
 
 def test_a_platform_error_is_retried_with_backoff_and_then_succeeds(run):

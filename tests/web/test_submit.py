@@ -12,7 +12,8 @@ EMBEDDED = ("digits-mlp", "digits-cnn", "mnist1d-cnn")
 
 
 @pytest.fixture
-def apply_async():
+def apply_async(settings):
+    settings.PRUNEBOARD_DISPATCH_AHEAD = 100  # the broker may take every run at once (dispatch: a few per worker)
     with mock.patch("submissions.tasks.run_evaluate.apply_async") as patched:
         yield patched
 

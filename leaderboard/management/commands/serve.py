@@ -1,7 +1,15 @@
-"""`manage.py serve`: the whole product on one machine. Migrates, starts the web server and one
-local Celery worker, seeds the baselines of the embedded benchmarks (they fill in in the
-background), prints the address, and stops both processes on Ctrl-C."""
+"""`manage.py serve`: the whole product on one machine. Migrates, starts the web server, one
+local Celery worker for the runs and one for control work (the dispatcher and the reaper, with
+the beat that schedules them: they never wait behind a run), seeds the baselines of the
+embedded benchmarks (they fill in in the background), prints the address, and stops every
+process on Ctrl-C or SIGTERM.
 
+It owns its processes: each child gets SIGTERM from the kernel when this process dies, however
+it dies (PR_SET_PDEATHSIG), so no worker or beat outlives it; and it holds a lock on
+var/serve.lock, so a second `serve` on the same var/ refuses to start (never two beats)."""
+
+import ctypes
+import fcntl
 import os
 import signal
 import socket
@@ -10,6 +18,7 @@ import sys
 import time
 import urllib.request
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -24,6 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-seed", action="store_true", help="do not seed the baselines")
 
     def handle(self, *args, host, port, no_worker, no_seed, **options):
+        self._lock = _hold_lock(settings.VAR_DIR / "serve.lock")
         with socket.socket() as probe:
             try:
                 probe.bind((host, port))
@@ -33,14 +43,15 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("sync_benchmarks", verbosity=0)
         bin_dir = os.path.dirname(sys.executable)
-        procs = [subprocess.Popen([os.path.join(bin_dir, "gunicorn"), "pruneboard.wsgi",
-                                   "--bind", f"{host}:{port}", "--workers", "2",
-                                   "--access-logfile", "-", "--log-level", "warning"])]
+        celery = [os.path.join(bin_dir, "celery"), "-A", "pruneboard", "worker", "--concurrency", "1",
+                  "--pool", "solo", "--loglevel", "INFO"]
+        procs = [_child([os.path.join(bin_dir, "gunicorn"), "pruneboard.wsgi",
+                         "--bind", f"{host}:{port}", "--workers", "2",
+                         "--access-logfile", "-", "--log-level", "warning"])]
         if not no_worker:
-            procs.append(subprocess.Popen([os.path.join(bin_dir, "celery"), "-A", "pruneboard", "worker",
-                                           "--queues", "cpu,gpu", "--concurrency", "1", "--pool", "solo",
-                                           "--hostname", "local@%h", "--loglevel", "INFO",
-                                           "--beat"]))  # the reaper's schedule, in the one worker
+            procs.append(_child(celery + ["--queues", "cpu,gpu", "--hostname", "local@%h"]))
+            # the dispatcher and the reaper: their own queue and process, with the one beat
+            procs.append(_child(celery + ["--queues", "control", "--hostname", "control@%h", "--beat"]))
         stop = lambda *_: [p.terminate() for p in procs if p.poll() is None]  # noqa: E731
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -68,3 +79,29 @@ class Command(BaseCommand):
             except OSError:
                 time.sleep(0.5)
         raise SystemExit(f"the web server did not answer at {address} within {timeout} s")
+
+
+def _hold_lock(path):
+    """An exclusive lock on `path` for this process's life (the kernel drops it when the process
+    dies, however it dies); CommandError when another `serve` holds it."""
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        raise CommandError(f"another `manage.py serve` (pid {handle.read().strip() or '?'}) is running "
+                           f"on {path.parent}; stop it first (or set PRUNEBOARD_VAR_DIR to another folder)")
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux's PR_SET_PDEATHSIG)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def _child(argv) -> subprocess.Popen:
+    return subprocess.Popen(argv, preexec_fn=_die_with_parent)

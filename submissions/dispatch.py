@@ -1,0 +1,250 @@
+"""The database is the queue of record; the broker is only a short buffer in front of the workers.
+
+A queued run (or re-run) waits in the database with no `queued_at`. The dispatcher (a beat task
+on the `control` queue, every PRUNEBOARD_DISPATCH_SECONDS, also called after each commit that
+queues work and after each run a worker records) hands the first ones in priority order to the
+broker, keeping at most PRUNEBOARD_DISPATCH_AHEAD messages per busy worker of a queue (at least
+that many per queue), and stamps them with `queued_at`. The order:
+
+1. a researcher's runs (and re-runs) before fill-in (baselines and reference methods: runs with
+   no owner);
+2. among researchers, round-robin by user: everyone's first waiting run, then everyone's second,
+   ... ; within one round, older submissions first;
+3. within a user's own runs: older submissions first, then benchmark, seed, compression (whole
+   curves early); fill-in: seed 0 of everything first (benchmark, submission, compression).
+
+Nothing depends on a message arriving: a run the broker no longer holds (a broker that lost its
+messages, a send that failed, a POST that died after its commit) is found by comparing the
+broker's message count for the queue with the runs the database says it holds, and sent again.
+Duplicates are harmless: `services.run_start` lets one worker through."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Rerun, Run, Submission
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One piece of work waiting in the database."""
+    kind: str  # "run" or "rerun"
+    pk: int
+    queue: str
+    benchmark: str
+    fill_in: bool  # baselines and reference methods: after every researcher's work
+    user: int | None
+    order: tuple  # the order within the user's own work (or within the fill-in)
+
+
+_CANCELLED = Q(submission__status=Submission.Status.CANCELLED)
+
+
+def _waiting_runs():
+    return Run.objects.filter(status=Run.Status.QUEUED, queued_at__isnull=True).exclude(_CANCELLED)
+
+
+def _waiting_reruns():
+    return Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=True)
+
+
+def _sent_runs():
+    return Run.objects.filter(status=Run.Status.QUEUED, queued_at__isnull=False).exclude(_CANCELLED)
+
+
+def _sent_reruns():
+    return Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=False, started__isnull=True)
+
+
+def waiting(queue: str | None = None) -> list[Item]:
+    """The work waiting in the database, in the order it is handed to the broker."""
+    runs = _waiting_runs()
+    reruns = _waiting_reruns()
+    if queue is not None:
+        runs, reruns = runs.filter(benchmark__queue=queue), reruns.filter(run__benchmark__queue=queue)
+    items = []
+    for pk, q, name, owner, created, sub, position, seed, compression in runs.values_list(
+            "pk", "benchmark__queue", "benchmark__name", "submission__owner_id", "submission__created",
+            "submission_id", "benchmark__position", "seed", "compression"):
+        if owner is None:
+            order = (seed, position, sub, compression, pk)
+        else:
+            order = (created, sub, position, seed, compression, pk)
+        items.append(Item("run", pk, q, name, owner is None, owner, order))
+    for pk, q, name, user, created in reruns.values_list(
+            "pk", "run__benchmark__queue", "run__benchmark__name", "requested_by_id", "created"):
+        # a re-run is as old as the request; one the platform asked for (admin) is fill-in
+        items.append(Item("rerun", pk, q, name, user is None, user,
+                          (created, 0, 0, 0, 0, pk) if user else (created, pk)))
+    return _priority(items)
+
+
+def _priority(items: list[Item]) -> list[Item]:
+    by_user = defaultdict(list)
+    fill_in = []
+    for item in items:
+        (fill_in if item.fill_in else by_user[item.user]).append(item)
+    ranked = []
+    for user_items in by_user.values():
+        user_items.sort(key=lambda i: i.order)
+        ranked += [((n, i.order), i) for n, i in enumerate(user_items)]
+    ranked.sort(key=lambda r: r[0])
+    return [i for _, i in ranked] + sorted(fill_in, key=lambda i: i.order)
+
+
+def _busy(queue: str) -> int:
+    """Workers of the queue executing something now (runs with a lease, re-runs started)."""
+    return (Run.objects.filter(status=Run.Status.RUNNING, benchmark__queue=queue).count()
+            + Rerun.objects.filter(status=Rerun.Status.QUEUED, started__isnull=False,
+                                   run__benchmark__queue=queue).count())
+
+
+def _in_broker(queue: str) -> int:
+    return (_sent_runs().filter(benchmark__queue=queue).count()
+            + _sent_reruns().filter(run__benchmark__queue=queue).count())
+
+
+def room(queue: str) -> int:
+    """How many more the broker may hold for the queue now."""
+    ahead = settings.PRUNEBOARD_DISPATCH_AHEAD
+    return max(0, ahead * max(1, _busy(queue)) - _in_broker(queue))
+
+
+def runs_dispatch() -> dict:
+    """Find what the broker lost, then fill each queue's buffer from the database in priority
+    order. Returns {"sent": n, "lost": n}. Safe to call from several processes at once: a row
+    is claimed by a conditional UPDATE, so each waiting row is sent once."""
+    lost = runs_find_lost()
+    sent = 0
+    queues = set(_waiting_runs().values_list("benchmark__queue", flat=True).distinct())
+    queues |= set(_waiting_reruns().values_list("run__benchmark__queue", flat=True).distinct())
+    for queue in sorted(queues):
+        free = room(queue)
+        if free:
+            sent += _send(waiting(queue)[:free])
+    return {"sent": sent, "lost": lost}
+
+
+def _task_send(name: str, **options) -> None:
+    """Send the task by name. Where `submissions.tasks` is loaded already (a worker, the tests)
+    through its task object; elsewhere (the web process) by name only, since importing the
+    tasks imports torch (2.5 s idle, 13 s measured on a loaded 2-core machine), which an
+    upload request must not wait for."""
+    module = sys.modules.get("submissions.tasks")
+    if module is not None:
+        getattr(module, name.rsplit(".", 1)[1]).apply_async(**options)
+    else:
+        from pruneboard.celery import app
+
+        app.send_task(name, **options)
+
+
+def _send(items: list[Item]) -> int:
+    from evaluator.benchmarks import get_benchmark
+
+    sent = 0
+    for item in items:
+        model = Run if item.kind == "run" else Rerun
+        claimed = model.objects.filter(pk=item.pk, status="queued", queued_at__isnull=True).update(
+            queued_at=timezone.now())
+        if not claimed:
+            continue  # another dispatcher sent it, or it was cancelled meanwhile
+        limit = get_benchmark(item.benchmark).time_limit_s
+        task = f"submissions.tasks.{'run_evaluate' if item.kind == 'run' else 'rerun_evaluate'}"
+        try:
+            _task_send(task, args=[item.pk], queue=item.queue, soft_time_limit=limit - 60,
+                       time_limit=limit)
+        except Exception as exc:  # noqa: BLE001 - the broker is away: the row waits for the next tick
+            model.objects.filter(pk=item.pk).update(queued_at=None)
+            log.warning("dispatch: %s %s not sent (%s); it waits in the database", item.kind,
+                        item.pk, exc)
+            break
+        sent += 1
+    return sent
+
+
+def broker_count(queue: str) -> int:
+    """Messages the broker holds for the queue, not yet delivered to a worker."""
+    from pruneboard.celery import app
+
+    with app.connection_for_write() as conn:
+        return conn.default_channel.queue_declare(queue=queue, passive=False, durable=True,
+                                                  auto_delete=False).message_count
+
+
+def runs_find_lost() -> int:
+    """Rows the database says are in the broker, beyond what the broker holds, go back to
+    waiting: the oldest first (the broker delivers in order, so what it still holds is the
+    newest). Only rows sent PRUNEBOARD_QUEUE_STALE_SECONDS ago or more, so that a message a
+    worker just took, and has not yet marked running, is not counted lost."""
+    stale = timezone.now() - timedelta(seconds=settings.PRUNEBOARD_QUEUE_STALE_SECONDS)
+    lost = 0  # only queues with a message old enough to be missed: the broker is asked rarely
+    queues = set(_sent_runs().filter(queued_at__lt=stale).values_list("benchmark__queue", flat=True).distinct())
+    queues |= set(_sent_reruns().filter(queued_at__lt=stale).values_list("run__benchmark__queue", flat=True)
+                  .distinct())
+    for queue in sorted(queues):
+        expected = _in_broker(queue)
+        try:
+            held = broker_count(queue)
+        except Exception as exc:  # noqa: BLE001 - cannot tell; nothing can be sent now either
+            log.warning("dispatch: cannot count the broker's %r queue (%s)", queue, exc)
+            continue
+        missing = expected - held
+        if missing <= 0:
+            continue
+        old = sorted(
+            [("run", pk, at) for pk, at in _sent_runs().filter(benchmark__queue=queue, queued_at__lt=stale)
+             .values_list("pk", "queued_at")]
+            + [("rerun", pk, at) for pk, at in _sent_reruns().filter(
+                run__benchmark__queue=queue, queued_at__lt=stale).values_list("pk", "queued_at")],
+            key=lambda r: r[2])[:missing]
+        for kind, pk, at in old:
+            model = Run if kind == "run" else Rerun
+            lost += model.objects.filter(pk=pk, status="queued", queued_at=at).update(queued_at=None)
+        if old:
+            log.warning("dispatch: the broker holds %s of the %s messages of queue %r; %s sent again",
+                        held, expected, queue, len(old))
+    return lost
+
+
+def runs_enqueue(runs) -> None:
+    """Queue the runs: they wait in the database (no `queued_at`) and the dispatcher hands the
+    first ones to the broker at once. Call it after the commit. Never raises for the broker:
+    the beat's dispatcher sends what could not be sent now."""
+    Run.objects.filter(pk__in=[r.pk for r in runs], status=Run.Status.QUEUED).update(queued_at=None)
+    dispatch_soon()
+
+
+def dispatch_soon() -> None:
+    """Dispatch now, in this process; an error is logged, never raised (the beat tries again)."""
+    try:
+        runs_dispatch()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("dispatch failed (%s); the next beat tick retries", exc)
+
+
+def queue_position(submission: Submission) -> int | None:
+    """How many pieces of work are ahead of the submission's first run still queued on its
+    queue (0: it is next, or already in the broker); None when none of its runs is queued."""
+    first = submission.runs.filter(status=Run.Status.QUEUED).select_related("benchmark").first()
+    if first is None:
+        return None
+    if submission.runs.filter(status=Run.Status.QUEUED, queued_at__isnull=False).exists():
+        return 0
+    queue = first.benchmark.queue
+    mine = set(submission.runs.filter(status=Run.Status.QUEUED).values_list("pk", flat=True))
+    for n, item in enumerate(waiting(queue)):
+        if item.kind == "run" and item.pk in mine:
+            return n + _in_broker(queue)
+    return None
