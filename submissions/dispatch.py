@@ -163,8 +163,9 @@ def _send(items: list[Item]) -> int:
         limit = get_benchmark(item.benchmark).time_limit_s
         task = f"submissions.tasks.{'run_evaluate' if item.kind == 'run' else 'rerun_evaluate'}"
         try:
+            # no retrying here (an upload request may be the caller): the row waits for the next tick
             _task_send(task, args=[item.pk], queue=item.queue, soft_time_limit=limit - 60,
-                       time_limit=limit)
+                       time_limit=limit, retry=False)
         except Exception as exc:  # noqa: BLE001 - the broker is away: the row waits for the next tick
             model.objects.filter(pk=item.pk).update(queued_at=None)
             log.warning("dispatch: %s %s not sent (%s); it waits in the database", item.kind,

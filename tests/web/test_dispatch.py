@@ -175,3 +175,14 @@ def test_the_status_page_shows_the_queue_position(client, benchmarks, alice, bob
     assert dispatch.queue_position(bobs) == 3
     client.force_login(bob)
     assert "3 runs ahead of yours" in client.get(bobs.get_absolute_url()).content.decode()
+
+
+def test_a_broker_that_is_away_leaves_the_runs_waiting_and_the_upload_succeeds(
+        client, alice, benchmarks, strategy_upload, django_capture_on_commit_callbacks):
+    client.force_login(alice)
+    with mock.patch.object(tasks.run_evaluate, "apply_async", side_effect=OSError("connection refused")) as send, \
+            django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/submit/", {"file": strategy_upload(), "name": "Mine", "public": "on",
+                                            "benchmarks": [benchmarks["digits-mlp"].pk]})
+    assert response.status_code == 302 and send.call_count == 1
+    assert Run.objects.filter(status=Run.Status.QUEUED, queued_at__isnull=True).count() == 21
