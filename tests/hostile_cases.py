@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import time
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +40,7 @@ class Hostile(GlobalMagWeight):
 '''
 
 TOKEN = f"sekrit-{__import__('uuid').uuid4().hex}"  # in a host file and the worker's environment
-WORKER_RSS_BUDGET_MB = 256  # how much the worker's peak RSS may grow during one hostile run
+WORKER_RSS_BUDGET_MB = 256  # how much a warmed-up worker's peak RSS may grow in one hostile run
 MESSAGE_BYTES = 2048
 
 
@@ -319,15 +321,31 @@ def another_sandbox_user(count: int = 60):
     from evaluator.isolation import UidSlot
 
     with UidSlot() as slot:
+        # One shell a uid starts the sleepers (forking this big test process 120 times is slow).
         procs = [subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                                   "sleep", "300"], stdin=subprocess.DEVNULL)
-                 for uid in (slot.uid, 65534) for _ in range(count)]
+                                   "sh", "-c", f"for i in $(seq {count}); do sleep 300 & done; wait"],
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+                 for uid in (slot.uid, 65534)]
+        deadline = time.monotonic() + 30
+        while _count_processes_of({slot.uid, 65534}) < 2 * count and time.monotonic() < deadline:
+            time.sleep(0.1)
         try:
             yield slot
         finally:
             for proc in procs:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def _count_processes_of(uids: set[int]) -> int:
+    count = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                count += os.stat(f"/proc/{pid}").st_uid in uids
+            except OSError:
+                continue
+    return count
 
 
 def case_context(case: Case):
@@ -358,3 +376,17 @@ def secret_fixture():
         return path
 
     return secret
+
+
+HONEST = HEADER + """
+def attack(self):
+    pass
+"""
+
+
+def warm_up(tmp_path: Path, run_one) -> None:
+    """One honest run first, so that each case's RSS growth is its own, not the first load of
+    torch's kernels, the dataset and the finetuning loop (`run_one(path)` runs a file)."""
+    path = tmp_path / "honest.py"
+    path.write_text(HONEST)
+    run_one(path)

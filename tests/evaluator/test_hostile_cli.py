@@ -7,14 +7,25 @@ import pytest
 
 from evaluator.cli import main
 from tests.hostile_cases import (CASES, MESSAGE_BYTES, TOKEN, WORKER_RSS_BUDGET_MB, case_context,
-                                 host_leftovers, needs_bwrap, peak_rss_mb, secret_fixture)
+                                 host_leftovers, needs_bwrap, peak_rss_mb, secret_fixture, warm_up)
 
 pytestmark = needs_bwrap()
 secret = secret_fixture()
 
 
+def cli_run(path, out_csv):
+    return main(["run", "--benchmark", "digits-mlp", "--strategy", str(path), "--compressions", "2",
+                 "--seeds", "0", "--out", str(out_csv)])
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("warm")
+    warm_up(folder, lambda path: cli_run(path, folder / "out.csv"))
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_the_cli_fails_each_attack_cleanly_and_keeps_the_host_intact(case, tmp_path, secret, monkeypatch, capsys):
+def test_the_cli_fails_each_attack_cleanly_and_keeps_the_host_intact(case, warm, tmp_path, secret, monkeypatch, capsys):
     if case.root_only and os.geteuid() != 0:
         pytest.skip("needs a root worker (uid slots and cgroups)")
     for key, value in case.settings.items():
@@ -25,8 +36,7 @@ def test_the_cli_fails_each_attack_cleanly_and_keeps_the_host_intact(case, tmp_p
     leftovers, rss = host_leftovers(), peak_rss_mb()
 
     with case_context(case):
-        code = main(["run", "--benchmark", "digits-mlp", "--strategy", str(path), "--compressions", "2",
-                     "--seeds", "0", "--out", str(out_csv)])
+        code = cli_run(path, out_csv)
     out, err = capsys.readouterr()
 
     everything = out + err + (out_csv.read_text() if out_csv.exists() else "")

@@ -8,15 +8,36 @@ import pytest
 from submissions import services, tasks
 from submissions.models import Run
 from tests.hostile_cases import (CASES, MESSAGE_BYTES, TOKEN, WORKER_RSS_BUDGET_MB, case_context,
-                                 host_leftovers, needs_bwrap, peak_rss_mb, secret_fixture)
+                                 host_leftovers, needs_bwrap, peak_rss_mb, secret_fixture, warm_up)
 
 pytestmark = needs_bwrap()
 secret = secret_fixture()
 
 
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory):
+    """The worker's context (data, weights) loaded and one honest run scored, as in a worker
+    that has run before."""
+    from evaluator.limits import Limits
+    from evaluator.runner import calibration_batch, score_run
+    from evaluator.sandbox import StrategySource, compute_masks
+    from submissions.execution import context_for
+
+    def run_one(path):
+        ctx = context_for("digits-mlp")
+        source = StrategySource(path=path)
+        calibration = {0: calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, 0)}
+        [masks] = compute_masks(source, model_name=ctx.benchmark.model, num_classes=ctx.splits.num_classes,
+                                state_dict=ctx.state_dict, calibration=calibration, jobs=[(2.0, 0)],
+                                limits=Limits.from_environment(ctx.benchmark.mask_seconds))
+        score_run(ctx, source, 2.0, 0, masks)
+
+    warm_up(tmp_path_factory.mktemp("warm"), run_one)
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_the_worker_fails_each_attack_as_the_submitters_error_and_keeps_the_host_intact(
-        case, alice, benchmarks, strategy_upload, secret, monkeypatch):
+        case, warm, alice, benchmarks, strategy_upload, secret, monkeypatch):
     if case.root_only and os.geteuid() != 0:
         pytest.skip("needs a root worker (uid slots and cgroups)")
     for key, value in case.settings.items():
