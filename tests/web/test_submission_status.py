@@ -102,3 +102,17 @@ def test_a_final_submission_stops_the_poller(client, submission):
 def test_an_unknown_submission_is_not_found(client, db):
     assert client.get(reverse("submission", args=[999])).status_code == 404
     assert Submission.objects.count() == 0
+
+
+def test_a_strategys_error_report_is_shown_as_text_never_as_markup(client, alice, benchmarks, strategy_upload):
+    """Error messages and tracebacks come from the sandbox child: untrusted text."""
+    submission, _ = services.submission_create(user=alice, upload=strategy_upload(), name="Mine",
+                                               benchmarks=[benchmarks["digits-mlp"]])
+    run = submission.runs.first()
+    services.run_record_failure(run=run, message='RuntimeError: <script>alert("m")</script>',
+                                traceback='<img src=x onerror="alert(1)">')
+    client.force_login(alice)
+    html = client.get(submission.get_absolute_url()).content.decode()
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&quot;m&quot;)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
