@@ -20,6 +20,7 @@ from .datasets import Splits, get_dataset
 from .limits import Limits
 from .environment import configure_determinism, environment
 from .finetune import MaskedWeights, default_device, evaluate, make_loader, seed_everything, train
+from .connectivity import effective_metrics
 from .metrics import collapsed_layers, layer_sparsity, model_metrics
 from .models import get_model
 from .pruning import Mask, MaskError
@@ -152,6 +153,7 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "layer_collapse": bool(collapsed_layers(model, mask)),
         "collapsed_layers": json.dumps(collapsed_layers(model, mask)),
         "layer_sparsity": json.dumps({k: round(v, 6) for k, v in layer_sparsity(model, mask).items()}),
+        **effective_metrics(model, example, mask.to_torch(ctx.device), after.size, after.size_nz, after.flops),
         "time_masks_s": mask_seconds, "time_pre_eval_s": t_pre, "time_finetune_s": t_finetune,
         "time_eval_s": t_eval, "time_total_s": mask_seconds + time.perf_counter() - t_start,
         "protocol_version": PROTOCOL_VERSION, "protocol_hash": ctx.benchmark.protocol_hash(),

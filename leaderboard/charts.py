@@ -25,8 +25,11 @@ REFERENCE_SYMBOLS = ["diamond", "square", "triangle-up", "pentagon", "hexagon"]
 # Hover text: the other axis's value rides in customdata[2] (compression on the speedup chart,
 # speedup on the compression chart). Shared by every trace through the layout's template, so
 # it is not repeated in each trace (the JSON stays small).
+# customdata[3]: the effective values (weights on an input-to-output path) and the disconnected
+# count, as text.
 _HOVER = ("<b>%{fullData.name}</b><br>{axes}<br>top-1 %{y:.2f} ± %{customdata[0]:.2f} %"
-          "<br>n = %{customdata[1]} seeds<extra></extra>")
+          "<br>n = %{customdata[1]} seeds%{customdata[3]}<extra></extra>")
+DISCONNECTED_SYMBOL = "x"  # a point where some seed's network has no input-to-output path
 HOVER_COMPRESSION = _HOVER.replace("{axes}", "compression %{x:.3g}× · speedup %{customdata[2]:.2f}×")
 HOVER_SPEEDUP = _HOVER.replace("{axes}", "speedup %{x:.2f}× · compression %{customdata[2]:.3g}×")
 
@@ -93,6 +96,25 @@ def _layout(xaxis: dict, reference_top1: float | None, hover: str) -> dict:
     return layout
 
 
+def _number(value) -> float | None:
+    return None if value is None or value != value else float(value)
+
+
+def _effective_note(compression, speedup, disconnected: int, n: int) -> str:
+    """The hover's effective line: effective compression and speedup, and how many seeds'
+    networks are disconnected (no input-to-output path)."""
+    compression, speedup = _number(compression), _number(speedup)
+    parts = []
+    if compression is not None:
+        parts.append(f"effective compression {compression:.3g}×")
+    if speedup is not None:
+        parts.append(f"effective speedup {speedup:.3g}×")
+    note = "<br>" + " · ".join(parts) if parts else ""
+    if disconnected:
+        note += f"<br>disconnected in {disconnected} of {n} seeds"
+    return note
+
+
 def _columns(curves: pd.DataFrame, names: list[str]) -> list[tuple]:
     """Rows of the given columns as plain Python tuples (much faster than itertuples)."""
     return list(zip(*(curves[n].tolist() for n in names)))
@@ -108,16 +130,21 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
     Each trace's `meta` is the method's slug."""
     points: dict[int, list] = defaultdict(list)
     meta: dict[int, tuple] = {}
-    if "is_reference" not in curves:
-        curves = curves.assign(is_reference=False)
-    for method_id, name, slug, is_baseline, is_reference, compression, mean, std, n, speedup in _columns(
+    for column, default in (("is_reference", False), ("effective_compression_mean", None),
+                            ("effective_speedup_mean", None), ("disconnected", 0)):
+        if column not in curves:
+            curves = curves.assign(**{column: default})
+    for (method_id, name, slug, is_baseline, is_reference, compression, mean, std, n, speedup,
+         eff_c, eff_s, disconnected) in _columns(
             curves, ["method_id", "method", "slug", "is_baseline", "is_reference", "compression", "top1_mean",
-                     "top1_std", "n", "speedup_mean"]):
+                     "top1_std", "n", "speedup_mean", "effective_compression_mean",
+                     "effective_speedup_mean", "disconnected"]):
         tier = "baseline" if is_baseline else "reference" if is_reference else "entry"
         meta.setdefault(method_id, (name, slug, tier))
         speedup = None if speedup is None or math.isnan(speedup) else round(speedup, 3)
         points[method_id].append((float(compression), round(mean * 100, 3),
-                                  round(std * 100, 3), int(n), speedup))
+                                  round(std * 100, 3), int(n), speedup,
+                                  _effective_note(eff_c, eff_s, int(disconnected or 0), int(n))))
     baseline_order = {slug: i for t in ("baseline", "reference") for i, slug in
                       enumerate(sorted(slug for _, slug, tier in meta.values() if tier == t))}
     by_compression, by_speedup = [], []
@@ -129,6 +156,10 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
         compression = [r[0] for r in rows]
         speedup = [r[4] for r in rows]
         style = _style(method_id, slug, tier, baseline_order)
+        if any("disconnected" in r[5] for r in rows):
+            symbol = style["marker"].get("symbol", "circle")
+            style["marker"] = {**style["marker"], "symbol": [
+                DISCONNECTED_SYMBOL if "disconnected" in r[5] else symbol for r in rows]}
         common = {
             "name": _escape(name) + ("" if tier == "entry" else f" ({tier})"), "meta": slug,
             "y": [r[1] for r in rows], "line": style["line"], "marker": style["marker"],
@@ -139,9 +170,9 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
         if shown is not None and method_id not in shown:
             common["visible"] = "legendonly"
         by_compression.append({**common, "x": compression,
-                               "customdata": [[r[2], r[3], r[4]] for r in rows]})
+                               "customdata": [[r[2], r[3], r[4], r[5]] for r in rows]})
         by_speedup.append({**common, "x": speedup,
-                           "customdata": [[r[2], r[3], r[0]] for r in rows]})
+                           "customdata": [[r[2], r[3], r[0], r[5]] for r in rows]})
         xs_c += compression
         xs_s += [s for s in speedup if s is not None]
     return {

@@ -11,7 +11,9 @@ from collections import defaultdict
 
 import pandas as pd
 from django.db.models import Avg, Count, OuterRef, Prefetch, Q, QuerySet, StdDev, Subquery
-from django.db.models.functions import Abs
+from django.db.models import FloatField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Abs, Cast
 
 from submissions.models import ArchivedResult, Rerun, Run, Submission
 
@@ -21,7 +23,13 @@ FINISHED = Run.Status.FINISHED
 
 CURVE_COLUMNS = ["method_id", "method", "slug", "is_baseline", "is_reference", "created", "compression",
                  "top1_mean", "top1_std", "n", "speedup_mean", "compression_error_mean",
-                 "abs_compression_error_mean", "unsandboxed"]
+                 "abs_compression_error_mean", "unsandboxed", "effective_compression_mean",
+                 "effective_speedup_mean", "disconnected"]
+
+
+def _record_float(key: str):
+    """A number of the run's evaluator record (JSON), for aggregation in SQL; null when absent."""
+    return Cast(KeyTextTransform(key, "record"), FloatField())
 
 
 def _listed(prefix: str = "") -> Q:
@@ -115,8 +123,10 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None) -> pd.DataFrame:
     listed or not: the caller has checked that the user may see them.
     top1_std is the sample standard deviation (ddof=1), 0 when n = 1; compression is the
     requested one; compression_error_mean is the mean signed error and
-    abs_compression_error_mean the mean |error|. Rows are ordered by method creation, then
-    compression."""
+    abs_compression_error_mean the mean |error|; effective_compression_mean and
+    effective_speedup_mean average the records' effective values (evaluator/connectivity.py;
+    a disconnected run has no effective speedup) and `disconnected` counts the runs with no
+    input-to-output path. Rows are ordered by method creation, then compression."""
     runs = Run.objects.filter(benchmark=benchmark, status=FINISHED, top1__isnull=False)
     runs = runs.filter(LISTED_RUN) if methods is None else runs.filter(submission__method__in=methods)
     # Two queries: the aggregates per (method, compression), then the methods' names. Grouping
@@ -126,6 +136,12 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None) -> pd.DataFrame:
         speedup_mean=Avg("speedup"), compression_error_mean=Avg("compression_error"),
         abs_compression_error_mean=Avg(Abs("compression_error")),
         unsandboxed=Count("id", filter=Q(sandbox="none")),
+        # Records from before these columns have none (null); a disconnected run has no effective
+        # speedup (JSON null, which SQLite's text extraction would read as 0).
+        effective_compression_mean=Avg(_record_float("effective_compression"),
+                                       filter=Q(record__has_key="effective_compression")),
+        effective_speedup_mean=Avg(_record_float("effective_speedup"), filter=Q(record__disconnected=False)),
+        disconnected=Count("id", filter=Q(record__disconnected=True)),
     ))
     about = {pk: rest for pk, *rest in Method.objects.filter(
         pk__in={row[0] for row in stats}).values_list("pk", "name", "slug", "is_baseline", "is_reference",
@@ -151,6 +167,8 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     """The ranked table: one dict per method with finished runs.
 
     score: the mean over the compressions 2..64 of the method's per-compression mean top-1,
+    `effective_top`: its mean effective compression at its highest compression; `disconnected_at`:
+    the compressions where some seed's network has no input-to-output path.
     over the compressions it has finished runs at. `complete` is true when it has all of them.
     Order: complete methods first, then incomplete ones (a score over fewer, usually easier,
     compressions is not comparable), each by score descending; ties go to the earliest method
@@ -165,8 +183,9 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     # costs more than the whole ranking.
     created_order = curves["created"].rank(method="dense").tolist()
     columns = ["method_id", "method", "slug", "is_baseline", "is_reference", "compression", "top1_mean",
-               "top1_std", "n", "abs_compression_error_mean"]
-    for created, (method_id, name, slug, is_baseline, is_reference, compression, mean, std, n, abs_error) in zip(
+               "top1_std", "n", "abs_compression_error_mean", "effective_compression_mean", "disconnected"]
+    for created, (method_id, name, slug, is_baseline, is_reference, compression, mean, std, n, abs_error,
+                  effective, disconnected) in zip(
             created_order, zip(*(curves[c].tolist() for c in columns))):
         if method_id not in methods:
             methods[method_id] = {"method_id": method_id, "method": name, "slug": slug,
@@ -175,7 +194,9 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
                                   "created_order": created}
         cells[method_id][float(compression)] = {
             "mean": mean, "std": std, "n": int(n),
-            "abs_error": None if abs_error is None or abs_error != abs_error else abs_error}
+            "abs_error": None if abs_error is None or abs_error != abs_error else abs_error,
+            "effective": None if effective is None or effective != effective else effective,
+            "disconnected": int(disconnected or 0)}
     rows = []
     for method_id, row in methods.items():
         have = cells[method_id]
@@ -190,6 +211,10 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
             abs_compression_error=(sum(e * n for e, n in errors) / sum(n for _, n in errors)
                                    if errors else None),
             n_min=min(ns), n_max=max(ns), runs=sum(ns),
+            # the effective compression at the method's highest compression, and where any
+            # seed's network has no input-to-output path
+            effective_top=have[max(have)]["effective"],
+            disconnected_at=[c for c in compressions if c in have and have[c]["disconnected"]],
         )
         rows.append(row)
     unsandboxed = set(curves.loc[curves["unsandboxed"] > 0, "method_id"].tolist())

@@ -31,6 +31,8 @@ def make_record(*, benchmark: str = "digits-mlp", compression: float = 2.0, seed
         "val_top1": top1 - 0.01, "best_epoch": 7, "epochs_run": 10, "test_samples": 360,
         "layer_collapse": False, "collapsed_layers": "[]",
         "layer_sparsity": '{"fc1.weight": 0.5, "fc2.weight": 0.5, "fc3.weight": 0.49}',
+        "effective_compression": actual, "effective_speedup": speedup if speedup is not None else actual * 0.98,
+        "disconnected": False,
         "time_masks_s": 0.012, "time_pre_eval_s": 0.004, "time_finetune_s": 1.25,
         "time_eval_s": 0.004, "time_total_s": 1.3, "protocol_version": 1,
         "protocol_hash": "0123456789abcdef", "weights_sha256": "ab" * 32,
