@@ -72,6 +72,12 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("benchmarks", help="list the benchmarks")
 
+    imp = sub.add_parser("import-weights", help="pin a published checkpoint (ShrinkBench's CIFAR ResNets) "
+                                               "as a benchmark's weights")
+    imp.add_argument("benchmark")
+    imp.add_argument("file", type=Path, help="the published .th file (its SHA-256 must be the pinned one)")
+    imp.add_argument("--out-dir", type=Path, help="default: $PRUNEBOARD_WEIGHTS_DIR or weights/")
+
     pre = sub.add_parser("pretrain", help="train a benchmark's dense weights deterministically")
     pre.add_argument("benchmark")
     pre.add_argument("--out-dir", type=Path, help="default: $PRUNEBOARD_WEIGHTS_DIR or weights/")
@@ -165,8 +171,18 @@ def cmd_pretrain(args) -> int:
     return 0
 
 
+def cmd_import_weights(args) -> int:
+    from .published import import_weights
+
+    if not args.file.is_file():
+        raise FileNotFoundError(f"{args.file} does not exist")
+    path, digest = import_weights(args.benchmark, args.file, args.out_dir)
+    print(f"wrote {path} (SHA-256 {digest}) and {path.with_suffix('.sha256').name}")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "metrics": cmd_metrics, "benchmarks": cmd_benchmarks,
-            "pretrain": cmd_pretrain}
+            "pretrain": cmd_pretrain, "import-weights": cmd_import_weights}
 
 
 def main(argv: list[str] | None = None) -> int:
