@@ -13,6 +13,9 @@ class Benchmark(models.Model):
     embedded = models.BooleanField(default=False)
     queue = models.CharField(max_length=16, default="cpu")
     reference_top1 = models.FloatField(null=True, blank=True)
+    published_top1 = models.FloatField(
+        null=True, blank=True, help_text="the publisher's top-1 of pinned published weights "
+                                         "(evaluator/published.py), shown until a worker measures it")
     weights_sha256 = models.CharField(max_length=64, blank=True)
     compressions = models.JSONField(default=list)
     seeds = models.JSONField(default=list)

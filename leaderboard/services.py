@@ -1,6 +1,7 @@
 """Keeping the site's benchmarks in step with the evaluator's registry."""
 
 from evaluator.benchmarks import PROTOCOL_VERSION, list_benchmarks
+from evaluator.published import PUBLISHED
 
 from .models import Benchmark
 
@@ -12,6 +13,7 @@ def benchmarks_sync() -> list[Benchmark]:
         row, _ = Benchmark.objects.update_or_create(name=b.name, defaults={
             "dataset": b.dataset, "model": b.model, "description": b.description,
             "embedded": b.embedded, "queue": b.queue, "reference_top1": b.reference_top1,
+            "published_top1": PUBLISHED[b.name].top1 if b.name in PUBLISHED else None,
             "weights_sha256": b.weights_sha256 or "", "compressions": list(b.compressions),
             "seeds": list(b.seeds), "protocol_version": PROTOCOL_VERSION,
             "protocol_hash": b.protocol_hash(), "position": position,

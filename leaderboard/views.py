@@ -22,10 +22,10 @@ def benchmark_detail(request, name):
     curves = selectors.benchmark_curves(benchmark=benchmark)
     ranking = selectors.benchmark_ranking(benchmark=benchmark, curves=curves)
     done, total = selectors.benchmark_progress(benchmark=benchmark)
-    figures = accuracy_figures(curves, shown=initially_shown(ranking),
-                               reference_top1=benchmark.reference_top1)
+    dense = selectors.benchmark_dense_top1(benchmark=benchmark)
+    figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"])
     return render(request, "leaderboard/benchmark.html", {
-        "benchmark": benchmark, "ranking": ranking, "figures": figures,
+        "benchmark": benchmark, "ranking": ranking, "figures": figures, "dense": dense,
         "compressions": benchmark.compressions, "done": done, "total": total,
         "entries": sum(r["tier"] == "entry" for r in ranking),
     })
