@@ -18,6 +18,7 @@ from django.db.models.functions import Abs, Cast
 from submissions.models import ArchivedResult, Rerun, Run, Submission
 
 from .models import Benchmark, Method
+from .ranking import rank_bands, seed_scores, speedup_score, t_interval
 
 FINISHED = Run.Status.FINISHED
 
@@ -194,7 +195,10 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     over the compressions it has finished runs at. `complete` is true when it has all of them.
     Order: complete methods first, then incomplete ones (a score over fewer, usually easier,
     compressions is not comparable), each by score descending; ties go to the earliest method
-    (Method.created, then id). Pass `curves` when already computed to save the query."""
+    (Method.created, then id). Pass `curves` when already computed to save the query.
+    Also per row (leaderboard/ranking.py): `interval`, the score's 95 % t interval over seeds
+    (None with one seed), `half_width`, `band` (methods whose intervals overlap the band
+    leader's share its band), and `speedup_score` / `speedup_missing` for the speedup ranking."""
     if curves is None:
         curves = benchmark_curves(benchmark=benchmark)
     compressions = [float(c) for c in benchmark.compressions]
@@ -240,14 +244,48 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
         )
         rows.append(row)
     unsandboxed = set(curves.loc[curves["unsandboxed"] > 0, "method_id"].tolist())
+    per_seed = _per_seed_top1(benchmark, list(methods))
+    points = defaultdict(list)
+    for method_id, speedup, mean in _columns_of(curves, ["method_id", "speedup_mean", "top1_mean"]):
+        points[method_id].append((speedup, mean))
     for row in rows:
         row["unsandboxed"] = row["method_id"] in unsandboxed
+        row["interval"] = t_interval(seed_scores(per_seed[row["method_id"]], scored))
+        row["half_width"] = None if row["interval"] is None else (row["interval"][1] - row["interval"][0]) / 2
+        row["speedup_score"], row["speedup_missing"] = speedup_score(points[row["method_id"]])
     rows.sort(key=lambda r: (not r["complete"], r["score"] is None,
                              -(r["score"] if r["score"] is not None else 0.0),
                              r["created_order"], r["method_id"]))
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
+    rank_bands(rows)
     return rows
+
+
+def benchmark_speedup_ranking(*, ranking: list[dict]) -> list[dict]:
+    """The same methods ranked by top-1 over the theoretical-speedup axis (leaderboard/ranking.py):
+    those that reach every speedup bucket first, each by speedup_score descending; ties go to the
+    earliest method. Sets row["speedup_rank"]; returns new list order, the same dicts."""
+    rows = sorted(ranking, key=lambda r: (bool(r["speedup_missing"]), r["speedup_score"] is None,
+                                          -(r["speedup_score"] or 0.0), r["created_order"], r["method_id"]))
+    for rank, row in enumerate(rows, start=1):
+        row["speedup_rank"] = rank
+    return rows
+
+
+def _columns_of(frame: pd.DataFrame, names: list[str]) -> list[tuple]:
+    return list(zip(*(frame[n].tolist() for n in names))) if len(frame) else []
+
+
+def _per_seed_top1(benchmark: Benchmark, method_ids: list[int]) -> dict[int, dict[tuple[float, int], float]]:
+    """method id -> {(compression, seed): top-1} of finished runs (several runs of one cell: their mean)."""
+    cells: dict[int, dict[tuple[float, int], list[float]]] = defaultdict(lambda: defaultdict(list))
+    for method_id, compression, seed, top1 in Run.objects.filter(
+            benchmark=benchmark, status=FINISHED, top1__isnull=False,
+            submission__method_id__in=method_ids).values_list(
+            "submission__method_id", "compression", "seed", "top1"):
+        cells[method_id][float(compression), seed].append(top1)
+    return defaultdict(dict, {m: {k: sum(v) / len(v) for k, v in c.items()} for m, c in cells.items()})
 
 
 def benchmark_progress(*, benchmark: Benchmark) -> tuple[int, int]:

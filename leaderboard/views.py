@@ -24,8 +24,10 @@ def benchmark_detail(request, name):
     done, total = selectors.benchmark_progress(benchmark=benchmark)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
     figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"])
+    by = "speedup" if request.GET.get("by") == "speedup" else "compression"
+    table = selectors.benchmark_speedup_ranking(ranking=ranking) if by == "speedup" else ranking
     return render(request, "leaderboard/benchmark.html", {
-        "benchmark": benchmark, "ranking": ranking, "figures": figures, "dense": dense,
+        "benchmark": benchmark, "ranking": table, "by": by, "figures": figures, "dense": dense,
         "compressions": benchmark.compressions, "done": done, "total": total,
         "entries": sum(r["tier"] == "entry" for r in ranking),
     })
