@@ -228,6 +228,10 @@ PRUNEBOARD_TORCH_THREADS = env_int("PRUNEBOARD_TORCH_THREADS", 0)
 if PRUNEBOARD_TORCH_THREADS < 0:
     raise ImproperlyConfigured("PRUNEBOARD_TORCH_THREADS must be 0 (torch's default) or more")
 
+# 1: each web process imports the evaluator's strategy API (torch) when it starts, with gunicorn
+# --preload once in its master, so no upload request waits for it (`manage.py serve` sets it).
+PRUNEBOARD_WEB_PRELOAD = env_bool("PRUNEBOARD_WEB_PRELOAD", False)
+
 # Where workers look for datasets and extra weights (the evaluator reads these too).
 PRUNEBOARD_DATA_ROOT = env_str("PRUNEBOARD_DATA_ROOT", str(BASE_DIR / "data"))
 

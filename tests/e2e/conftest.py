@@ -177,9 +177,9 @@ def stack(tmp_path_factory):
         web_log = open(var / "web.log", "wb")
         stack.processes.append(subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "pruneboard.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--access-logfile", "-"],
-            cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT))
-        _wait_for(stack.url + "/", 60)
+             "--workers", "2", "--preload", "--access-logfile", "-"],  # as `manage.py serve` runs it
+            cwd=ROOT, env={**env, "PRUNEBOARD_WEB_PRELOAD": "1"}, stdout=web_log, stderr=subprocess.STDOUT))
+        _wait_for(stack.url + "/", 180)  # the master imports torch before it listens (--preload)
         yield stack
     finally:
         for proc in stack.processes:

@@ -46,8 +46,9 @@ class Command(BaseCommand):
         celery = [os.path.join(bin_dir, "celery"), "-A", "pruneboard", "worker", "--concurrency", "1",
                   "--pool", "solo", "--loglevel", "INFO"]
         procs = [_child([os.path.join(bin_dir, "gunicorn"), "pruneboard.wsgi",
-                         "--bind", f"{host}:{port}", "--workers", "2",
-                         "--access-logfile", "-", "--log-level", "warning"])]
+                         "--bind", f"{host}:{port}", "--workers", "2", "--preload",
+                         "--access-logfile", "-", "--log-level", "warning"],
+                        env={**os.environ, "PRUNEBOARD_WEB_PRELOAD": "1"})]
         if not no_worker:
             procs.append(_child(celery + ["--queues", "cpu,gpu", "--hostname", "local@%h"]))
             # the dispatcher and the reaper: their own queue and process, with the one beat
@@ -68,7 +69,7 @@ class Command(BaseCommand):
             for p in procs:
                 p.wait(timeout=60)
 
-    def _wait_until_up(self, address, web, timeout=60):
+    def _wait_until_up(self, address, web, timeout=180):  # --preload: torch is imported first
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and web.poll() is None:
             try:
@@ -103,5 +104,5 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
-def _child(argv) -> subprocess.Popen:
-    return subprocess.Popen(argv, preexec_fn=_die_with_parent)
+def _child(argv, env=None) -> subprocess.Popen:
+    return subprocess.Popen(argv, preexec_fn=_die_with_parent, env=env)
