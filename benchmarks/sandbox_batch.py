@@ -3,6 +3,7 @@ run (before) vs one per (submission, benchmark) batch (after).
 
     .venv/bin/python benchmarks/sandbox_batch.py              # both, digits-mlp
     .venv/bin/python benchmarks/sandbox_batch.py --benchmark mnist1d-cnn
+    .venv/bin/python benchmarks/sandbox_batch.py --masks-only   # scoring stubbed: the masks' cost alone
 
 Each mode runs in a fresh process on a fresh SQLite database under a temporary PRUNEBOARD_VAR_DIR:
 a user uploads a layerwise-magnitude strategy file, and the 21 runs are evaluated one after the
@@ -34,7 +35,7 @@ class LayerMagnitude(LayerPruning, VisionPruning):
 '''
 
 
-def one(benchmark: str, batch: bool) -> dict:
+def one(benchmark: str, batch: bool, masks_only: bool) -> dict:
     import django
 
     django.setup()
@@ -61,6 +62,10 @@ def one(benchmark: str, batch: bool) -> dict:
         return real(source, **kwargs)
 
     execution.compute_masks = counted
+    if masks_only:
+        from tests.web.factories import make_record
+
+        execution.score_run = lambda ctx, source, c, s, masks, **kw: make_record(compression=c, seed=s)
     if not batch:
         masks_for = execution._masks_for
         execution._masks_for = lambda run, ctx, source, batch: masks_for(run, ctx, source, False)
@@ -70,24 +75,26 @@ def one(benchmark: str, batch: bool) -> dict:
         tasks.run_evaluate(run.pk)
     seconds = time.perf_counter() - began
     finished = submission.runs.filter(status=Run.Status.FINISHED).count()
-    return {"mode": "batch" if batch else "per-run", "runs": submission.runs.count(), "finished": finished,
+    return {"mode": ("batch" if batch else "per-run") + (", masks only" if masks_only else ""), "runs": submission.runs.count(), "finished": finished,
             "sandbox_starts": len(starts), "jobs_per_start": starts, "sweep_s": round(seconds, 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--benchmark", default="digits-mlp")
+    parser.add_argument("--masks-only", action="store_true", help="stub the scoring (finetuning)")
     parser.add_argument("--one", choices=["batch", "per-run"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.benchmark, args.one == "batch")))
+        print(json.dumps(one(args.benchmark, args.one == "batch", args.masks_only)))
         return
     for mode in ("per-run", "batch"):
         with tempfile.TemporaryDirectory() as var:
             env = {**os.environ, "PRUNEBOARD_VAR_DIR": var, "DATABASE_URL": f"sqlite:///{var}/db.sqlite3",
                    "DJANGO_SETTINGS_MODULE": "pruneboard.settings", "PRUNEBOARD_LOG_LEVEL": "WARNING",
                    "PYTHONPATH": str(ROOT)}
-            out = subprocess.run([sys.executable, __file__, "--benchmark", args.benchmark, "--one", mode],
+            out = subprocess.run([sys.executable, __file__, "--benchmark", args.benchmark, "--one", mode]
+                                 + (["--masks-only"] if args.masks_only else []),
                                  env=env, cwd=ROOT, capture_output=True, text=True, check=True)
             print(out.stdout.strip().splitlines()[-1])
 
