@@ -60,6 +60,14 @@ def test_a_researchers_first_upload_goes_before_the_baselines_queued_earlier(ben
     assert all(i.fill_in for i in order[21:])
 
 
+def test_reference_methods_fill_in_after_researchers_like_the_baselines(benchmarks, alice, upload):
+    services.baseline_ensure("snip", [benchmarks["digits-mlp"]])
+    mine = upload(alice)
+    order = dispatch.waiting("cpu")
+    assert {i.pk for i in order[:21]} == set(mine.runs.values_list("pk", flat=True))
+    assert all(i.fill_in for i in order[21:]) and len(order) == 42
+
+
 def test_the_baselines_fill_in_seed_0_first(benchmarks):
     services.baseline_ensure("random", [benchmarks["digits-mlp"]])
     services.baseline_ensure("global-mag-weight", [benchmarks["digits-mlp"]])
