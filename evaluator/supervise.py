@@ -60,6 +60,7 @@ class Watch:
     cgroup: object = None  # evaluator.cgroups.Cgroup
     results: list = field(default_factory=list)
     output: bytearray = field(default_factory=bytearray)
+    rusage: object = None  # the child's resource usage, once reaped (os.wait4)
 
     def run(self) -> list[Mask | StrategyError]:
         self.results = [None] * len(self.jobs)
