@@ -173,7 +173,7 @@ class ChannelReader:
         data, offset, arrays = np.frombuffer(payload, np.uint8), 0, {}
         for name, shape in self.layout:
             n = math.prod(shape)
-            chunk = data[offset: offset + math.ceil(n / 8)]
-            offset += math.ceil(n / 8)
-            arrays[name] = np.unpackbits(chunk, count=n).reshape(shape).astype(bool)
+            end = offset + math.ceil(n / 8)
+            arrays[name] = np.unpackbits(data[offset:end], count=n).reshape(shape).astype(bool)
+            offset = end
         return Mask(arrays)

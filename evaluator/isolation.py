@@ -152,12 +152,13 @@ class UidSlot:
     in a root-owned folder; processes a dead holder left behind under that uid are killed
     when the slot is taken."""
 
-    def __init__(self):
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled and os.geteuid() == 0  # uid None: the child keeps the worker's
         self.uid: int | None = None
         self._fd: int | None = None
 
     def __enter__(self) -> UidSlot:
-        if os.geteuid() != 0:
+        if not self.enabled:
             return self
         folder = Path(os.environ.get("PRUNEBOARD_SANDBOX_SLOT_DIR", "/tmp/pruneboard-sandbox-slots"))
         folder.mkdir(mode=0o700, exist_ok=True)
@@ -183,26 +184,35 @@ class UidSlot:
             os.close(self._fd)  # releases the lock
 
 
-def kill_processes_of(uid: int) -> None:
+def processes_of(uids: set[int]) -> list[int]:
+    """Pids of the processes running as any of `uids`."""
+    found = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
-                if os.stat(f"/proc/{pid}").st_uid == uid:
-                    os.kill(int(pid), signal.SIGKILL)
+                if os.stat(f"/proc/{pid}").st_uid in uids:
+                    found.append(int(pid))
             except OSError:
                 continue
+    return found
+
+
+def kill_processes_of(uid: int) -> None:
+    for pid in processes_of({uid}):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _own_process_count() -> int:
-    uid = os.getuid()
+    """Threads of every process of the worker's own uid (what RLIMIT_NPROC counts)."""
     count = 0
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if os.stat(f"/proc/{pid}").st_uid == uid:
-                    count += len(os.listdir(f"/proc/{pid}/task"))
-            except OSError:
-                continue
+    for pid in processes_of({os.getuid()}):
+        try:
+            count += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            continue
     return count
 
 

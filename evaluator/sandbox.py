@@ -159,7 +159,7 @@ def _run_child(inputs: Path, jobs, layout, limits: Limits, mode: str) -> list[Ma
     scratch = None if mode == "bwrap" else Path(tempfile.mkdtemp(prefix=f"pruneboard-scratch-{os.getpid()}-"))
     cgroup = _make_cgroup(limits)
     try:
-        with UidSlot() if mode == "bwrap" else _NoSlot() as slot:
+        with UidSlot(enabled=mode == "bwrap") as slot:
             where = INPUT if mode == "bwrap" else str(inputs)
             argv = [sys.executable, "-m", "evaluator.sandbox_child", where, str(result_w)]
             env = child_environment("/scratch" if mode == "bwrap" else str(scratch))
@@ -191,16 +191,6 @@ def _run_child(inputs: Path, jobs, layout, limits: Limits, mode: str) -> list[Ma
             subprocess.run(["rm", "-rf", "--one-file-system", str(scratch)], check=False)
 
 
-class _NoSlot:
-    uid = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
-
-
 def _make_cgroup(limits: Limits) -> Cgroup | None:
     if cgroup_problem() is not None:
         return None
@@ -216,7 +206,7 @@ def _check_bwrap_started(status_r: int, watch: Watch) -> None:
     except BlockingIOError:
         status = b""
     if b'"child-pid"' not in status:
-        raise RuntimeError(f"the sandbox did not start: {watch._printed()[-500:]}")
+        raise RuntimeError(f"the sandbox did not start: {watch.printed()[-500:]}")
 
 
 def limits_report() -> str:

@@ -96,7 +96,7 @@ class Watch:
                         try:
                             failure = self._take(reader.feed(data))
                         except ProtocolError as exc:
-                            failure = StrategyError(str(exc), self._printed())
+                            failure = StrategyError(str(exc), self.printed())
                         if failure is not None:
                             return failure
                 now = time.monotonic()
@@ -126,7 +126,7 @@ class Watch:
                        f"({self.limits.startup_seconds:g} s, {2 * self.limits.startup_seconds:g} CPU seconds)")
         else:
             message = f"the strategy {describe_limit(kind, self.limits)}"
-        return StrategyError(message, self._printed(), limit=kind)
+        return StrategyError(message, self.printed(), limit=kind)
 
     def _take(self, messages: list[tuple]) -> StrategyError | None:
         for kind, job, value in messages:
@@ -154,7 +154,7 @@ class Watch:
             if hit:
                 detail = f": {said}" if said else ""
                 return StrategyError(f"the strategy {describe_limit(kind, self.limits)}{detail}",
-                                     self._printed(), limit=kind)
+                                     self.printed(), limit=kind)
         return None
 
     # The end
@@ -187,14 +187,14 @@ class Watch:
         cpu_used = self.cgroup.cpu_seconds() if self.cgroup else rusage.ru_utime + rusage.ru_stime
         if number == signal.SIGXCPU and cpu_used >= self.limits.cpu_seconds:
             return StrategyError(f"the strategy {describe_limit('cpu', self.limits)}",
-                                 self._printed(), limit="cpu")
+                                 self.printed(), limit="cpu")
         if number is not None and number in signal.Signals._value2member_map_:
             return StrategyError(f"the strategy process crashed (killed by signal {number}, "
-                                 f"{signal.Signals(number).name}) before returning masks", self._printed())
+                                 f"{signal.Signals(number).name}) before returning masks", self.printed())
         if code != 0:
             return StrategyError(f"the strategy process exited with status {code} before returning masks",
-                                 self._printed())
-        return StrategyError("the strategy process ended before returning masks", self._printed())
+                                 self.printed())
+        return StrategyError("the strategy process ended before returning masks", self.printed())
 
     def _fail_rest(self, failure: StrategyError) -> None:
         """The job that failed and every job after it get the same error, at once."""
@@ -209,7 +209,7 @@ class Watch:
         for i in missing:
             self.results[i] = failure
 
-    def _printed(self) -> str:
+    def printed(self) -> str:
         return bytes(self.output).decode("utf-8", "replace")
 
 
