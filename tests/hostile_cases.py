@@ -197,6 +197,17 @@ CASES = [
             send(json.dumps({"kind": "masks", "job": 999, "bytes": 1}).encode() + b"\\n")
             time.sleep(30)
     ''', "sent a message for job '999'; there are"),
+    Case("garbage-on-every-inherited-pipe", '''
+        def attack(self):
+            for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
+                if fd > 2:  # the result channel, and whatever else was inherited (bwrap's status pipe)
+                    try:
+                        os.set_blocking(fd, False)
+                        os.write(fd, b'{"child-pid": 1}\\n' + b"x" * 4096)
+                    except OSError:
+                        pass
+            time.sleep(30)
+    ''', "sent a message of an unknown kind"),
     Case("closed-channel", '''
         def attack(self):
             os.close(int(sys.argv[2]))
@@ -318,7 +329,7 @@ def another_sandbox_user(count: int = 60):
     many under uid 65534 (the single uid every sandbox shared before slots)."""
     import subprocess
 
-    from evaluator.isolation import UidSlot
+    from evaluator.isolation import UidSlot, processes_of
 
     with UidSlot() as slot:
         # One shell a uid starts the sleepers (forking this big test process 120 times is slow).
@@ -327,7 +338,7 @@ def another_sandbox_user(count: int = 60):
                                   stdin=subprocess.DEVNULL, start_new_session=True)
                  for uid in (slot.uid, 65534)]
         deadline = time.monotonic() + 30
-        while _count_processes_of({slot.uid, 65534}) < 2 * count and time.monotonic() < deadline:
+        while len(processes_of({slot.uid, 65534})) < 2 * count and time.monotonic() < deadline:
             time.sleep(0.1)
         try:
             yield slot
@@ -335,17 +346,6 @@ def another_sandbox_user(count: int = 60):
             for proc in procs:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-
-
-def _count_processes_of(uids: set[int]) -> int:
-    count = 0
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                count += os.stat(f"/proc/{pid}").st_uid in uids
-            except OSError:
-                continue
-    return count
 
 
 def case_context(case: Case):
