@@ -104,11 +104,19 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"  # `collectstatic` target in production
-STATIC_ROOT.mkdir(exist_ok=True)
+# `collectstatic` copies every static file here under a content-hashed name (site.3f2a9c.css)
+# with a gzip copy beside it (and a brotli one when the Brotli package is installed);
+# WhiteNoise serves those with `Cache-Control: max-age=315360000, immutable` and picks the
+# compressed copy the browser accepts. `manage.py serve` and the Dockerfile run it; without it
+# (and DEBUG off) a page fails with "Missing staticfiles manifest entry".
+STATIC_ROOT = Path(env_str("PRUNEBOARD_STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # plotly.js comes from the plotly package itself: served locally, never from a CDN.
 STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(plotly.__file__).parent / "package_data")]
-WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 MEDIA_ROOT = Path(env_str("PRUNEBOARD_MEDIA_ROOT", str(VAR_DIR / "media")))
 
 # Uploads: a strategy file is at most this many bytes. An upload request declaring more than

@@ -174,6 +174,7 @@ def stack(tmp_path_factory):
     try:
         stack.manage("migrate", "--noinput")
         stack.manage("sync_benchmarks")
+        stack.manage("collectstatic", "--noinput")  # the manifest storage's hashed, gzipped files
         web_log = open(var / "web.log", "wb")
         stack.processes.append(subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "pruneboard.wsgi", "--bind", f"127.0.0.1:{port}",

@@ -28,6 +28,10 @@ def site(settings, tmp_path):
     that log in often never meet them, and two test runs at once never share them)."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Pages link static files by name, not through the manifest `collectstatic` writes (the
+    # site's storage needs that run first; tests/web/test_static.py runs it and checks it).
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "pruneboard-tests"}}
     cache.clear()

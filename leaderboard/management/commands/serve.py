@@ -42,6 +42,7 @@ class Command(BaseCommand):
                                    "server running there? Set PRUNEBOARD_PORT or pass --port.")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("sync_benchmarks", verbosity=0)
+        _collect_static()
         bin_dir = os.path.dirname(sys.executable)
         celery = [os.path.join(bin_dir, "celery"), "-A", "pruneboard", "worker", "--concurrency", "1",
                   "--pool", "solo", "--loglevel", "INFO"]
@@ -80,6 +81,20 @@ class Command(BaseCommand):
             except OSError:
                 time.sleep(0.5)
         raise SystemExit(f"the web server did not answer at {address} within {timeout} s")
+
+
+def _collect_static() -> None:
+    """`collectstatic` (hashed names, gzip copies) when the static sources changed since the
+    last time: their names, sizes and times are stamped in STATIC_ROOT."""
+    from django.contrib.staticfiles.finders import get_finders
+
+    sources = sorted(f"{path}:{os.stat(storage.path(path)).st_size}:{os.stat(storage.path(path)).st_mtime_ns}"
+                     for finder in get_finders() for path, storage in finder.list(["CVS", ".*", "*~"]))
+    stamp = settings.STATIC_ROOT / ".sources"
+    if stamp.exists() and stamp.read_text() == "\n".join(sources) and (settings.STATIC_ROOT / "staticfiles.json").exists():
+        return
+    call_command("collectstatic", interactive=False, verbosity=0)
+    stamp.write_text("\n".join(sources))
 
 
 def _hold_lock(path):
