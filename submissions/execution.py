@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from .models import Run
 
 _contexts: dict[str, Context] = {}  # one per benchmark per worker process: data and weights load once
 # Masks computed ahead for the queued runs of one (submission, benchmark, file SHA-256), by
-# (compression, seed); each is used once. A few batches are kept, the least recent dropped.
-_batches: OrderedDict[tuple, dict[tuple[float, int], object]] = OrderedDict()
+# (compression, seed), each with its share of the sandbox's seconds; each is used once. A few
+# batches are kept, the least recent dropped.
+_batches: OrderedDict[tuple, dict[tuple[float, int], tuple[object, float]]] = OrderedDict()
 _BATCHES_KEPT = 4
 
 
@@ -60,10 +62,11 @@ def evaluate_run(run: Run, should_stop=None, batch: bool = True) -> dict:
     reproducibility re-run): this run's masks alone, from scratch."""
     ctx = context_for(run.benchmark.name)
     source = strategy_source(run)
-    masks = _masks_for(run, ctx, source, batch)
+    masks, seconds = _masks_for(run, ctx, source, batch)
     if isinstance(masks, StrategyError):
         raise RunFailed(masks.message, masks.traceback, limit=masks.limit)
-    record = score_run(ctx, source, run.compression, run.seed, masks, should_stop=should_stop)
+    record = score_run(ctx, source, run.compression, run.seed, masks, mask_seconds=seconds,
+                       should_stop=should_stop)
     if run.submission.baseline:
         record["strategy"] = run.submission.baseline
     else:
@@ -86,17 +89,21 @@ def _masks_for(run: Run, ctx: Context, source: StrategySource, batch: bool):
     jobs = [job] + [sibling for sibling in siblings if sibling != job]
     results = dict(zip(jobs, _compute(ctx, source, jobs)))
     mine = results.pop(job)
-    _batches[key] = {j: m for j, m in results.items() if not isinstance(m, StrategyError)}
+    _batches[key] = {j: m for j, m in results.items() if not isinstance(m[0], StrategyError)}
     _batches.move_to_end(key)
     while len(_batches) > _BATCHES_KEPT:
         _batches.popitem(last=False)
     return mine
 
 
-def _compute(ctx: Context, source: StrategySource, jobs: list[tuple[float, int]]) -> list:
-    """One sandbox (or, for a baseline, this process) for all the jobs."""
+def _compute(ctx: Context, source: StrategySource, jobs: list[tuple[float, int]]) -> list[tuple]:
+    """One sandbox (or, for a baseline, this process) for all the jobs: per job, its masks (or
+    StrategyError) and its share of the seconds, as the CLI's sweep charges it (`time_masks_s`)."""
+    t0 = time.perf_counter()
     calibration = {seed: calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, seed)
                    for seed in sorted({seed for _, seed in jobs})}
-    return compute_masks(source, model_name=ctx.benchmark.model, num_classes=ctx.splits.num_classes,
-                         state_dict=ctx.state_dict, calibration=calibration, jobs=jobs,
-                         limits=Limits.from_environment(ctx.benchmark.mask_seconds))
+    outputs = compute_masks(source, model_name=ctx.benchmark.model, num_classes=ctx.splits.num_classes,
+                            state_dict=ctx.state_dict, calibration=calibration, jobs=jobs,
+                            limits=Limits.from_environment(ctx.benchmark.mask_seconds))
+    share = (time.perf_counter() - t0) / max(len(jobs), 1)
+    return [(output, share) for output in outputs]
