@@ -9,17 +9,24 @@ from collections import defaultdict
 
 import pandas as pd
 
-# Entries: a qualitative palette (Tableau 10 without its grey), picked by method id so that a
-# method keeps its colour on every page. Baselines: greys with distinct dashes and markers.
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#bcbd22", "#17becf"]
-BASELINE_GREYS = ["#4d4d4d", "#6b6b6b", "#888888", "#a3a3a3"]
+# Colour-blind-safe hues (Okabe & Ito 2008, "Color Universal Design", and Paul Tol's schemes:
+# distinguishable under protanopia, deuteranopia and tritanopia). Entries: saturated hues in a
+# fixed order, given by the entry's place in the figure (sorted by method id, so a method keeps
+# its colour wherever the same methods are drawn); past the last hue the cycle repeats with
+# another marker, so no two entries of one figure look alike.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255",
+           "#44AA99", "#332288"]  # blue, vermillion, green, pink, orange, sky, wine, teal, indigo
+ENTRY_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "triangle-down", "star"]
+# Baselines: one muted family (greys and greyed hues) with thin lines, each separable by its
+# hue, its dash and its open marker.
+BASELINE_COLOURS = ["#5f5f5f", "#7d8b99", "#9c8772", "#6f8f7a", "#8f7f9c", "#a3a3a3", "#4f6272"]
 BASELINE_DASHES = ["dash", "dot", "dashdot", "longdash", "longdashdot", "5px,3px,1px,3px",
                    "2px,2px"]
 BASELINE_SYMBOLS = ["circle-open", "square-open", "diamond-open", "triangle-up-open",
                     "x-thin-open", "cross-thin-open", "star-open"]
-# Reference methods: dark solid lines with filled markers, between the baselines and the entries.
-REFERENCE_COLOURS = ["#08306b", "#3f007d", "#00441b", "#7f2704", "#67000d"]
+# Reference methods: their own style between the two, solid lines in Paul Tol's dark hues with
+# filled, white-edged markers of their own shapes.
+REFERENCE_COLOURS = ["#222255", "#225555", "#225522", "#666633", "#663333"]
 REFERENCE_SYMBOLS = ["diamond", "square", "triangle-up", "pentagon", "hexagon"]
 
 # Hover text: the other axis's value rides in customdata[2] (compression on the speedup chart,
@@ -27,11 +34,11 @@ REFERENCE_SYMBOLS = ["diamond", "square", "triangle-up", "pentagon", "hexagon"]
 # it is not repeated in each trace (the JSON stays small).
 # customdata[3]: the effective values (weights on an input-to-output path) and the disconnected
 # count, as text.
-_HOVER = ("<b>%{fullData.name}</b><br>{axes}<br>top-1 %{y:.2f} ± %{customdata[0]:.2f} %"
-          "<br>n = %{customdata[1]} seeds%{customdata[3]}<extra></extra>")
+_HOVER = ("<b>%{fullData.name}</b><br>{axes}<br>top-1 %{y:.1f} ± %{customdata[0]:.1f} %"
+          "<br>%{customdata[1]}%{customdata[3]}<extra></extra>")
 DISCONNECTED_SYMBOL = "x"  # a point where some seed's network has no input-to-output path
-HOVER_COMPRESSION = _HOVER.replace("{axes}", "compression %{x:.3g}× · speedup %{customdata[2]:.2f}×")
-HOVER_SPEEDUP = _HOVER.replace("{axes}", "speedup %{x:.2f}× · compression %{customdata[2]:.3g}×")
+HOVER_COMPRESSION = _HOVER.replace("{axes}", "compression %{x:.3g}× · speedup %{customdata[2]:.3g}×")
+HOVER_SPEEDUP = _HOVER.replace("{axes}", "speedup %{x:.3g}× · compression %{customdata[2]:.3g}×")
 
 
 def _escape(text: str) -> str:
@@ -39,24 +46,30 @@ def _escape(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _style(method_id: int, slug: str, tier: str, baseline_order: dict[str, int]) -> dict:
+def _style(index: int, tier: str) -> dict:
+    """Line and marker of the `index`-th method of its tier in a figure."""
     if tier == "reference":
-        i = baseline_order[slug]
-        colour = REFERENCE_COLOURS[i % len(REFERENCE_COLOURS)]
+        colour = REFERENCE_COLOURS[index % len(REFERENCE_COLOURS)]
         return {"line": {"color": colour, "width": 2},
-                "marker": {"color": colour, "size": 7, "symbol": REFERENCE_SYMBOLS[i % len(REFERENCE_SYMBOLS)]},
+                "marker": {"color": colour, "size": 8, "line": {"color": "#ffffff", "width": 1},
+                           "symbol": REFERENCE_SYMBOLS[index % len(REFERENCE_SYMBOLS)]},
                 "error_color": colour}
     if tier == "baseline":
-        i = baseline_order[slug]
-        colour = BASELINE_GREYS[i % len(BASELINE_GREYS)]
-        return {"line": {"color": colour, "dash": BASELINE_DASHES[i % len(BASELINE_DASHES)],
+        colour = BASELINE_COLOURS[index % len(BASELINE_COLOURS)]
+        return {"line": {"color": colour, "dash": BASELINE_DASHES[index % len(BASELINE_DASHES)],
                          "width": 1.5},
                 "marker": {"color": colour, "size": 7,
-                           "symbol": BASELINE_SYMBOLS[i % len(BASELINE_SYMBOLS)]},
+                           "symbol": BASELINE_SYMBOLS[index % len(BASELINE_SYMBOLS)]},
                 "error_color": colour}
-    colour = PALETTE[method_id % len(PALETTE)]
-    return {"line": {"color": colour, "width": 2.5}, "marker": {"color": colour, "size": 7},
+    colour = PALETTE[index % len(PALETTE)]
+    symbol = ENTRY_SYMBOLS[(index // len(PALETTE)) % len(ENTRY_SYMBOLS)]
+    return {"line": {"color": colour, "width": 2.5}, "marker": {"color": colour, "size": 7, "symbol": symbol},
             "error_color": colour}
+
+
+def seeds_label(n: int) -> str:
+    """How many seeds a mean is over, as the site writes it: '1 seed', 'n = 3'."""
+    return "1 seed" if int(n) == 1 else f"n = {int(n)}"
 
 
 def _log2_axis(title: str, values: list[float]) -> dict:
@@ -92,7 +105,7 @@ def _layout(xaxis: dict, reference_top1: float | None, hover: str) -> dict:
                              "line": {"color": "#b0b0b0", "width": 1, "dash": "dot"}}]
         layout["annotations"] = [{"xref": "paper", "x": 1, "y": y, "xanchor": "right",
                                   "yanchor": "bottom", "showarrow": False,
-                                  "text": f"dense {y:.2f} %", "font": {"size": 10, "color": "#777"}}]
+                                  "text": f"dense {y:.1f} %", "font": {"size": 10, "color": "#777"}}]
     return layout
 
 
@@ -124,7 +137,8 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
                      reference_top1: float | None = None) -> dict:
     """Two figures from `benchmark_curves`: top-1 against compression and against theoretical
     speedup, one trace per method (its mean top-1 over seeds, ± the std as error bars; hover
-    shows value, std and n). Baselines are grey and dashed. `shown`: method ids drawn at first;
+    shows value, std and n). Baselines are muted and dashed, reference methods dark and solid,
+    entries in colour-blind-safe hues. `shown`: method ids drawn at first;
     the others start as 'legendonly' (a click on the legend shows them). None: all drawn.
     `reference_top1` (in [0, 1]) draws the dense model's accuracy as a dotted line.
     Each trace's `meta` is the method's slug."""
@@ -145,8 +159,9 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
         points[method_id].append((float(compression), round(mean * 100, 3),
                                   round(std * 100, 3), int(n), speedup,
                                   _effective_note(eff_c, eff_s, int(disconnected or 0), int(n))))
-    baseline_order = {slug: i for t in ("baseline", "reference") for i, slug in
-                      enumerate(sorted(slug for _, slug, tier in meta.values() if tier == t))}
+    # Each method's place in its tier: built-ins by slug, entries by method id.
+    order = {method_id: i for t in ("baseline", "reference", "entry") for i, method_id in enumerate(
+        sorted((m for m in meta if meta[m][2] == t), key=lambda m: (meta[m][1] if t != "entry" else "", m)))}
     by_compression, by_speedup = [], []
     xs_c, xs_s = [], []
     # Baselines first, then reference methods, so the entries are drawn on top of them.
@@ -155,7 +170,7 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
         rows = sorted(points[method_id])
         compression = [r[0] for r in rows]
         speedup = [r[4] for r in rows]
-        style = _style(method_id, slug, tier, baseline_order)
+        style = _style(order[method_id], tier)
         if any("disconnected" in r[5] for r in rows):
             symbol = style["marker"].get("symbol", "circle")
             style["marker"] = {**style["marker"], "symbol": [
@@ -170,9 +185,9 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
         if shown is not None and method_id not in shown:
             common["visible"] = "legendonly"
         by_compression.append({**common, "x": compression,
-                               "customdata": [[r[2], r[3], r[4], r[5]] for r in rows]})
+                               "customdata": [[r[2], seeds_label(r[3]), r[4], r[5]] for r in rows]})
         by_speedup.append({**common, "x": speedup,
-                           "customdata": [[r[2], r[3], r[0], r[5]] for r in rows]})
+                           "customdata": [[r[2], seeds_label(r[3]), r[0], r[5]] for r in rows]})
         xs_c += compression
         xs_s += [s for s in speedup if s is not None]
     return {
@@ -191,3 +206,30 @@ def initially_shown(ranking: list[dict], *, entries: int = 10) -> set[int]:
     builtin = {r["method_id"] for r in ranking if r["is_baseline"] or r.get("is_reference")}
     top = [r["method_id"] for r in ranking if r["method_id"] not in builtin][:entries]
     return builtin | set(top)
+
+
+def layer_bars(record: dict) -> list[dict]:
+    """A finished run's per-layer sparsity as bars, in the model's order: per prunable
+    parameter its name, the share of its weights pruned and kept (in [0, 1]), and whether it
+    collapsed (kept no weight). From the record's `layer_sparsity` and `collapsed_layers`
+    columns (JSON text in the CSV, docs/columns.md). A missing or malformed column gives []."""
+    import json
+
+    def parsed(name, kind):
+        value = record.get(name)
+        try:
+            value = json.loads(value) if isinstance(value, str) else value
+        except ValueError:
+            return kind()
+        return value if isinstance(value, kind) else kind()
+
+    sparsity, collapsed = parsed("layer_sparsity", dict), set(map(str, parsed("collapsed_layers", list)))
+    bars = []
+    for name, pruned in sparsity.items():
+        pruned = _number(pruned) if isinstance(pruned, (int, float)) else None
+        if pruned is None:
+            continue
+        pruned = min(max(pruned, 0.0), 1.0)
+        bars.append({"name": str(name), "pruned": pruned, "kept": 1.0 - pruned,
+                     "collapsed": str(name) in collapsed or pruned >= 1.0})
+    return bars

@@ -8,6 +8,7 @@ urlpatterns = [
     path("b/<slug:name>.csv", views.benchmark_csv, name="benchmark-csv"),
     path("s/<int:pk>.csv", views.submission_csv, name="submission-csv"),
     path("r/<int:pk>.csv", views.run_csv, name="run-csv"),
+    path("r/<int:pk>/", views.run_detail, name="run"),
     path("m/<slug:slug>/", views.method_detail, name="method"),
     path("m/<slug:slug>/code.py", views.method_code, name="method-code"),
 ]

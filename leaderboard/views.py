@@ -6,8 +6,8 @@ from django.shortcuts import get_object_or_404, render
 
 from submissions.models import Run
 
-from . import selectors
-from .charts import accuracy_figures, initially_shown
+from . import selectors, tables
+from .charts import accuracy_figures, initially_shown, layer_bars
 from .downloads import csv_response
 from .models import Benchmark
 
@@ -23,13 +23,26 @@ def benchmark_detail(request, name):
     ranking = selectors.benchmark_ranking(benchmark=benchmark, curves=curves)
     done, total = selectors.benchmark_progress(benchmark=benchmark)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
-    figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"])
+    chosen, unknown = tables.compared(request.GET, ranking)
+    if chosen:  # compare: the charts draw only the chosen methods
+        ids = {r["method_id"] for r in chosen}
+        figures = accuracy_figures(curves[curves.method_id.isin(ids)], reference_top1=dense["value"])
+    else:
+        figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"])
     by = "speedup" if request.GET.get("by") == "speedup" else "compression"
     table = selectors.benchmark_speedup_ranking(ranking=ranking) if by == "speedup" else ranking
+    for order, row in enumerate(table):
+        row["order"] = order  # the ranking's own order, which sorting by "band" or "#" restores
+    column, descending = tables.sort_state(request.GET, benchmark.compressions)
     return render(request, "leaderboard/benchmark.html", {
-        "benchmark": benchmark, "ranking": table, "by": by, "figures": figures, "dense": dense,
+        "benchmark": benchmark, "ranking": tables.sort_ranking(table, column, descending, benchmark.compressions),
+        "by": by, "figures": figures, "dense": dense,
         "compressions": benchmark.compressions, "done": done, "total": total,
         "entries": sum(r["tier"] == "entry" for r in ranking),
+        "compare": {"chosen": chosen, "slugs": {r["slug"] for r in chosen}, "unknown": unknown,
+                    "methods": ranking},
+        "sort": tables.sort_links(request.GET, benchmark.compressions, column, descending),
+        "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
     })
 
 
@@ -42,6 +55,18 @@ def benchmark_csv(request, name):
 def submission_csv(request, pk):
     submission = get_object_or_404(selectors.submissions_visible_to(user=request.user), pk=pk)
     return csv_response(submission.runs.all(), filename=f"submission-{submission.pk}.csv")
+
+
+def run_detail(request, pk):
+    """One run: its metrics in the site's notation, its per-layer sparsity as a bar chart with
+    the collapsed layers named, and a link to its CSV row."""
+    run = get_object_or_404(selectors.runs_visible_to(user=request.user)
+                            .select_related("benchmark", "submission__method"), pk=pk)
+    record = run.record or {}
+    return render(request, "leaderboard/run.html", {
+        "run": run, "method": run.submission.method, "record": record, "layers": layer_bars(record),
+        "collapsed": [bar["name"] for bar in layer_bars(record) if bar["collapsed"]],
+    })
 
 
 def run_csv(request, pk):

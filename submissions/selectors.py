@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.db.models import Count, Q, QuerySet
 
 from .models import Run, Submission
@@ -37,10 +39,16 @@ def submission_progress(*, submission: Submission) -> dict:
         "failed": counts[Run.Status.FAILED],
         "runs": [{"id": r.pk, "benchmark": r.benchmark.name, "compression": r.compression,
                   "seed": r.seed, "status": r.status, "top1": r.top1, "attempt": r.attempt,
+                  "actual_compression": _finite(r.actual_compression), "speedup": _finite(r.speedup),
                   "unsandboxed": r.sandbox == "none"}
                  for r in runs],
         "final": submission.status in Submission.FINAL,
     }
+
+
+def _finite(value):
+    """JSON has no inf (an all-pruned model's speedup): null, shown as '—'."""
+    return value if value is None or math.isfinite(value) else None
 
 
 def submission_failed_runs(*, submission: Submission) -> QuerySet[Run]:

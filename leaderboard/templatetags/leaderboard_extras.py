@@ -11,6 +11,8 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
+from leaderboard.charts import seeds_label
+
 register = template.Library()
 
 # What a method description may contain after Markdown: nh3's defaults minus images (no
@@ -43,41 +45,61 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+# The site's one notation (README "Notation"): top-1 and other accuracies as percentages with
+# one decimal ("97.2"); a requested compression or speedup as "4×"; a measured ratio to three
+# significant digits ("3.98×", "15.8×"); seed counts as "1 seed" / "n = 3".
+
+
 @register.filter
 def mean_std(cell, unit: str = "pct") -> str:
-    """A cell {'mean', 'std', 'n'} (or a (mean, std) pair) as '97.21 ± 0.35'.
-    unit 'pct': fractions shown as percentages with 2 decimals; 'x': 2 decimals; an integer
+    """A cell {'mean', 'std', 'n'} (or a (mean, std) pair) as '97.2 ± 0.4'.
+    unit 'pct': fractions shown as percentages with 1 decimal; 'x': 2 decimals; an integer
     string: that many decimals, unscaled. A missing cell is '—'."""
     if cell is None:
         return "—"
     mean, std = (cell["mean"], cell["std"]) if isinstance(cell, dict) else cell
     if _missing(mean):
         return "—"
-    scale, digits = (100.0, 2) if unit == "pct" else (1.0, 2 if unit == "x" else int(unit))
+    scale, digits = (100.0, 1) if unit == "pct" else (1.0, 2 if unit == "x" else int(unit))
     std = 0.0 if _missing(std) else std
     return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
 
 
 @register.filter
-def pct(value, digits: int = 2) -> str:
-    """A fraction as a percentage: 0.98333 -> '98.33'; missing -> '—'."""
+def pct(value, digits: int = 1) -> str:
+    """A fraction as a percentage: 0.98333 -> '98.3'; missing -> '—'."""
     if _missing(value):
         return "—"
     return f"{value * 100:.{int(digits)}f}"
 
 
 @register.filter
-def times(value, digits: int = 2) -> str:
-    """A ratio as '4.00×'; missing -> '—'."""
-    if _missing(value):
+def times(value, digits=None) -> str:
+    """A measured ratio (actual compression, speedup) to three significant digits: '3.98×',
+    '15.8×', '350×'; with `digits`, that many decimals. Missing or infinite -> '—'."""
+    if _missing(value) or math.isinf(float(value)):
         return "—"
-    return f"{value:.{int(digits)}f}×"
+    if digits is not None:
+        return f"{float(value):.{int(digits)}f}×"
+    return f"{float(value):.3g}×" if abs(float(value)) < 1000 else f"{float(value):,.0f}×"
+
+
+@register.filter
+def seeds(n) -> str:
+    """How many seeds a value is over: '1 seed', 'n = 3'."""
+    return seeds_label(n)
 
 
 @register.filter
 def ratio(value) -> str:
     """A compression from the protocol as '4×' (2.0 -> '2×', 1.5 -> '1.5×')."""
     return f"{float(value):g}×"
+
+
+@register.filter
+def column_link(links: dict, compression) -> dict:
+    """The sort link of a compression's column (leaderboard.tables.sort_links)."""
+    return links.get(f"c{float(compression):g}", {})
 
 
 @register.filter
@@ -108,8 +130,8 @@ def ranking_cells(cells, seeds: int = 3) -> str:
             html.append('<td class="num cell">—</td>')
             continue
         n = int(cell["n"])
-        low = f"<sub>n={n}</sub>" if n < seeds else ""
+        low = f"<sub>{seeds_label(n)}</sub>" if n < seeds else ""
         mean, _, std = mean_std(cell).partition(" ± ")
         std = f'<span class="pm"> ± {std}</span>' if std else ""
-        html.append(f'<td class="num cell" title="n = {n}">{mean}{std}{low}</td>')
+        html.append(f'<td class="num cell" title="{seeds_label(n)}" data-sort="{cell["mean"]:.6g}">{mean}{std}{low}</td>')
     return mark_safe("".join(html))

@@ -53,6 +53,6 @@ def test_the_page_shows_bands_and_intervals_and_switches_to_the_speedup_ranking(
     by_speedup = benchmark_speedup_ranking(ranking=ranking)
     assert by_speedup[-1]["method"] == "Slow" and by_speedup[-1]["speedup_missing"]
     html = client.get("/b/digits-mlp/").content.decode()
-    assert '91.00<span class="pm"> ± 2.48</span>' in html and '<span title="rank 2">1</span>' in html
+    assert '91.0<span class="pm"> ± 2.5</span>' in html and '<span title="rank 2">1</span>' in html
     speedup = client.get("/b/digits-mlp/?by=speedup").content.decode()
     assert "<strong>speedup</strong>" in speedup and "Speedup score" in speedup

@@ -21,7 +21,7 @@ def test_home_lists_benchmarks_with_dense_accuracy(client, benchmarks):
     bench = benchmarks["digits-mlp"]
     assert response.status_code == 200
     assert "digits-mlp" in response.content.decode()
-    assert f"{bench.reference_top1 * 100:.2f}" in response.content.decode()
+    assert f"{bench.reference_top1 * 100:.1f}" in response.content.decode()
 
 
 def test_benchmark_page_has_both_charts_with_every_listed_method(client, benchmarks, alice):
@@ -53,7 +53,7 @@ def test_benchmark_page_ranks_methods_in_a_table(client, benchmarks):
     html = client.get("/b/digits-mlp/").content.decode()
     table = html[html.index('class="table ranking"'):]
     assert table.index("Beta") < table.index("Alpha")
-    assert '90.00<span class="pm"> ± 0.00</span>' in table
+    assert '90.0<span class="pm"> ± 0.0</span>' in table
     assert "mean, over the compressions 2× to 64×" in html
 
 
@@ -62,7 +62,7 @@ def test_benchmark_page_loads_the_local_plotly(client, benchmarks):
     sources = re.findall(r'<script[^>]*\ssrc="([^"]+)"', html)
     assert any(s.endswith("plotly/plotly.min.js") for s in sources)
     assert not [s for s in sources if s.startswith(("http:", "https:", "//"))]
-    assert "Plotly.newPlot" in html
+    assert any(s.endswith("js/figures.js") for s in sources)  # draws the figures (Plotly.newPlot)
 
 
 def test_benchmark_page_shows_runs_still_to_do(client, benchmarks):
