@@ -24,6 +24,7 @@ from .connectivity import effective_metrics
 from .metrics import collapsed_layers, layer_sparsity, model_metrics
 from .models import get_model
 from .pruning import Mask, MaskError
+from .redact import redact
 from .sandbox import StrategyError, StrategySource, compute_masks, sandbox_label
 from .weights import verified_weights
 
@@ -33,9 +34,11 @@ COMPRESSION_TOLERANCE = 0.01
 
 
 class RunFailed(RuntimeError):
-    """A run that produced no result; `traceback` holds the submitter's frames, if theirs."""
+    """A run that produced no result; `traceback` holds the submitter's frames, if theirs.
+    Both are shown to the submitter: server paths in them are redacted (evaluator.redact)."""
 
     def __init__(self, message: str, traceback: str = "", user_error: bool = True, limit: str = ""):
+        message, traceback = redact(message), redact(traceback)
         super().__init__(message)
         self.message, self.traceback, self.user_error, self.limit = message, traceback, user_error, limit
 

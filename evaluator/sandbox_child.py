@@ -56,10 +56,15 @@ def load_strategy(work: Path, spec: dict) -> type[Pruning]:
 
 
 def _user_traceback(exc: BaseException) -> str:
-    """The frames of the submitter's file (the module load_strategy loaded), not the harness's."""
+    """The frames of the submitter's file (the module load_strategy loaded), named as they
+    uploaded it (`strategy.py`, not where it sits here); never the harness's frames: an error
+    raised in the harness (a helper given a wrong argument) shows only its message."""
     own = getattr(sys.modules.get("submission"), "__file__", None)
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == own]
-    lines = traceback.format_list(frames) if frames else traceback.format_tb(exc.__traceback__)
+    for frame in frames:
+        frame.line  # the source line, read while the frame still names the real file
+        frame.filename = "strategy.py"
+    lines = traceback.format_list(frames)
     return "".join(lines) + "".join(traceback.format_exception_only(type(exc), exc))
 
 

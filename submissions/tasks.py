@@ -16,6 +16,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.utils import timezone
 
 from evaluator.isolation import SandboxUnavailable
+from evaluator.redact import redact
 from evaluator.runner import RunCancelled, RunFailed
 
 from . import dispatch, services
@@ -47,15 +48,16 @@ def run_evaluate(self, run_id: int) -> None:
                 traceback=exc.traceback, user_error=exc.user_error, limit_hit=exc.limit)
     except SandboxUnavailable as exc:  # configuration, not a blip: retrying cannot help
         _record(self, services.run_record_failure, run=run, token=token, user_error=False,
-                message=f"platform error: {exc}")
+                message=redact(f"platform error: {exc}"))
         raise
     except Exception as exc:  # the platform's fault (a database blip, missing data, a bug)
         if self.request.retries < settings.PRUNEBOARD_TASK_RETRIES:
             log.warning("run %s: platform error, retrying: %r", run_id, exc)
             _release(run.pk, token)
             raise _retry(self, exc)
+        # the submitter reads the message: no server path in it (the worker's log keeps them)
         _record(self, services.run_record_failure, run=run, token=token, user_error=False,
-                message=f"platform error: {type(exc).__name__}: {exc}")
+                message=redact(f"platform error: {type(exc).__name__}: {exc}"))
         raise
     else:
         _record(self, services.run_record_result, run=run, record=record, token=token)
@@ -110,7 +112,7 @@ def rerun_evaluate(rerun_id: int) -> None:
     except RunFailed as exc:
         services.rerun_record(rerun=rerun, error=exc.message)
     except Exception as exc:  # the platform's: recorded, or the re-run would stay pending for good
-        services.rerun_record(rerun=rerun, error=f"platform error: {type(exc).__name__}: {exc}")
+        services.rerun_record(rerun=rerun, error=redact(f"platform error: {type(exc).__name__}: {exc}"))
         raise
     else:
         services.rerun_record(rerun=rerun, record=record)
