@@ -11,6 +11,7 @@ Ends with `bytes=N` (the leaderboard page with its static files).
 Run: `.venv/bin/python benchmarks/page_weight.py` (works on older trees too: copy it there).
 """
 
+import gzip
 import os
 import random
 import re
@@ -86,8 +87,9 @@ def main() -> None:
     for page in PAGES:
         response = client.get(page)
         assert response.status_code == 200, (page, response.status_code)
-        html = body(response)
-        links = re.findall(rb'(?:src|href)="(/static/[^"]+)"', html)
+        html = body(response)  # as sent: compressed when the site compresses pages
+        text = gzip.decompress(html) if response.get("Content-Encoding") == "gzip" else html
+        links = re.findall(rb'(?:src|href)="(/static/[^"]+)"', text)
         size, rows = len(html), []
         for link in dict.fromkeys(links):
             r = client.get(link.decode())
@@ -96,7 +98,8 @@ def main() -> None:
             size += len(data)
             rows.append(f"    {link.decode()}: {len(data):,} bytes, encoding "
                         f"{r.get('Content-Encoding', 'none')}, cache {r.get('Cache-Control', '-')}")
-        print(f"{page}: {size:,} bytes ({len(html):,} HTML + {size - len(html):,} static)")
+        print(f"{page}: {size:,} bytes ({len(html):,} HTML, {len(text):,} uncompressed, encoding "
+              f"{response.get('Content-Encoding', 'none')} + {size - len(html):,} static)")
         print("\n".join(rows))
         total = size
     print(f"bytes={total}")

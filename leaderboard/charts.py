@@ -192,10 +192,10 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
         xs_s += [s for s in speedup if s is not None]
     return {
         "compression": {"data": by_compression, "layout": _layout(
-            _log2_axis("compression (parameters / nonzero parameters, log scale)", xs_c),
+            _log2_axis("compression (parameters / nonzero)", xs_c),
             reference_top1, HOVER_COMPRESSION)},
         "speedup": {"data": by_speedup, "layout": _layout(
-            _log2_axis("theoretical speedup (FLOPs / nonzero FLOPs, log scale)", xs_s),
+            _log2_axis("theoretical speedup (FLOPs / nonzero FLOPs)", xs_s),
             reference_top1, HOVER_SPEEDUP)},
     }
 

@@ -47,3 +47,11 @@ def test_pages_link_hashed_names_and_plotly_is_served_gzipped_with_a_long_cache(
 
     home = client.get("/").content.decode()
     assert "/static/css/site.css" not in home and re.search(r'href="/static/css/site\.[0-9a-f]{12}\.css"', home)
+
+
+def test_pages_are_gzipped_for_browsers_that_accept_it(client, benchmarks):
+    zipped = client.get("/b/digits-mlp/", HTTP_ACCEPT_ENCODING="gzip, br")
+    plain = client.get("/b/digits-mlp/")
+    assert zipped["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain
+    assert gzip.decompress(zipped.content).decode().count("<tr") == plain.content.decode().count("<tr")
+    assert len(zipped.content) < 0.5 * len(plain.content)
