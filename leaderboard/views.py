@@ -99,7 +99,9 @@ def method_detail(request, slug, version=None):
         "twins": selectors.mask_twin_summary(twins=twins),
         "done": sum(1 for r in runs if r.status in Run.FINAL), "total": len(runs),
         "is_owner": is_owner,
-        "enter_form": EnterBenchmarksForm(entered=submission.benchmarks.all()) if is_owner and submission else None,
+        # the form enters the latest version: offered on the method's page, not an older version's
+        "enter_form": (EnterBenchmarksForm(entered=submission.benchmarks.all())
+                       if is_owner and submission and version is None else None),
         "archived": list(selectors.method_archived(method=method)),
     })
 

@@ -129,9 +129,10 @@ def _benchmarks_add(submission: Submission, benchmarks, *, user) -> list:
     queued_runs_check(user=user, new_runs=n, adding=f"entering it on {', '.join(b.name for b in new)} adds {n}")
     submission.benchmarks.add(*new)
     runs = _runs_create(submission, new)
-    Submission.objects.filter(pk=submission.pk).update(
-        status=Submission.Status.QUEUED, finished=None, error="", updated=timezone.now())
-    submission.status = Submission.Status.QUEUED
+    # A submission that had finished (or failed) is waiting again; a running one stays running.
+    if Submission.objects.filter(pk=submission.pk, status__in=Submission.FINAL).update(
+            status=Submission.Status.QUEUED, finished=None, error="", updated=timezone.now()):
+        submission.status = Submission.Status.QUEUED
     transaction.on_commit(lambda: runs_enqueue(runs))
     return new
 

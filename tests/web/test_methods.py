@@ -78,6 +78,14 @@ def test_the_same_file_with_another_benchmark_enters_it_there_and_queues_only_th
     assert set(submission.benchmarks.values_list("name", flat=True)) == {"digits-mlp", "digits-cnn"}
 
 
+def test_entering_a_finished_submission_on_another_benchmark_makes_it_wait_again(alice, benchmarks, strategy_upload):
+    first, _ = upload(alice, benchmarks, strategy_upload, "digits-mlp")
+    Submission.objects.filter(pk=first.pk).update(status=Submission.Status.FINISHED)
+    again, _ = upload(alice, benchmarks, strategy_upload, "digits-cnn")
+    again.refresh_from_db()
+    assert (again.status, again.finished) == (Submission.Status.QUEUED, None)
+
+
 def test_the_same_file_and_benchmarks_again_queue_nothing(alice, benchmarks, strategy_upload):
     first, _ = upload(alice, benchmarks, strategy_upload, "digits-mlp")
     again, created = upload(alice, benchmarks, strategy_upload, "digits-mlp", name="Another name")
@@ -100,6 +108,7 @@ def test_the_owner_enters_the_latest_version_on_more_benchmarks_from_its_page(
     client.force_login(alice)
     page = client.get(latest.method.get_absolute_url()).content.decode()
     assert "Enter version 2 on more benchmarks" in page
+    assert "on more benchmarks" not in client.get(f"/m/{latest.method.slug}/v/1/").content.decode()
     response = client.post(reverse("method-enter", args=[latest.method.slug]),
                            {"benchmarks": [benchmarks["mnist1d-cnn"].pk]}, follow=True)
     assert response.redirect_chain[-1][0] == latest.get_absolute_url()
