@@ -129,13 +129,15 @@ def _counted_listed_runs(benchmark_ids) -> QuerySet[Run]:
     return runs.filter(submission__in=counted_versions(runs=runs).values())
 
 
-def benchmark_mask_twins(*, benchmark: Benchmark) -> dict[int, list[dict]]:
+def benchmark_mask_twins(*, benchmark: Benchmark, counted=None) -> dict[int, list[dict]]:
     """method id -> the other listed methods whose masks are identical to its own on some runs:
     [{"method", "slug", "runs": runs with identical masks, "of": the method's runs}], most
-    shared runs first."""
+    shared runs first. `counted`: the counted submissions' ids, when already known."""
     by_cell: dict[tuple, list[tuple]] = defaultdict(list)
     total: dict[int, int] = defaultdict(int)
-    for _, _, compression, seed, sha, method_id, name, slug in _mask_cells(_counted_listed_runs([benchmark.pk])):
+    runs = (_counted_listed_runs([benchmark.pk]) if counted is None else
+            Run.objects.filter(benchmark=benchmark, submission__in=counted).filter(LISTED_RUN))
+    for _, _, compression, seed, sha, method_id, name, slug in _mask_cells(runs):
         total[method_id] += 1
         if sha:
             by_cell[compression, seed, sha].append((method_id, name, slug))
@@ -412,8 +414,9 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
         )
         rows.append(row)
     unsandboxed = set(curves.loc[curves["unsandboxed"] > 0, "method_id"].tolist())
-    per_seed = _per_seed_top1(benchmark, list(methods))
-    twins = benchmark_mask_twins(benchmark=benchmark)
+    counted = list(counted_submissions(benchmark=benchmark).values())
+    per_seed = _per_seed_top1(benchmark, list(methods), counted)
+    twins = benchmark_mask_twins(benchmark=benchmark, counted=counted)
     points = defaultdict(list)
     for method_id, speedup, mean in _columns_of(curves, ["method_id", "speedup_mean", "top1_mean"]):
         points[method_id].append((speedup, mean))
@@ -447,14 +450,15 @@ def _columns_of(frame: pd.DataFrame, names: list[str]) -> list[tuple]:
     return list(zip(*(frame[n].tolist() for n in names))) if len(frame) else []
 
 
-def _per_seed_top1(benchmark: Benchmark, method_ids: list[int]) -> dict[int, dict[tuple[float, int], float]]:
+def _per_seed_top1(benchmark: Benchmark, method_ids: list[int], counted: list[int]
+                   ) -> dict[int, dict[tuple[float, int], float]]:
     """method id -> {(compression, seed): top-1} of the finished runs of its counted version
     (several runs of one cell: their mean)."""
     cells: dict[int, dict[tuple[float, int], list[float]]] = defaultdict(lambda: defaultdict(list))
     for method_id, compression, seed, top1 in Run.objects.filter(
             benchmark=benchmark, status=FINISHED, top1__isnull=False,
             submission__method_id__in=method_ids,
-            submission__in=counted_submissions(benchmark=benchmark).values()).values_list(
+            submission__in=counted).values_list(
             "submission__method_id", "compression", "seed", "top1"):
         cells[method_id][float(compression), seed].append(top1)
     return defaultdict(dict, {m: {k: sum(v) / len(v) for k, v in c.items()} for m, c in cells.items()})
