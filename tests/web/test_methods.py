@@ -109,6 +109,8 @@ def test_the_owner_enters_the_latest_version_on_more_benchmarks_from_its_page(
     page = client.get(latest.method.get_absolute_url()).content.decode()
     assert "Enter version 2 on more benchmarks" in page
     assert "on more benchmarks" not in client.get(f"/m/{latest.method.slug}/v/1/").content.decode()
+    mine = client.get(reverse("my-submissions")).content.decode()
+    assert 'href="/m/layer-magnitude/v/1/">v1</a>' in mine and 'href="/m/layer-magnitude/v/2/">v2</a>' in mine
     response = client.post(reverse("method-enter", args=[latest.method.slug]),
                            {"benchmarks": [benchmarks["mnist1d-cnn"].pk]}, follow=True)
     assert response.redirect_chain[-1][0] == latest.get_absolute_url()
