@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
+
+from .metadata import TAG_AXES, keyword_list
 
 
 class Benchmark(models.Model):
@@ -33,9 +36,14 @@ class Benchmark(models.Model):
         return reverse("benchmark", args=[self.name])
 
 
+def _tag_field(axis: str):
+    return models.CharField(max_length=16, blank=True, choices=[(t, t) for t in TAG_AXES[axis]])
+
+
 class Method(models.Model):
     """A pruning method: a baseline or a reference method of the evaluator (both built in, no
-    owner, always shown), or a researcher's entry."""
+    owner, always shown), or a researcher's entry. An entry's name is unique per owner (case
+    aside); its submissions are its versions (Submission.version, 1, 2, ...)."""
 
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=120, unique=True)
@@ -51,9 +59,23 @@ class Method(models.Model):
     is_public = models.BooleanField(default=True)
     is_hidden = models.BooleanField(default=False, help_text="hidden by a moderator")
     created = models.DateTimeField(auto_now_add=True)
+    # The paper (all optional; leaderboard/metadata.py validates) and the tags.
+    title = models.CharField(max_length=300, blank=True)
+    authors = models.CharField(max_length=500, blank=True, help_text="as in the paper, e.g. "
+                                                                     "'Lee, Ajanthan, Torr'")
+    venue = models.CharField(max_length=100, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    bibtex = models.TextField(blank=True, help_text="one BibTeX entry, validated; shown escaped")
+    granularity = _tag_field("granularity")
+    data_use = _tag_field("data_use")
+    schedule = _tag_field("schedule")
+    keywords = models.CharField(max_length=500, blank=True,
+                                help_text="free keywords, normalized to 'a, b, c' (lower case)")
 
     class Meta:
         ordering = ["created", "id"]
+        constraints = [models.UniqueConstraint(Lower("name"), "owner", name="method_name_unique_per_owner",
+                                               condition=models.Q(owner__isnull=False))]
 
     def __str__(self):
         return self.name
@@ -65,6 +87,15 @@ class Method(models.Model):
     def listed(self) -> bool:
         """Shown on the public leaderboard."""
         return self.is_baseline or self.is_reference or (self.is_public and not self.is_hidden)
+
+    @property
+    def tags(self) -> list[str]:
+        """The method's tags of the fixed vocabulary, axis by axis."""
+        return [t for t in (self.granularity, self.data_use, self.schedule) if t]
+
+    @property
+    def keyword_list(self) -> list[str]:
+        return keyword_list(self.keywords)
 
     @property
     def tier(self) -> str:

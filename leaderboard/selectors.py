@@ -72,6 +72,171 @@ def benchmark_listed_runs(*, benchmark: Benchmark) -> QuerySet[Run]:
     return Run.objects.filter(benchmark=benchmark).filter(LISTED_RUN)
 
 
+# --- versions --------------------------------------------------------------------------------
+# A method's submissions are its versions (Submission.version). On each benchmark the board
+# counts one version per method: the newest whose runs there are all final with at least one
+# finished; while none is, the newest with a finished run (so a first version fills in as its
+# runs finish). A newer version still queued or running leaves the board on the previous one,
+# and one whose runs all failed never replaces it.
+
+def counted_versions(*, runs: QuerySet[Run]) -> dict[tuple[int, int], int]:
+    """(benchmark id, method id) -> the id of the submission the board counts there, from
+    `runs` (any statuses: pending ones decide whether a version is done)."""
+    rows = (runs.order_by().values_list("benchmark_id", "submission__method_id", "submission_id",
+                                        "submission__version")
+            .annotate(finished=Count("id", filter=Q(status=FINISHED, top1__isnull=False)),
+                      pending=Count("id", filter=Q(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]))))
+    best: dict[tuple[int, int], tuple[tuple[bool, int], int]] = {}
+    for benchmark_id, method_id, submission_id, version, finished, pending in rows:
+        if not finished:
+            continue
+        key, rank = (benchmark_id, method_id), (pending == 0, version)
+        if key not in best or rank > best[key][0]:
+            best[key] = (rank, submission_id)
+    return {key: submission_id for key, (_, submission_id) in best.items()}
+
+
+def counted_submissions(*, benchmark: Benchmark) -> dict[int, int]:
+    """method id -> the id of its submission (version) the board counts on the benchmark."""
+    return {method_id: sub for (_, method_id), sub in
+            counted_versions(runs=Run.objects.filter(benchmark=benchmark)).items()}
+
+
+def method_versions(*, method: Method) -> list[Submission]:
+    """The method's submissions, newest version first, each with `counted_on`: the benchmarks
+    on which the board counts that version."""
+    counted = counted_versions(runs=Run.objects.filter(submission__method=method))
+    versions = list(method.submissions.order_by("-version").prefetch_related("benchmarks"))
+    names = dict(Benchmark.objects.filter(pk__in={b for b, _ in counted}).values_list("pk", "name"))
+    for submission in versions:
+        submission.counted_on = sorted(names[b] for (b, _), sub in counted.items() if sub == submission.pk)
+    return versions
+
+
+# --- identical masks -------------------------------------------------------------------------
+# Two runs on the same benchmark, compression and seed whose masks have the same SHA-256
+# (the record's masks_sha256) pruned the same weights: the same finetuning then gives the same
+# result. Only the counted versions of listed methods are compared.
+
+def _mask_cells(runs: QuerySet[Run]) -> list[tuple]:
+    return list(runs.filter(status=FINISHED).order_by().values_list(
+        "pk", "benchmark_id", "compression", "seed", "record__masks_sha256",
+        "submission__method_id", "submission__method__name", "submission__method__slug"))
+
+
+def _counted_listed_runs(benchmark_ids) -> QuerySet[Run]:
+    runs = Run.objects.filter(benchmark_id__in=benchmark_ids).filter(LISTED_RUN)
+    return runs.filter(submission__in=counted_versions(runs=runs).values())
+
+
+def benchmark_mask_twins(*, benchmark: Benchmark, counted=None) -> dict[int, list[dict]]:
+    """method id -> the other listed methods whose masks are identical to its own on some runs:
+    [{"method", "slug", "runs": runs with identical masks, "of": the method's runs}], most
+    shared runs first. `counted`: the counted submissions' ids, when already known."""
+    by_cell: dict[tuple, list[tuple]] = defaultdict(list)
+    total: dict[int, int] = defaultdict(int)
+    runs = (_counted_listed_runs([benchmark.pk]) if counted is None else
+            Run.objects.filter(benchmark=benchmark, submission__in=counted).filter(LISTED_RUN))
+    for _, _, compression, seed, sha, method_id, name, slug in _mask_cells(runs):
+        total[method_id] += 1
+        if sha:
+            by_cell[compression, seed, sha].append((method_id, name, slug))
+    shared: dict[int, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
+    for methods in by_cell.values():
+        for mine in methods:
+            for other in methods:
+                if other[0] != mine[0]:
+                    shared[mine[0]][other] += 1
+    return {m: [{"method": name, "slug": slug, "runs": k, "of": total[m]}
+                for (_, name, slug), k in sorted(others.items(), key=lambda kv: (-kv[1], kv[0][1]))]
+            for m, others in shared.items()}
+
+
+def run_mask_twins(*, runs) -> dict[int, list[dict]]:
+    """run id -> the other listed methods ({"method", "slug"}) that have a run with identical
+    masks on its benchmark, compression and seed (their counted versions); `runs`: a queryset."""
+    mine = _mask_cells(Run.objects.filter(pk__in=[r.pk for r in runs]))
+    if not mine:
+        return {}
+    cells = defaultdict(list)
+    for _, _, compression, seed, sha, method_id, name, slug in _mask_cells(
+            _counted_listed_runs({row[1] for row in mine})):
+        if sha:
+            cells[compression, seed, sha].append((method_id, name, slug))
+    twins = {}
+    for pk, benchmark_id, compression, seed, sha, method_id, _, _ in mine:
+        found = [{"method": n, "slug": s} for m, n, s in cells.get((compression, seed, sha), []) if m != method_id] if sha else []
+        if found:
+            twins[pk] = found
+    return twins
+
+
+def mask_twin_summary(*, twins: dict[int, list[dict]]) -> list[dict]:
+    """`run_mask_twins`'s answer per method: [{"method", "slug", "runs"}], most shared runs first."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for found in twins.values():
+        for twin in found:
+            counts[twin["method"], twin["slug"]] += 1
+    return [{"method": m, "slug": s, "runs": n}
+            for (m, s), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0]))]
+
+
+# --- search ----------------------------------------------------------------------------------
+
+SEARCH_PARAMS = ("q", "tag", "author", "keyword")
+
+
+def search_params(params) -> tuple[dict, list[str]]:
+    """The search of a page's GET parameters: q (name, title, authors, venue or keywords
+    contain it), tag (repeatable, of the fixed vocabulary), author, keyword (one exact
+    keyword). Returns (the search, the errors to show: an unknown tag names the vocabulary)."""
+    from django.core.exceptions import ValidationError
+
+    from .metadata import tag_axis
+
+    search = {"q": params.get("q", "").strip()[:200], "author": params.get("author", "").strip()[:200],
+              "keyword": " ".join(params.get("keyword", "").split()).lower()[:200], "tags": []}
+    errors = []
+    for tag in params.getlist("tag") if hasattr(params, "getlist") else params.get("tag", []):
+        tag = tag.strip().lower()
+        if not tag:
+            continue
+        try:
+            tag_axis(tag)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+        else:
+            search["tags"].append(tag)
+    return search, errors
+
+
+def search_active(search: dict) -> bool:
+    return bool(search["q"] or search["author"] or search["keyword"] or search["tags"])
+
+
+def methods_search(*, methods: QuerySet[Method], q: str = "", tags=(), author: str = "",
+                   keyword: str = "") -> QuerySet[Method]:
+    """The methods matching every given criterion: `q` in the name, title, authors, venue or
+    keywords; each tag; `author` in the authors; `keyword` one of the keywords. Text is matched
+    as text (case aside, SQL LIKE with its wildcards escaped): no pattern syntax."""
+    from django.db.models import Value
+    from django.db.models.functions import Concat
+
+    from .metadata import VOCABULARY
+
+    if q:
+        methods = methods.filter(Q(name__icontains=q) | Q(title__icontains=q) | Q(authors__icontains=q)
+                                 | Q(venue__icontains=q) | Q(keywords__icontains=q))
+    for tag in tags:
+        methods = methods.filter(**{VOCABULARY[tag]: tag})
+    if author:
+        methods = methods.filter(authors__icontains=author)
+    if keyword:
+        methods = (methods.annotate(_keywords=Concat(Value(", "), "keywords", Value(", ")))
+                   .filter(_keywords__contains=f", {keyword}, "))
+    return methods
+
+
 # --- home ------------------------------------------------------------------------------------
 
 def benchmark_summaries() -> list[dict]:
@@ -139,11 +304,13 @@ def benchmark_dense_top1(*, benchmark: Benchmark) -> dict:
 
 # --- one benchmark ---------------------------------------------------------------------------
 
-def benchmark_curves(*, benchmark: Benchmark, methods=None) -> pd.DataFrame:
+def benchmark_curves(*, benchmark: Benchmark, methods=None, submissions=None) -> pd.DataFrame:
     """Finished runs aggregated over seeds (in SQL), one row per (method, compression).
 
     `methods=None`: every listed method. Otherwise exactly these methods (Method rows or ids),
     listed or not: the caller has checked that the user may see them.
+    Each method's runs are those of the version the board counts (`counted_submissions`), or of
+    exactly the `submissions` given (a version's own page).
     top1_std is the sample standard deviation (ddof=1), 0 when n = 1; compression is the
     requested one; compression_error_mean is the mean signed error and
     abs_compression_error_mean the mean |error|; effective_compression_mean and
@@ -152,6 +319,9 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None) -> pd.DataFrame:
     input-to-output path. Rows are ordered by method creation, then compression."""
     runs = Run.objects.filter(benchmark=benchmark, status=FINISHED, top1__isnull=False)
     runs = runs.filter(LISTED_RUN) if methods is None else runs.filter(submission__method__in=methods)
+    if submissions is None:
+        submissions = counted_submissions(benchmark=benchmark).values()
+    runs = runs.filter(submission__in=submissions)
     # Two queries: the aggregates per (method, compression), then the methods' names. Grouping
     # by the method's columns instead would parse one `created` timestamp per row, not per method.
     stats = list(runs.order_by().values_list("submission__method_id", "compression").annotate(
@@ -244,7 +414,9 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
         )
         rows.append(row)
     unsandboxed = set(curves.loc[curves["unsandboxed"] > 0, "method_id"].tolist())
-    per_seed = _per_seed_top1(benchmark, list(methods))
+    counted = list(counted_submissions(benchmark=benchmark).values())
+    per_seed = _per_seed_top1(benchmark, list(methods), counted)
+    twins = benchmark_mask_twins(benchmark=benchmark, counted=counted)
     points = defaultdict(list)
     for method_id, speedup, mean in _columns_of(curves, ["method_id", "speedup_mean", "top1_mean"]):
         points[method_id].append((speedup, mean))
@@ -253,6 +425,7 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
         row["interval"] = t_interval(seed_scores(per_seed[row["method_id"]], scored))
         row["half_width"] = None if row["interval"] is None else (row["interval"][1] - row["interval"][0]) / 2
         row["speedup_score"], row["speedup_missing"] = speedup_score(points[row["method_id"]])
+        row["twins"] = twins.get(row["method_id"], [])
     rows.sort(key=lambda r: (not r["complete"], r["score"] is None,
                              -(r["score"] if r["score"] is not None else 0.0),
                              r["created_order"], r["method_id"]))
@@ -277,12 +450,15 @@ def _columns_of(frame: pd.DataFrame, names: list[str]) -> list[tuple]:
     return list(zip(*(frame[n].tolist() for n in names))) if len(frame) else []
 
 
-def _per_seed_top1(benchmark: Benchmark, method_ids: list[int]) -> dict[int, dict[tuple[float, int], float]]:
-    """method id -> {(compression, seed): top-1} of finished runs (several runs of one cell: their mean)."""
+def _per_seed_top1(benchmark: Benchmark, method_ids: list[int], counted: list[int]
+                   ) -> dict[int, dict[tuple[float, int], float]]:
+    """method id -> {(compression, seed): top-1} of the finished runs of its counted version
+    (several runs of one cell: their mean)."""
     cells: dict[int, dict[tuple[float, int], list[float]]] = defaultdict(lambda: defaultdict(list))
     for method_id, compression, seed, top1 in Run.objects.filter(
             benchmark=benchmark, status=FINISHED, top1__isnull=False,
-            submission__method_id__in=method_ids).values_list(
+            submission__method_id__in=method_ids,
+            submission__in=counted).values_list(
             "submission__method_id", "compression", "seed", "top1"):
         cells[method_id][float(compression), seed].append(top1)
     return defaultdict(dict, {m: {k: sum(v) / len(v) for k, v in c.items()} for m, c in cells.items()})
@@ -298,7 +474,8 @@ def benchmark_progress(*, benchmark: Benchmark) -> tuple[int, int]:
 # --- one method ------------------------------------------------------------------------------
 
 def method_latest_submission(*, method: Method) -> Submission | None:
-    return method.submissions.order_by("-created", "-id").first()
+    """The method's newest version."""
+    return method.submissions.order_by("-version", "-created", "-id").first()
 
 
 def method_code(*, submission: Submission | None) -> str | None:
@@ -308,10 +485,13 @@ def method_code(*, submission: Submission | None) -> str | None:
     return submission.code
 
 
-def method_runs(*, method: Method) -> QuerySet[Run]:
-    """Every run of the method (any status), for its page; without the record JSON."""
-    return (Run.objects.filter(submission__method=method)
-            .select_related("benchmark")
+def method_runs(*, method: Method, submission: Submission | None = None) -> QuerySet[Run]:
+    """Every run of the method (any status), or of one of its versions, for its page; without
+    the record JSON."""
+    runs = Run.objects.filter(submission__method=method)
+    if submission is not None:
+        runs = runs.filter(submission=submission)
+    return (runs.select_related("benchmark")
             .prefetch_related(Prefetch("reruns", queryset=Rerun.objects.only(
                 "pk", "run_id", "status", "differences", "masks_identical", "created")))
             .only("pk", "submission_id", "compression", "seed", "status", "top1", "speedup",
@@ -319,16 +499,22 @@ def method_runs(*, method: Method) -> QuerySet[Run]:
             .order_by("benchmark__position", "benchmark__name", "compression", "seed", "pk"))
 
 
-def method_curves(*, method: Method) -> list[tuple[Benchmark, pd.DataFrame]]:
-    """For each benchmark the method has finished runs on: its curves beside the baselines' and
-    the reference methods'."""
-    benchmark_ids = (Run.objects.filter(submission__method=method, status=FINISHED)
-                     .values("benchmark_id"))
-    benchmarks = Benchmark.objects.filter(pk__in=benchmark_ids)
+def method_curves(*, method: Method, submission: Submission | None = None) -> list[tuple[Benchmark, pd.DataFrame]]:
+    """For each benchmark the method has finished runs on: its curves (the version the board
+    counts there, or the given version) beside the baselines' and the reference methods'."""
+    mine = Run.objects.filter(submission__method=method, status=FINISHED)
+    if submission is not None:
+        mine = mine.filter(submission=submission)
+    benchmarks = Benchmark.objects.filter(pk__in=mine.values("benchmark_id"))
     baselines = Method.objects.filter(Q(is_baseline=True) | Q(is_reference=True)).values("pk")
-    shown = Q(pk=method.pk) | Q(pk__in=baselines)
-    return [(b, benchmark_curves(benchmark=b, methods=Method.objects.filter(shown)))
-            for b in benchmarks]
+    shown = Method.objects.filter(Q(pk=method.pk) | Q(pk__in=baselines))
+    charts = []
+    for b in benchmarks:
+        counted = counted_submissions(benchmark=b)
+        if submission is not None:
+            counted[method.pk] = submission.pk
+        charts.append((b, benchmark_curves(benchmark=b, methods=shown, submissions=counted.values())))
+    return charts
 
 
 def method_archived(*, method: Method) -> QuerySet[ArchivedResult]:

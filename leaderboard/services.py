@@ -20,3 +20,24 @@ def benchmarks_sync() -> list[Benchmark]:
         })
         rows.append(row)
     return rows
+
+
+METHOD_EDITABLE = ("title", "authors", "venue", "year", "bibtex", "paper_url", "code_url", "description",
+                   "granularity", "data_use", "schedule", "keywords", "is_public")
+
+
+def method_update(*, method, user, data: dict):
+    """Save the method's paper metadata, tags and visibility (already validated: the edit form
+    or the API). Only its owner may: PermissionDenied for anyone else, staff included (the
+    moderators hide methods in the admin)."""
+    from django.core.exceptions import PermissionDenied
+
+    if method.owner_id is None or method.owner_id != user.pk:
+        raise PermissionDenied("only the method's owner may edit it")
+    unknown = set(data) - set(METHOD_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    for field, value in data.items():
+        setattr(method, field, value)
+    method.save(update_fields=list(data))
+    return method

@@ -10,5 +10,8 @@ urlpatterns = [
     path("r/<int:pk>.csv", views.run_csv, name="run-csv"),
     path("r/<int:pk>/", views.run_detail, name="run"),
     path("m/<slug:slug>/", views.method_detail, name="method"),
+    path("m/<slug:slug>/v/<int:version>/", views.method_detail, name="method-version"),
+    path("m/<slug:slug>/edit/", views.method_edit, name="method-edit"),
+    path("m/<slug:slug>/enter/", views.method_enter, name="method-enter"),
     path("m/<slug:slug>/code.py", views.method_code, name="method-code"),
 ]

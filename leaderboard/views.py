@@ -1,20 +1,39 @@
 """Leaderboard pages and CSV downloads. The logic is in selectors.py (reads), charts.py
 (figures) and downloads.py (streamed CSV); each view fetches, then renders."""
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from submissions import services as submission_services
 from submissions.models import Run
 
-from . import selectors, tables
+from . import selectors, services, tables
 from .charts import accuracy_figures, initially_shown, layer_bars
 from .downloads import csv_response
+from .forms import EnterBenchmarksForm, MethodEditForm
+from .metadata import TAG_AXES
 from .models import Benchmark
 
 
+def _search(request) -> dict:
+    """The page's search (GET q, tag, author, keyword) and what the form shows."""
+    search, errors = selectors.search_params(request.GET)
+    return {"search": search, "search_errors": errors, "searching": selectors.search_active(search),
+            "tag_axes": TAG_AXES}
+
+
 def home(request):
-    return render(request, "leaderboard/home.html",
-                  {"benchmarks": selectors.benchmark_summaries()})
+    ctx = {"benchmarks": selectors.benchmark_summaries(), **_search(request)}
+    if ctx["searching"]:
+        s = ctx["search"]
+        ctx["found"] = list(selectors.methods_search(
+            methods=selectors.methods_visible_to(user=request.user).select_related("owner"),
+            q=s["q"], tags=s["tags"], author=s["author"], keyword=s["keyword"]).order_by("name", "id")[:100])
+    return render(request, "leaderboard/home.html", ctx)
 
 
 def benchmark_detail(request, name):
@@ -31,6 +50,13 @@ def benchmark_detail(request, name):
         figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"])
     by = "speedup" if request.GET.get("by") == "speedup" else "compression"
     table = selectors.benchmark_speedup_ranking(ranking=ranking) if by == "speedup" else ranking
+    search = _search(request)
+    if search["searching"]:  # the rows that match, with their ranks on the whole board
+        s = search["search"]
+        matching = set(selectors.methods_search(
+            methods=selectors.methods_visible_to(user=request.user), q=s["q"], tags=s["tags"],
+            author=s["author"], keyword=s["keyword"]).values_list("pk", flat=True))
+        table = [r for r in table if r["method_id"] in matching]
     for order, row in enumerate(table):
         row["order"] = order  # the ranking's own order, which sorting by "band" or "#" restores
     column, descending = tables.sort_state(request.GET, benchmark.compressions)
@@ -38,7 +64,7 @@ def benchmark_detail(request, name):
         "benchmark": benchmark, "ranking": tables.sort_ranking(table, column, descending, benchmark.compressions),
         "by": by, "figures": figures, "dense": dense,
         "compressions": benchmark.compressions, "done": done, "total": total,
-        "entries": sum(r["tier"] == "entry" for r in ranking),
+        "entries": sum(r["tier"] == "entry" for r in ranking), "ranked": len(ranking), **search,
         "compare": {"chosen": chosen, "slugs": {r["slug"] for r in chosen}, "unknown": unknown,
                     "methods": ranking},
         "sort": tables.sort_links(request.GET, benchmark.compressions, column, descending),
@@ -74,19 +100,77 @@ def run_csv(request, pk):
     return csv_response(Run.objects.filter(pk=run.pk), filename=f"run-{run.pk}.csv")
 
 
-def method_detail(request, slug):
+def method_detail(request, slug, version=None):
+    """The method: its paper, tags, versions and, for the latest version (or `version`), its
+    code, curves and runs."""
     method = get_object_or_404(selectors.methods_visible_to(user=request.user), slug=slug)
-    submission = selectors.method_latest_submission(method=method)
+    versions = selectors.method_versions(method=method)
+    if version is None:
+        submission = versions[0] if versions else None
+    else:
+        submission = next((v for v in versions if v.version == version), None)
+        if submission is None:
+            raise Http404(f"{method.name} has no version {version}")
     charts = [{"benchmark": b, "figures": accuracy_figures(curves, reference_top1=b.reference_top1)}
-              for b, curves in selectors.method_curves(method=method)]
-    runs = list(selectors.method_runs(method=method))
+              for b, curves in selectors.method_curves(method=method, submission=submission if version else None)]
+    runs = list(selectors.method_runs(method=method, submission=submission))
+    twins = selectors.run_mask_twins(runs=runs)
+    for run in runs:
+        run.twins = twins.get(run.pk, [])
+    is_owner = request.user.is_authenticated and method.owner_id == request.user.pk
     return render(request, "leaderboard/method.html", {
-        "method": method, "submission": submission,
+        "method": method, "submission": submission, "versions": versions, "version": version,
         "code": selectors.method_code(submission=submission), "charts": charts, "runs": runs,
+        "twins": selectors.mask_twin_summary(twins=twins),
         "done": sum(1 for r in runs if r.status in Run.FINAL), "total": len(runs),
-        "is_owner": request.user.is_authenticated and method.owner_id == request.user.pk,
+        "is_owner": is_owner,
+        # the form enters the latest version: offered on the method's page, not an older version's
+        "enter_form": (EnterBenchmarksForm(entered=submission.benchmarks.all())
+                       if is_owner and submission and version is None else None),
         "archived": list(selectors.method_archived(method=method)),
     })
+
+
+def _own_method(request, slug):
+    """The method, if the user may see it (404 otherwise) and owns it (403 otherwise)."""
+    method = get_object_or_404(selectors.methods_visible_to(user=request.user), slug=slug)
+    if method.owner_id is None or method.owner_id != request.user.pk:
+        raise PermissionDenied("only the method's owner may change it")
+    return method
+
+
+@login_required
+def method_edit(request, slug):
+    method = _own_method(request, slug)
+    form = MethodEditForm(request.POST or None, instance=method)
+    if request.method == "POST" and form.is_valid():
+        services.method_update(method=method, user=request.user,
+                               data={f: form.cleaned_data[f] for f in form.Meta.fields})
+        messages.success(request, "Saved.")
+        return redirect(method)
+    return render(request, "leaderboard/method_edit.html", {"method": method, "form": form})
+
+
+@login_required
+@require_POST
+def method_enter(request, slug):
+    """Enter the method's latest version on more benchmarks (the form on its page)."""
+    method = _own_method(request, slug)
+    latest = selectors.method_latest_submission(method=method)
+    form = EnterBenchmarksForm(request.POST, entered=latest.benchmarks.all() if latest else ())
+    if not form.is_valid():
+        messages.error(request, "Choose at least one benchmark it is not on yet.")
+        return redirect(method)
+    try:
+        submission, added = submission_services.method_enter(method=method, user=request.user,
+                                                             benchmarks=form.cleaned_data["benchmarks"])
+    except submission_services.UploadRejected as exc:  # LimitExceeded included
+        messages.error(request, str(exc))
+        return redirect(method)
+    runs = sum(len(b.compressions) * len(b.seeds) for b in added)
+    messages.success(request, f"Version {submission.version} entered on {', '.join(b.name for b in added)}: "
+                              f"{runs} runs queued.")
+    return redirect(submission)
 
 
 def method_code(request, slug):

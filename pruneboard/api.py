@@ -14,15 +14,19 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
 from leaderboard.models import Benchmark
-from leaderboard.selectors import methods_visible_to, runs_visible_to, submissions_visible_to
+from leaderboard.selectors import (methods_search, methods_visible_to, runs_visible_to, search_params,
+                                   submissions_visible_to)
+from leaderboard.services import method_update
 from submissions import services
 from submissions.models import Run
 
-from .api_serializers import (BenchmarkSerializer, MethodSerializer, RunSerializer,
-                              SubmissionCreateSerializer, SubmissionSerializer)
+from .api_serializers import (BenchmarkSerializer, EnterSerializer, MethodDetailSerializer, MethodSerializer,
+                              MethodUpdateSerializer, RunSerializer, SubmissionCreateSerializer,
+                              SubmissionSerializer)
 from .throttles import UsernameRateThrottle
 
 
@@ -38,16 +42,60 @@ class BenchmarkDetail(generics.RetrieveAPIView):
 
 
 class MethodList(generics.ListAPIView):
+    """?q=&tag=&author=&keyword=: the site's search (leaderboard.selectors.methods_search)."""
+
     serializer_class = MethodSerializer
 
     def get_queryset(self):
         return methods_visible_to(user=self.request.user).select_related("owner").order_by("created", "id")
 
+    def filter_queryset(self, qs):
+        search, errors = search_params(self.request.query_params)
+        if errors:
+            raise ValidationError({"tag": errors})
+        return methods_search(methods=qs, q=search["q"], tags=search["tags"], author=search["author"],
+                              keyword=search["keyword"])
+
 
 class MethodDetail(generics.RetrieveAPIView):
-    serializer_class = MethodSerializer
+    """GET: the method with its versions. PATCH (its owner): the paper, tags, keywords and
+    `public` (MethodUpdateSerializer); others get 403 (404 when they cannot see it)."""
+
+    serializer_class = MethodDetailSerializer
     lookup_field = "slug"
     get_queryset = MethodList.get_queryset
+
+    def patch(self, request, slug):
+        method = self.get_object()
+        if method.owner_id is None or method.owner_id != request.user.pk:
+            return Response({"detail": "only the method's owner may edit it"}, status=403)
+        form = MethodUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        method_update(method=method, user=request.user, data=form.fields_to_save())
+        return Response(MethodDetailSerializer(method, context={"request": request}).data)
+
+
+class MethodEnter(APIView):
+    """POST `benchmarks`: enter the method's latest version on them (its owner). 202 with the
+    benchmarks added (empty when it was on all of them); 429 over the queued-runs limit."""
+
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request, slug):
+        method = get_object_or_404(methods_visible_to(user=request.user), slug=slug)
+        form = EnterSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            submission, added = services.method_enter(method=method, user=request.user,
+                                                      benchmarks=form.validated_data["benchmarks"])
+        except PermissionDenied as exc:
+            return Response({"detail": str(exc)}, status=403)
+        except services.LimitExceeded as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        except services.UploadRejected as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"submission": submission.pk, "version": submission.version,
+                         "added": [b.name for b in added]}, status=202)
 
 
 class RunList(generics.ListAPIView):
@@ -76,6 +124,10 @@ class RunList(generics.ListAPIView):
             qs = qs.filter(benchmark__name=name)
         if "method" in params:
             qs = qs.filter(submission__method__slug=params["method"])
+        if "version" in params:
+            if not params["version"].isdigit():
+                raise ValidationError({"version": ["a version number: 1, 2, ..."]})
+            qs = qs.filter(submission__version=int(params["version"]))
         return qs
 
 
@@ -143,7 +195,8 @@ class SubmissionCreate(APIView):
         except services.UploadRejected as exc:
             raise ValidationError({"file": [str(exc)]}) from None
         data = SubmissionSerializer(submission, context={"request": request}).data
-        return Response({**data, "created": created},
+        added = [b.name for b in submission.added_benchmarks]
+        return Response({**data, "created": created, "added_benchmarks": added},
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

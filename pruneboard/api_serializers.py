@@ -57,25 +57,97 @@ class BenchmarkSerializer(serializers.ModelSerializer):
 class MethodSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     url = serializers.SerializerMethodField()
+    tags = serializers.ListField(read_only=True)
+    keywords = serializers.ListField(source="keyword_list", read_only=True)
 
     class Meta:
         model = Method
-        fields = ["name", "slug", "description", "paper_url", "code_url", "is_baseline", "owner",
-                  "created", "url"]
+        fields = ["name", "slug", "description", "paper_url", "code_url", "is_baseline", "is_reference",
+                  "owner", "created", "url", "title", "authors", "venue", "year", "bibtex", "tags",
+                  "keywords"]
 
     def get_url(self, m):
         return site_url(self.context, "method", m.slug)
+
+
+class MethodDetailSerializer(MethodSerializer):
+    """A method with its versions, newest first; `counted_on`: the benchmarks whose boards
+    count that version (leaderboard.selectors.counted_versions)."""
+
+    versions = serializers.SerializerMethodField()
+
+    class Meta(MethodSerializer.Meta):
+        fields = [*MethodSerializer.Meta.fields, "versions"]
+
+    def get_versions(self, m):
+        from leaderboard.selectors import method_versions
+
+        return [{"version": s.version, "submission": s.pk, "submitted": s.created.isoformat(),
+                 "status": s.status, "filename": s.filename, "sha256": s.sha256,
+                 "benchmarks": [b.name for b in s.benchmarks.all()], "counted_on": s.counted_on,
+                 "url": site_url(self.context, "method-version", m.slug, s.version)}
+                for s in method_versions(method=m)]
+
+
+class MethodUpdateSerializer(serializers.Serializer):
+    """PATCH /api/methods/<slug>/ (its owner): any of these fields; `tags` a list of the fixed
+    vocabulary (one per axis; [] clears them), `keywords` a list or a comma-separated string."""
+
+    title = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    authors = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    venue = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    year = serializers.IntegerField(required=False, allow_null=True, min_value=1950, max_value=2100)
+    bibtex = serializers.CharField(required=False, allow_blank=True, trim_whitespace=True)
+    paper_url = serializers.CharField(required=False, allow_blank=True, max_length=200, validators=[])
+    code_url = serializers.CharField(required=False, allow_blank=True, max_length=200, validators=[])
+    description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+    keywords = serializers.JSONField(required=False)
+    public = serializers.BooleanField(required=False)
+
+    def validate_bibtex(self, value):
+        from leaderboard.metadata import validate_bibtex
+
+        return validate_bibtex(value)
+
+    def validate_paper_url(self, value):
+        if value:
+            _http_url(value)
+        return value
+
+    validate_code_url = validate_paper_url
+
+    def validate_tags(self, value):
+        from leaderboard.metadata import TAG_AXES, validate_tags
+
+        chosen = validate_tags(value)
+        return {axis: chosen.get(axis, "") for axis in TAG_AXES}
+
+    def validate_keywords(self, value):
+        from leaderboard.metadata import normalize_keywords
+
+        if not isinstance(value, (str, list)):
+            raise serializers.ValidationError("a list of keywords or a comma-separated string")
+        return normalize_keywords(value)
+
+    def fields_to_save(self) -> dict:
+        data = dict(self.validated_data)
+        data.update(data.pop("tags", {}))
+        if "public" in data:
+            data["is_public"] = data.pop("public")
+        return data
 
 
 class RunSerializer(serializers.ModelSerializer):
     """A run with every evaluator column in `record`; error and traceback for owner and staff."""
 
     method = serializers.CharField(source="submission.method.slug")
+    version = serializers.IntegerField(source="submission.version")
     benchmark = serializers.CharField(source="benchmark.name")
 
     class Meta:
         model = Run
-        fields = ["id", "method", "submission", "benchmark", "compression", "seed", "status",
+        fields = ["id", "method", "submission", "version", "benchmark", "compression", "seed", "status",
                   "attempt", "top1", "top5", "pre_top1", "actual_compression", "compression_error",
                   "speedup", "created", "finished", "record"]
 
@@ -102,11 +174,14 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Submission
-        fields = ["id", "method", "method_name", "owner", "filename", "sha256", "baseline",
+        fields = ["id", "method", "method_name", "version", "owner", "filename", "sha256", "baseline",
                   "status", "submitted", "updated", "finished", "benchmarks"]
 
     def to_representation(self, submission):
+        from leaderboard.selectors import mask_twin_summary, run_mask_twins
+
         data = super().to_representation(submission)
+        data["masks_identical_to"] = mask_twin_summary(twins=run_mask_twins(runs=submission.runs.all()))
         runs = list(submission.runs.select_related("benchmark").order_by(*Run._meta.ordering, "id"))
         counts = {s: 0 for s in Run.Status.values}
         for run in runs:
@@ -161,3 +236,14 @@ class SubmissionCreateSerializer(serializers.Serializer):
         if "benchmarks" not in attrs:
             attrs["benchmarks"] = self.validate_benchmarks([])
         return attrs
+
+
+class EnterSerializer(serializers.Serializer):
+    """POST /api/methods/<slug>/benchmarks/: `benchmarks`, repeated or comma-separated (required)."""
+
+    benchmarks = serializers.ListField(child=serializers.CharField(allow_blank=True))
+
+    def validate_benchmarks(self, value):
+        if not any(n.strip() for item in value for n in item.split(",")):
+            raise serializers.ValidationError("name at least one benchmark")
+        return SubmissionCreateSerializer.validate_benchmarks(self, value)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("benchmarks/<slug:name>/", api.BenchmarkDetail.as_view(), name="benchmark"),
     path("methods/", api.MethodList.as_view(), name="methods"),
     path("methods/<slug:slug>/", api.MethodDetail.as_view(), name="method"),
+    path("methods/<slug:slug>/benchmarks/", api.MethodEnter.as_view(), name="method-enter"),
     path("runs/", api.RunList.as_view(), name="runs"),
     path("runs/<int:pk>/", api.RunDetail.as_view(), name="run"),
     path("runs/<int:pk>/rerun/", api.RunRerun.as_view(), name="run-rerun"),

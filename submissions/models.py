@@ -22,6 +22,8 @@ class Submission(models.Model):
     FINAL = (Status.FINISHED, Status.FAILED, Status.CANCELLED)
 
     method = models.ForeignKey(Method, on_delete=models.CASCADE, related_name="submissions")
+    version = models.PositiveIntegerField(default=1, help_text="the method's version this upload "
+                                                               "is: 1, 2, ... in upload order")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="submissions")
     file = models.FileField(upload_to=upload_path, blank=True)
@@ -37,9 +39,11 @@ class Submission(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+        constraints = [models.UniqueConstraint(fields=["method", "version"],
+                                               name="one_submission_per_method_version")]
 
     def __str__(self):
-        return f"submission {self.pk} of {self.method}"
+        return f"submission {self.pk} of {self.method} (v{self.version})"
 
     def get_absolute_url(self):
         return reverse("submission", args=[self.pk])

@@ -5,6 +5,8 @@ from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from leaderboard import selectors as board
+
 from . import dispatch, selectors, services
 from .forms import SubmissionForm
 from .models import Submission
@@ -25,10 +27,19 @@ def submit(request):
         except services.UploadRejected as exc:
             form.add_error("file", str(exc))
         else:
-            if not created:
-                messages.info(request, "You already submitted this file; here is that submission.")
+            messages.info(request, _upload_message(submission, created))
             return redirect(submission)
     return render(request, "submissions/submit.html", {"form": form})
+
+
+def _upload_message(submission: Submission, created: bool) -> str:
+    added = ", ".join(b.name for b in submission.added_benchmarks)
+    if created:
+        return f"Uploaded as version {submission.version} of {submission.method.name}."
+    if added:
+        return (f"You already submitted this file (version {submission.version} of "
+                f"{submission.method.name}); it is now also entered on {added}.")
+    return "You already submitted this file; here is that submission."
 
 
 def _visible_submission(request, pk: int) -> Submission:
@@ -45,7 +56,8 @@ def submission_detail(request, pk: int):
            "progress": selectors.submission_progress(submission=submission),
            "benchmarks": submission.benchmarks.all(), "show_errors": show_errors,
            "queue_position": dispatch.queue_position(submission),
-           "failed_runs": selectors.submission_failed_runs(submission=submission) if show_errors else []}
+           "failed_runs": selectors.submission_failed_runs(submission=submission) if show_errors else [],
+           "twins": board.mask_twin_summary(twins=board.run_mask_twins(runs=submission.runs.all()))}
     return render(request, "submissions/submission.html", ctx)
 
 

@@ -36,7 +36,10 @@ def make_record(*, benchmark: str = "digits-mlp", compression: float = 2.0, seed
         "time_masks_s": 0.012, "time_pre_eval_s": 0.004, "time_finetune_s": 1.25,
         "time_eval_s": 0.004, "time_total_s": 1.3, "protocol_version": 1,
         "protocol_hash": "0123456789abcdef", "weights_sha256": "ab" * 32,
-        "strategy_sha256": "cd" * 32, "masks_sha256": "ef" * 32, "sandbox": "bwrap",
+        "strategy_sha256": "cd" * 32,
+        # distinct per strategy and run unless a test makes two runs share masks
+        "masks_sha256": hashlib.sha256(f"masks {strategy} {benchmark} {compression} {seed}".encode()).hexdigest(),
+        "sandbox": "bwrap",
         "code_version": "0.1.0+gabc",
         "torch_version": "2.15.0", "cuda_version": "", "device": "cpu",
         "device_name": "x86_64", "torch_threads": 2, "deterministic": True,
@@ -48,7 +51,7 @@ def make_record(*, benchmark: str = "digits-mlp", compression: float = 2.0, seed
 
 def make_method(name: str, *, owner=None, is_baseline=False, is_public=True, is_hidden=False,
                 description="", created: dt.datetime | None = None, **fields) -> Method:
-    method = Method.objects.create(name=name, slug=name.lower().replace(" ", "-"), owner=owner,
+    method = Method.objects.create(name=name, slug=fields.pop("slug", name.lower().replace(" ", "-")), owner=owner,
                                    is_baseline=is_baseline, is_public=is_public,
                                    is_hidden=is_hidden, description=description, **fields)
     if created is not None:
@@ -57,10 +60,13 @@ def make_method(name: str, *, owner=None, is_baseline=False, is_public=True, is_
     return method
 
 
-def make_submission(method: Method, *, owner=None, code: str | None = None) -> Submission:
+def make_submission(method: Method, *, owner=None, code: str | None = None,
+                    status: str = Submission.Status.FINISHED) -> Submission:
+    """The method's next version (1, 2, ...)."""
     owner = owner if owner is not None else method.owner
-    submission = Submission(method=method, owner=owner, status=Submission.Status.FINISHED,
-                            sha256=hashlib.sha256((code or method.slug).encode()).hexdigest(),
+    version = method.submissions.count() + 1
+    submission = Submission(method=method, owner=owner, status=status, version=version,
+                            sha256=hashlib.sha256((code or f"{method.slug} v{version}").encode()).hexdigest(),
                             baseline=method.slug if method.is_baseline or method.is_reference else "",
                             filename="strategy.py" if code is not None else "")
     if code is not None:
@@ -71,11 +77,14 @@ def make_submission(method: Method, *, owner=None, code: str | None = None) -> S
 
 def make_run(submission: Submission, benchmark, compression: float, seed: int, *,
              top1: float | None = 0.9, status: str = Run.Status.FINISHED,
-             compression_error: float = 0.0, speedup: float | None = None) -> Run:
+             compression_error: float = 0.0, speedup: float | None = None,
+             masks_sha256: str | None = None) -> Run:
     finished = status == Run.Status.FINISHED
     record = (make_record(benchmark=benchmark.name, compression=compression, seed=seed, top1=top1,
                           speedup=speedup, strategy=submission.method.slug,
                           compression_error=compression_error) if finished else {})
+    if finished and masks_sha256 is not None:
+        record["masks_sha256"] = masks_sha256
     return Run.objects.create(
         submission=submission, benchmark=benchmark, compression=float(compression), seed=seed,
         status=status, finished=timezone.now() if finished else None,

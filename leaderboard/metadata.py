@@ -1,0 +1,109 @@
+"""A method's paper metadata and tags: the fixed tag vocabulary, BibTeX validation and keyword
+normalization. Plain functions raising Django's ValidationError, shared by the edit form, the
+API and the search (leaderboard/selectors.py)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from django.core.exceptions import ValidationError
+
+# Three axes with two values each; a method has at most one value per axis.
+TAG_AXES: dict[str, tuple[str, ...]] = {
+    "granularity": ("unstructured", "structured"),
+    "data_use": ("data-free", "data-driven"),
+    "schedule": ("one-shot", "iterative"),
+}
+TAG_AXIS_LABELS = {"granularity": "Granularity", "data_use": "Data use", "schedule": "Schedule"}
+VOCABULARY: dict[str, str] = {tag: axis for axis, tags in TAG_AXES.items() for tag in tags}
+
+BIBTEX_MAX_CHARS = 20_000
+KEYWORDS_MAX = 10
+KEYWORD_MAX_CHARS = 40
+
+
+def vocabulary_text() -> str:
+    return "; ".join(f"{axis.replace('_', ' ')}: {', '.join(tags)}" for axis, tags in TAG_AXES.items())
+
+
+def tag_axis(tag: str) -> str:
+    """The axis of a tag of the vocabulary; an unknown tag is refused with the vocabulary named."""
+    try:
+        return VOCABULARY[tag]
+    except KeyError:
+        raise ValidationError(f"unknown tag {tag[:60]!r}; the tags are {vocabulary_text()} "
+                              f"(free words go in the keywords)", code="tag") from None
+
+
+def validate_tags(tags) -> dict[str, str]:
+    """A list of tags -> {axis: tag}; refuses unknown tags and two tags of one axis."""
+    chosen: dict[str, str] = {}
+    for tag in tags:
+        tag = str(tag).strip().lower()
+        if not tag:
+            continue
+        axis = tag_axis(tag)
+        if chosen.get(axis, tag) != tag:
+            raise ValidationError(f"{chosen[axis]!r} and {tag!r} are both {axis.replace('_', ' ')} "
+                                  f"tags; choose one", code="tag")
+        chosen[axis] = tag
+    return chosen
+
+
+def normalize_keywords(value) -> str:
+    """Free keywords, comma-separated (a string or a list) -> "a, b, c": lower case, single
+    spaces, no duplicates, at most KEYWORDS_MAX of at most KEYWORD_MAX_CHARS characters, no
+    commas inside one (the separator)."""
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    words = list(dict.fromkeys(" ".join(w.split()).lower() for w in items if w.strip()))
+    if len(words) > KEYWORDS_MAX:
+        raise ValidationError(f"{len(words)} keywords; at most {KEYWORDS_MAX}", code="keywords")
+    long = [w for w in words if len(w) > KEYWORD_MAX_CHARS]
+    if long:
+        raise ValidationError(f"keyword {long[0][:60]!r}… is over {KEYWORD_MAX_CHARS} characters",
+                              code="keywords")
+    return ", ".join(words)
+
+
+def keyword_list(keywords: str) -> list[str]:
+    return [w for w in (keywords or "").split(", ") if w]
+
+
+def validate_bibtex(text: str) -> str:
+    """Return the BibTeX stripped; refuse text over BIBTEX_MAX_CHARS (by size, before parsing),
+    text that bibtexparser cannot parse, text outside the entries, and anything but one entry.
+    Stored as text and always shown escaped: markup inside is harmless, only shown."""
+    text = (text or "").strip()
+    if not text:
+        return ""
+    if len(text) > BIBTEX_MAX_CHARS:
+        raise ValidationError(f"the BibTeX is {len(text) // 1024 or 1} KB ({len(text)} characters); "
+                              f"the limit is {BIBTEX_MAX_CHARS} characters: paste one entry",
+                              code="bibtex_size")
+    import bibtexparser
+
+    # bibtexparser logs each failed block; the error below says what failed.
+    logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
+    library = bibtexparser.parse_string(text)
+    if library.failed_blocks:
+        block = library.failed_blocks[0]
+        raise ValidationError(f"not valid BibTeX: the entry starting on line {block.start_line + 1} "
+                              f"could not be parsed ({_reason(block)})", code="bibtex")
+    # @comment{...} and %-lines are BibTeX comments; any other text outside an entry is not.
+    stray = [c.comment.strip() for c in library.comments
+             if type(c).__name__ == "ImplicitComment" and c.comment.strip()
+             and not c.comment.strip().startswith("%")]
+    if stray:
+        raise ValidationError(f"not valid BibTeX: text outside an entry: {stray[0][:60]!r}",
+                              code="bibtex")
+    if len(library.entries) != 1:
+        raise ValidationError(f"not valid BibTeX: expected one @entry{{key, ...}}, found "
+                              f"{len(library.entries)}", code="bibtex")
+    return text
+
+
+def _reason(block) -> str:
+    error = getattr(block, "error", None)
+    message = getattr(error, "abort_reason", "") or str(error or "") or "syntax error"
+    return re.sub(r"\s+", " ", message).strip()[:120]
