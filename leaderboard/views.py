@@ -10,6 +10,7 @@ from . import selectors
 from .charts import accuracy_figures, initially_shown
 from .downloads import csv_response
 from .models import Benchmark
+from .ranking import parse_point, rank_points
 
 
 def home(request):
@@ -18,6 +19,8 @@ def home(request):
 
 
 def benchmark_detail(request, name):
+    """?by=compression|speedup picks the ranking; ?at=<point> ranks at one compression (or
+    speedup bucket) instead; a point the benchmark does not have is a 400 naming the choices."""
     benchmark = get_object_or_404(Benchmark, name=name)
     curves = selectors.benchmark_curves(benchmark=benchmark)
     ranking = selectors.benchmark_ranking(benchmark=benchmark, curves=curves)
@@ -26,11 +29,26 @@ def benchmark_detail(request, name):
     figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"])
     by = "speedup" if request.GET.get("by") == "speedup" else "compression"
     table = selectors.benchmark_speedup_ranking(ranking=ranking) if by == "speedup" else ranking
+    points = rank_points(benchmark, by)
+    at, at_rows, at_error = None, None, None
+    if request.GET.get("at"):
+        try:
+            at = parse_point(request.GET["at"], points, by)
+            at_rows = selectors.benchmark_rank_at(benchmark=benchmark, **{by: at})
+        except ValueError as exc:
+            at_error = str(exc)
     return render(request, "leaderboard/benchmark.html", {
         "benchmark": benchmark, "ranking": table, "by": by, "figures": figures, "dense": dense,
         "compressions": benchmark.compressions, "done": done, "total": total,
         "entries": sum(r["tier"] == "entry" for r in ranking),
-    })
+        "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
+    }, status=400 if at_error else 200)
+
+
+def overview(request):
+    by = "speedup" if request.GET.get("by") == "speedup" else "compression"
+    return render(request, "leaderboard/overview.html",
+                  {"by": by, **selectors.benchmarks_overview(by=by)})
 
 
 def benchmark_csv(request, name):
