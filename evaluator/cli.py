@@ -86,9 +86,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def dense_top1_text(benchmark) -> str:
+    """The registry's dense top-1, else the publisher's figure of pinned published weights
+    (evaluator/published.py) marked "(published)", else "-"."""
+    from .published import PUBLISHED
+
+    if benchmark.reference_top1:
+        return f"{benchmark.reference_top1:.2%}"
+    if benchmark.name in PUBLISHED:
+        return f"{PUBLISHED[benchmark.name].top1:.2%} (published)"
+    return "-"
+
+
 def cmd_benchmarks(args) -> int:
     rows = [(b.name, b.dataset, b.model, "embedded" if b.embedded else "standard", b.queue,
-             f"{b.reference_top1:.2%}" if b.reference_top1 else "-", b.description)
+             dense_top1_text(b), b.description)
             for b in list_benchmarks()]
     print(tabulate(rows, headers=["benchmark", "dataset", "model", "kind", "queue", "dense top-1", ""]))
     return 0

@@ -2,7 +2,8 @@
 (`.iterator(chunk_size=...)`, a server-side cursor on PostgreSQL) and written through the csv
 module into an echo buffer, so memory does not grow with the number of rows.
 
-Columns: method, method_slug, is_baseline, submission_id, run_pk, then every column of the
+Columns: method, method_slug, is_baseline, tier (baseline, reference or entry: the reference
+methods are built in but not baselines), submission_id, run_pk, then every column of the
 evaluator's per-run record (evaluator/columns.py COLUMNS, documented in docs/columns.md), in
 the same format as the evaluator's own CSV (booleans True/False, missing values empty).
 
@@ -25,9 +26,10 @@ from django.http import StreamingHttpResponse
 from evaluator.columns import COLUMNS
 from submissions.models import Run
 
-HEADER = ["method", "method_slug", "is_baseline", "submission_id", "run_pk", *COLUMNS]
+HEADER = ["method", "method_slug", "is_baseline", "tier", "submission_id", "run_pk", *COLUMNS]
 FIELDS = ("submission__method__name", "submission__method__slug",
-          "submission__method__is_baseline", "submission_id", "pk", "record")
+          "submission__method__is_baseline", "submission__method__is_reference", "submission_id", "pk",
+          "record")
 CHUNK_ROWS = 2000  # rows fetched from the database at a time
 YIELD_ROWS = 500  # rows joined into one chunk of the response
 
@@ -65,9 +67,10 @@ def csv_lines(runs: QuerySet[Run]) -> Iterator[str]:
     rows = (runs.filter(status=Run.Status.FINISHED).order_by("pk")
             .values_list(*FIELDS).iterator(chunk_size=CHUNK_ROWS))
     batch: list[str] = []
-    for name, slug, is_baseline, submission_id, pk, record in rows:
+    for name, slug, is_baseline, is_reference, submission_id, pk, record in rows:
         record = record or {}
-        row = [neutralise(name), neutralise(slug), is_baseline, submission_id, pk,
+        tier = "baseline" if is_baseline else "reference" if is_reference else "entry"
+        row = [neutralise(name), neutralise(slug), is_baseline, tier, submission_id, pk,
                *(_cell(record.get(c)) for c in COLUMNS)]
         breaks = any(isinstance(v, str) and "\r" in v for v in row)
         batch.append((quoted if breaks else writer).writerow(row))

@@ -1,33 +1,55 @@
-"""The rankings' uncertainty and their second axis, as plain functions over numbers.
+"""The rankings, as plain functions over numbers: no database, no Django (benchmarks/rankings.py
+ranks the CLI's CSVs with the very functions the site uses).
 
-Score by compression (the table's default): for each seed, the mean over the compressions
-2x..64x of the method's top-1 at that seed (seeds that lack one of them are left out); the score
-is the mean of those per-seed scores (the mean over compressions of the mean over seeds when
-every seed is complete), with a 95 % Student t interval over seeds:
+Input, per method: its runs as {(compression, seed): (top1, speedup)} (several runs of one cell:
+their mean), and a tie-break order (earliest method first). Accuracies are fractions.
 
-    score ± t(0.975, n - 1) * s / sqrt(n)      (s: the sample std of the n per-seed scores)
+**By compression** (the table's default). Each seed's score is its mean top-1 over the scored
+compressions 2x..64x (a seed lacking one of them has none); the method's score is the mean over
+those compressions of its mean top-1 over seeds (the mean of the seed scores when every seed is
+complete), with a 95 % Student t interval over the n complete seeds:
 
-n = 1 has no interval. Rank bands: walking the ranking from the top, a band starts at the first
-method not yet banded; every later method (complete like it) whose interval reaches the band
-leader's lower bound (high >= leader's low) joins it. Methods without an interval have a band of
-their own. Differences inside a band are not told apart by the seeds.
+    score ± t(0.975, n - 1) * s / sqrt(n)      (s: the sample std of the n seed scores)
 
-Score by speedup: top-1 against theoretical speedup (flops / flops_nz), compression and speedup
-not being interchangeable (ShrinkBench). The method's mean top-1 per compression is placed at
-its mean speedup; the curve is interpolated linearly in log2(speedup) and read at the speedups
-2, 4, 8, 16, 32 (PruningBench's fixed-speedup buckets); the score is the mean of those readings.
-A bucket beyond the method's largest (or below its smallest) measured speedup is missing, and
-such a method is "partial", ranked after the complete ones.
+n = 1 has no interval. A method lacking a scored compression is *partial*, ranked after the
+complete ones (its score averages fewer, usually easier, compressions).
+
+**By speedup** (theoretical speedup = flops / flops_nz; compression and speedup are not
+interchangeable, ShrinkBench). Each seed's curve of top-1 against its measured speedup (every
+compression, 1x included) is interpolated linearly in log2(speedup) and read at the speedups 2, 4,
+8, 16 and 32 (PruningBench's fixed-speedup buckets); the seed's score is the mean of the five
+readings. A seed whose curve does not span every bucket has none. The method's score is the mean
+of its seeds' scores with the same t interval over them. A method with no such seed is *partial*:
+its score reads the curve of its means (mean top-1 at mean speedup per compression) at the buckets
+it spans, without an interval, and it is ranked after the complete ones.
+
+**Rank bands** (both rankings): walking the ranking from the top, a band starts at the first
+method not yet banded; every following method (complete like it) whose interval reaches the band
+leader's lower bound (its high >= the leader's low) joins it. A method without an interval has a
+band of its own. Inside a band the seeds do not tell the methods apart.
+
+**At one compression** c: the mean over seeds of top-1 at c, its t interval over those seeds,
+bands as above. **At one speedup** b: each seed's curve read at b (seeds whose curve does not span
+b are left out), their mean and t interval, bands. Methods without a value are left out.
+
+**Across benchmarks**: a method's rank on each benchmark (by either ranking), and its mean rank
+over the benchmarks where it has a *full sweep* (every compression of the benchmark, every seed).
+Methods with full sweeps on more benchmarks come first, then by mean rank; ranks on benchmarks
+with different sets of methods are not strictly comparable, so the overview names both.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from statistics import mean, stdev
 
 from scipy.stats import t as student_t
 
 SPEEDUP_BUCKETS = (2.0, 4.0, 8.0, 16.0, 32.0)
+LEVEL = 0.95
+
+Runs = dict[tuple[float, int], tuple[float, float | None]]  # (compression, seed) -> (top1, speedup)
 
 
 def seed_scores(top1: dict[tuple[float, int], float], scored: list[float]) -> list[float]:
@@ -36,7 +58,7 @@ def seed_scores(top1: dict[tuple[float, int], float], scored: list[float]) -> li
     return [mean(top1[c, s] for c in scored) for s in seeds if all((c, s) in top1 for c in scored)]
 
 
-def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float] | None:
+def t_interval(values: list[float], level: float = LEVEL) -> tuple[float, float] | None:
     """The Student t interval of the mean; None for fewer than two values."""
     if len(values) < 2:
         return None
@@ -44,35 +66,185 @@ def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float] 
     return mean(values) - half, mean(values) + half
 
 
-def rank_bands(rows: list[dict]) -> None:
-    """Set row["band"] on rows already in ranking order (each with "interval" and "complete")."""
-    band, i = 0, 0
+def rank_bands(rows: list[dict], *, interval: str = "interval", complete: str = "complete",
+               band: str = "band") -> None:
+    """Set row[band] on rows already in ranking order (each with an interval and complete key)."""
+    number, i = 0, 0
     while i < len(rows):
-        band += 1
+        number += 1
         leader = rows[i]
-        leader["band"] = band
+        leader[band] = number
         i += 1
-        while (i < len(rows) and leader["interval"] is not None and rows[i]["interval"] is not None
-               and rows[i]["complete"] == leader["complete"] and rows[i]["interval"][1] >= leader["interval"][0]):
-            rows[i]["band"] = band
+        while (i < len(rows) and leader[interval] is not None and rows[i][interval] is not None
+               and rows[i][complete] == leader[complete] and rows[i][interval][1] >= leader[interval][0]):
+            rows[i][band] = number
             i += 1
 
 
-def speedup_score(points: list[tuple[float, float]]) -> tuple[float | None, list[float]]:
-    """(mean top-1 at the speedup buckets, the buckets it cannot read); points: (speedup, top1)."""
-    points = sorted((math.log2(s), top1) for s, top1 in points if s and s > 0 and s == s)
-    readings, missing = [], []
-    for bucket in SPEEDUP_BUCKETS:
-        x = math.log2(bucket)
-        value = None
-        for (x0, y0), (x1, y1) in zip(points, points[1:]):
-            if x0 <= x <= x1:
-                value = y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-                break
-        if value is None and points and points[0][0] == x:
-            value = points[0][1]
-        if value is None:
-            missing.append(bucket)
-        else:
-            readings.append(value)
-    return (mean(readings) if readings else None), missing
+def read_curve(points: list[tuple[float, float]], speedup: float) -> float | None:
+    """The curve (speedup, top1) interpolated linearly in log2(speedup), read at `speedup`;
+    None outside the measured range."""
+    curve = sorted((math.log2(s), top1) for s, top1 in points if _usable(s) and _usable(top1, positive=False))
+    x = math.log2(speedup)
+    for (x0, y0), (x1, y1) in zip(curve, curve[1:]):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    if curve and curve[0][0] == x:
+        return curve[0][1]
+    return None
+
+
+def _usable(value, positive: bool = True) -> bool:
+    """A finite number (positive for a speedup: an all-pruned model's is infinite)."""
+    return (value is not None and isinstance(value, (int, float)) and math.isfinite(value)
+            and (value > 0 or not positive))
+
+
+def speedup_score(points: list[tuple[float, float]],
+                  buckets: tuple[float, ...] = SPEEDUP_BUCKETS) -> tuple[float | None, list[float]]:
+    """(mean top-1 read at the speedup buckets, the buckets it cannot read); points: (speedup, top1)."""
+    readings = {b: read_curve(points, b) for b in buckets}
+    values = [v for v in readings.values() if v is not None]
+    return (mean(values) if values else None), [b for b, v in readings.items() if v is None]
+
+
+# --- the rankings ----------------------------------------------------------------------------
+
+def _seeds(runs: Runs) -> list[int]:
+    return sorted({seed for _, seed in runs})
+
+
+def _cell_means(runs: Runs) -> dict[float, float]:
+    by_compression: dict[float, list[float]] = {}
+    for (c, _), (top1, _) in runs.items():
+        by_compression.setdefault(c, []).append(top1)
+    return {c: mean(v) for c, v in by_compression.items()}
+
+
+def _finish(rows: list[dict], order: dict[Hashable, tuple]) -> list[dict]:
+    """Sort (complete first, then score descending, ties to the earliest), number, band."""
+    rows.sort(key=lambda r: (not r["complete"], r["score"] is None,
+                             -(r["score"] if r["score"] is not None else 0.0), order[r["key"]]))
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+        row["half_width"] = None if row["interval"] is None else (row["interval"][1] - row["interval"][0]) / 2
+    rank_bands(rows)
+    return rows
+
+
+def compression_ranking(methods: dict[Hashable, Runs], scored: list[float],
+                        order: dict[Hashable, tuple]) -> list[dict]:
+    """One dict per method: key, score, interval, half_width, n (seeds in the interval),
+    complete, missing (scored compressions it lacks), rank, band; in ranking order."""
+    rows = []
+    for key, runs in methods.items():
+        means = _cell_means(runs)
+        have = [means[c] for c in scored if c in means]
+        per_seed = seed_scores({k: top1 for k, (top1, _) in runs.items()}, scored)
+        rows.append({"key": key, "score": mean(have) if have else None, "interval": t_interval(per_seed),
+                     "n": len(per_seed), "complete": len(have) == len(scored),
+                     "missing": [c for c in scored if c not in means]})
+    return _finish(rows, order)
+
+
+def speedup_ranking(methods: dict[Hashable, Runs], order: dict[Hashable, tuple],
+                    buckets: tuple[float, ...] = SPEEDUP_BUCKETS) -> list[dict]:
+    """The same keys as compression_ranking, by top-1 over the speedup axis; `missing` holds the
+    buckets the curve of means does not span (empty for a complete method)."""
+    rows = []
+    for key, runs in methods.items():
+        full = []
+        for seed in _seeds(runs):
+            points = [(speedup, top1) for (c, s), (top1, speedup) in runs.items() if s == seed]
+            score, missing = speedup_score(points, buckets)
+            if not missing:
+                full.append(score)
+        if full:
+            rows.append({"key": key, "score": mean(full), "interval": t_interval(full), "n": len(full),
+                         "complete": True, "missing": []})
+            continue
+        curve = []
+        for c, top1 in _cell_means(runs).items():
+            speedups = [sp for (cc, _), (_, sp) in runs.items() if cc == c and _usable(sp)]
+            if speedups:
+                curve.append((mean(speedups), top1))
+        score, missing = speedup_score(curve, buckets)
+        rows.append({"key": key, "score": score, "interval": None, "n": 0, "complete": False,
+                     "missing": missing})
+    return _finish(rows, order)
+
+
+def ranking_at_compression(methods: dict[Hashable, Runs], compression: float,
+                           order: dict[Hashable, tuple]) -> list[dict]:
+    """Methods with runs at `compression`, ranked by mean top-1 there (t interval over seeds)."""
+    rows = []
+    for key, runs in methods.items():
+        values = [top1 for (c, _), (top1, _) in sorted(runs.items()) if c == compression]
+        if values:
+            rows.append({"key": key, "score": mean(values), "interval": t_interval(values),
+                         "n": len(values), "complete": True, "missing": []})
+    return _finish(rows, order)
+
+
+def ranking_at_speedup(methods: dict[Hashable, Runs], speedup: float,
+                       order: dict[Hashable, tuple]) -> list[dict]:
+    """Methods whose seed curves span `speedup`, ranked by their mean reading there."""
+    rows = []
+    for key, runs in methods.items():
+        values = []
+        for seed in _seeds(runs):
+            value = read_curve([(sp, top1) for (_, s), (top1, sp) in runs.items() if s == seed], speedup)
+            if value is not None:
+                values.append(value)
+        if values:
+            rows.append({"key": key, "score": mean(values), "interval": t_interval(values),
+                         "n": len(values), "complete": True, "missing": []})
+    return _finish(rows, order)
+
+
+def full_sweep(runs: Runs, compressions: list[float], seeds: list[int]) -> bool:
+    """Every (compression, seed) of the benchmark has a run."""
+    return all((float(c), int(s)) in runs for c in compressions for s in seeds)
+
+
+def cross_benchmark(rankings: dict[str, list[dict]], full: dict[str, set[Hashable]],
+                    order: dict[Hashable, tuple]) -> list[dict]:
+    """rankings: benchmark -> its ranking (rows with key, rank, band); full: benchmark -> the keys
+    with a full sweep there. One dict per method: key, ranks {benchmark: {rank, band, full}},
+    mean_rank over its full benchmarks (None without any), benchmarks_full; in overview order."""
+    rows: dict[Hashable, dict] = {}
+    for benchmark, ranking in rankings.items():
+        for r in ranking:
+            row = rows.setdefault(r["key"], {"key": r["key"], "ranks": {}})
+            row["ranks"][benchmark] = {"rank": r["rank"], "band": r["band"],
+                                       "of": len(ranking), "full": r["key"] in full.get(benchmark, set())}
+    for row in rows.values():
+        counted = [v["rank"] for v in row["ranks"].values() if v["full"]]
+        row["benchmarks_full"] = len(counted)
+        row["mean_rank"] = mean(counted) if counted else None
+    return sorted(rows.values(), key=lambda r: (-r["benchmarks_full"], r["mean_rank"] is None,
+                                                r["mean_rank"] or 0.0, order[r["key"]]))
+
+
+def parse_point(text: str, allowed: list[float], axis: str) -> float:
+    """The compression or speedup a reader asked to rank at (`?at=16`, `16x`, `16×`), one of
+    `allowed`; ValueError naming the allowed values otherwise."""
+    known = ", ".join(f"{a:g}" for a in allowed)
+    text = str(text)[:40]  # quoted back in the message: a reader's text, kept short
+    cleaned = str(text).strip().lower().removesuffix("x").removesuffix("×").strip()
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise ValueError(f"{axis} {text!r} is not a number; choose one of {known}") from None
+    for a in allowed:
+        if math.isfinite(value) and math.isclose(value, a):
+            return float(a)
+    raise ValueError(f"no ranking at {axis} {text!r}; choose one of {known}")
+
+
+def rank_points(benchmark, by: str) -> list[float]:
+    """The points a reader may rank at: the benchmark's compressions above 1 (by compression),
+    or the speedup buckets (by speedup). `benchmark` needs only `.compressions`."""
+    if by == "speedup":
+        return list(SPEEDUP_BUCKETS)
+    return [float(c) for c in benchmark.compressions if float(c) > 1]

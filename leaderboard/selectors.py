@@ -7,6 +7,7 @@ are visible only to their owner and to staff.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import pandas as pd
@@ -18,7 +19,8 @@ from django.db.models.functions import Abs, Cast
 from submissions.models import ArchivedResult, Rerun, Run, Submission
 
 from .models import Benchmark, Method
-from .ranking import rank_bands, seed_scores, speedup_score, t_interval
+from .ranking import (Runs, compression_ranking, cross_benchmark, full_sweep,
+                      ranking_at_compression, ranking_at_speedup, speedup_ranking)
 
 FINISHED = Run.Status.FINISHED
 
@@ -357,22 +359,21 @@ def _scored(benchmark: Benchmark) -> list[float]:
 
 
 def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = None) -> list[dict]:
-    """The ranked table: one dict per method with finished runs.
+    """The ranked table: one dict per listed method with finished runs, in the order of the
+    ranking by compression (leaderboard/ranking.py: formulas, partial methods, ties, bands).
 
-    score: the mean over the compressions 2..64 of the method's per-compression mean top-1,
-    `effective_top`: its mean effective compression at its highest compression; `disconnected_at`:
-    the compressions where some seed's network has no input-to-output path.
-    over the compressions it has finished runs at. `complete` is true when it has all of them.
-    Order: complete methods first, then incomplete ones (a score over fewer, usually easier,
-    compressions is not comparable), each by score descending; ties go to the earliest method
-    (Method.created, then id). Pass `curves` when already computed to save the query.
-    Also per row (leaderboard/ranking.py): `interval`, the score's 95 % t interval over seeds
-    (None with one seed), `half_width`, `band` (methods whose intervals overlap the band
-    leader's share its band), and `speedup_score` / `speedup_missing` for the speedup ranking."""
+    Display fields from the curves: `cells` (per compression: mean, std, n, ...), `n_min`/`n_max`
+    (seeds per compression), `runs`, `abs_compression_error`, `unsandboxed`, `effective_top` (the
+    mean effective compression at the method's highest compression), `disconnected_at` (the
+    compressions where some seed's network has no input-to-output path).
+    By compression: `score`, `interval` (95 % t interval over seeds, None with one), `half_width`,
+    `n` (seeds in the interval), `complete`, `missing`, `rank`, `band`; `full`: a run at every
+    (compression, seed) of the benchmark. By speedup: the same
+    keys prefixed `speedup_` (`speedup_score`, `speedup_interval`, ..., `speedup_rank`,
+    `speedup_band`). Pass `curves` when already computed to save the query."""
     if curves is None:
         curves = benchmark_curves(benchmark=benchmark)
     compressions = [float(c) for c in benchmark.compressions]
-    scored = _scored(benchmark)
     methods: dict[int, dict] = {}
     cells: dict[int, dict[float, dict]] = defaultdict(dict)
     # The creation order as numbers: converting the timestamps themselves to Python objects
@@ -393,75 +394,116 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
             "abs_error": None if abs_error is None or abs_error != abs_error else abs_error,
             "effective": None if effective is None or effective != effective else effective,
             "disconnected": int(disconnected or 0)}
-    rows = []
+    unsandboxed = set(curves.loc[curves["unsandboxed"] > 0, "method_id"].tolist())
     for method_id, row in methods.items():
         have = cells[method_id]
-        means = [have[c]["mean"] for c in scored if c in have]
         ns = [cell["n"] for cell in have.values()]
         errors = [(cell["abs_error"], cell["n"]) for cell in have.values() if cell["abs_error"] is not None]
         row.update(
             cells=[have.get(c) for c in compressions],
-            score=sum(means) / len(means) if means else None,
-            complete=len(means) == len(scored),
-            missing=[c for c in scored if c not in have],
             abs_compression_error=(sum(e * n for e, n in errors) / sum(n for _, n in errors)
                                    if errors else None),
-            n_min=min(ns), n_max=max(ns), runs=sum(ns),
-            # the effective compression at the method's highest compression, and where any
-            # seed's network has no input-to-output path
+            n_min=min(ns), n_max=max(ns), runs=sum(ns), unsandboxed=method_id in unsandboxed,
             effective_top=have[max(have)]["effective"],
             disconnected_at=[c for c in compressions if c in have and have[c]["disconnected"]],
         )
-        rows.append(row)
-    unsandboxed = set(curves.loc[curves["unsandboxed"] > 0, "method_id"].tolist())
     counted = list(counted_submissions(benchmark=benchmark).values())
-    per_seed = _per_seed_top1(benchmark, list(methods), counted)
+    per_seed = _per_seed_runs(benchmark, list(methods), counted)
+    order = {m: (row["created_order"], m) for m, row in methods.items()}
+    for result in speedup_ranking(per_seed, order):
+        methods[result.pop("key")].update({f"speedup_{k}": v for k, v in result.items()})
+    for m, row in methods.items():
+        row["full"] = full_sweep(per_seed[m], compressions, [int(s) for s in benchmark.seeds])
+    rows = []
+    for result in compression_ranking(per_seed, _scored(benchmark), order):
+        row = methods[result.pop("key")]
+        row.update(result)
+        rows.append(row)
     twins = benchmark_mask_twins(benchmark=benchmark, counted=counted)
-    points = defaultdict(list)
-    for method_id, speedup, mean in _columns_of(curves, ["method_id", "speedup_mean", "top1_mean"]):
-        points[method_id].append((speedup, mean))
     for row in rows:
-        row["unsandboxed"] = row["method_id"] in unsandboxed
-        row["interval"] = t_interval(seed_scores(per_seed[row["method_id"]], scored))
-        row["half_width"] = None if row["interval"] is None else (row["interval"][1] - row["interval"][0]) / 2
-        row["speedup_score"], row["speedup_missing"] = speedup_score(points[row["method_id"]])
         row["twins"] = twins.get(row["method_id"], [])
-    rows.sort(key=lambda r: (not r["complete"], r["score"] is None,
-                             -(r["score"] if r["score"] is not None else 0.0),
-                             r["created_order"], r["method_id"]))
-    for rank, row in enumerate(rows, start=1):
-        row["rank"] = rank
-    rank_bands(rows)
     return rows
 
 
 def benchmark_speedup_ranking(*, ranking: list[dict]) -> list[dict]:
-    """The same methods ranked by top-1 over the theoretical-speedup axis (leaderboard/ranking.py):
-    those that reach every speedup bucket first, each by speedup_score descending; ties go to the
-    earliest method. Sets row["speedup_rank"]; returns new list order, the same dicts."""
-    rows = sorted(ranking, key=lambda r: (bool(r["speedup_missing"]), r["speedup_score"] is None,
-                                          -(r["speedup_score"] or 0.0), r["created_order"], r["method_id"]))
-    for rank, row in enumerate(rows, start=1):
-        row["speedup_rank"] = rank
-    return rows
+    """The rows of benchmark_ranking in the order of the ranking by speedup (same dicts)."""
+    return sorted(ranking, key=lambda r: r["speedup_rank"])
 
 
-def _columns_of(frame: pd.DataFrame, names: list[str]) -> list[tuple]:
-    return list(zip(*(frame[n].tolist() for n in names))) if len(frame) else []
+def _method_about(method_ids) -> dict[int, dict]:
+    rows = Method.objects.filter(pk__in=method_ids).values("pk", "name", "slug", "is_baseline", "is_reference",
+                                                            "created")
+    return {r["pk"]: {"method_id": r["pk"], "method": r["name"], "slug": r["slug"],
+                      "is_baseline": r["is_baseline"], "is_reference": r["is_reference"],
+                      "tier": "baseline" if r["is_baseline"] else "reference" if r["is_reference"] else "entry",
+                      "order": (r["created"], r["pk"])} for r in rows}
 
 
-def _per_seed_top1(benchmark: Benchmark, method_ids: list[int], counted: list[int]
-                   ) -> dict[int, dict[tuple[float, int], float]]:
-    """method id -> {(compression, seed): top-1} of the finished runs of its counted version
-    (several runs of one cell: their mean)."""
-    cells: dict[int, dict[tuple[float, int], list[float]]] = defaultdict(lambda: defaultdict(list))
-    for method_id, compression, seed, top1 in Run.objects.filter(
+def benchmark_rank_at(*, benchmark: Benchmark, compression: float | None = None,
+                      speedup: float | None = None) -> list[dict]:
+    """The listed methods ranked by mean top-1 at one compression of the benchmark, or at one
+    speedup bucket (leaderboard/ranking.py; give exactly one, already checked with
+    ranking.parse_point). One dict per method with a value there: method_id, method, slug, tier,
+    is_baseline, is_reference, score, interval, half_width, n, rank, band."""
+    if (compression is None) == (speedup is None):
+        raise ValueError("give a compression or a speedup")
+    counted = list(counted_submissions(benchmark=benchmark).values())
+    method_ids = (Run.objects.filter(benchmark=benchmark, status=FINISHED, top1__isnull=False,
+                                     submission__in=counted)
+                  .filter(LISTED_RUN).values_list("submission__method_id", flat=True).distinct())
+    about = _method_about(set(method_ids))
+    per_seed = _per_seed_runs(benchmark, list(about), counted)
+    order = {m: a["order"] for m, a in about.items()}
+    results = (ranking_at_compression(per_seed, float(compression), order) if compression is not None
+               else ranking_at_speedup(per_seed, float(speedup), order))
+    return [{**{k: v for k, v in about[r.pop("key")].items() if k != "order"}, **r} for r in results]
+
+
+def benchmarks_overview(*, by: str = "compression") -> dict:
+    """Each listed method's rank on each benchmark (by compression or by speedup) and its mean
+    rank over the benchmarks where it has a full sweep (ranking.cross_benchmark).
+    {"benchmarks": [Benchmark], "rows": [{method fields, "ranks": [per benchmark {rank, band, of,
+    full} or None], "mean_rank", "benchmarks_full"}]}."""
+    if by not in ("compression", "speedup"):
+        raise ValueError(f"unknown ranking {by!r}; known: compression, speedup")
+    benchmarks = list(Benchmark.objects.all())
+    rankings, full, about = {}, {}, {}
+    for b in benchmarks:
+        rows = benchmark_ranking(benchmark=b)
+        if by == "speedup":
+            rows = benchmark_speedup_ranking(ranking=rows)
+        prefix = "speedup_" if by == "speedup" else ""
+        rankings[b.name] = [{"key": r["method_id"], "rank": r[f"{prefix}rank"], "band": r[f"{prefix}band"]}
+                            for r in rows]
+        full[b.name] = {r["method_id"] for r in rows if r["full"]}
+    about = _method_about({r["key"] for ranked in rankings.values() for r in ranked})
+    order = {m: a["order"] for m, a in about.items()}
+    rows = []
+    for r in cross_benchmark(rankings, full, order):
+        row = {k: v for k, v in about[r["key"]].items() if k != "order"}
+        row.update(ranks=[r["ranks"].get(b.name) for b in benchmarks], mean_rank=r["mean_rank"],
+                   benchmarks_full=r["benchmarks_full"])
+        rows.append(row)
+    return {"benchmarks": benchmarks, "rows": rows}
+
+
+def _per_seed_runs(benchmark: Benchmark, method_ids: list[int], counted: list[int]) -> dict[int, Runs]:
+    """method id -> {(compression, seed): (top-1, speedup)} of the finished runs of its counted
+    version (`counted`: submission ids; several runs of one cell: their mean; the speedup's over
+    the finite ones, None if none)."""
+    cells: dict[int, dict[tuple[float, int], list]] = defaultdict(lambda: defaultdict(list))
+    for method_id, compression, seed, top1, speedup in Run.objects.filter(
             benchmark=benchmark, status=FINISHED, top1__isnull=False,
-            submission__method_id__in=method_ids,
-            submission__in=counted).values_list(
-            "submission__method_id", "compression", "seed", "top1"):
-        cells[method_id][float(compression), seed].append(top1)
-    return defaultdict(dict, {m: {k: sum(v) / len(v) for k, v in c.items()} for m, c in cells.items()})
+            submission__method_id__in=method_ids, submission__in=counted).values_list(
+            "submission__method_id", "compression", "seed", "top1", "speedup"):
+        cells[method_id][float(compression), seed].append((top1, speedup))
+    out: dict[int, Runs] = {m: {} for m in method_ids}
+    for method_id, by_cell in cells.items():
+        for key, values in by_cell.items():
+            speedups = [sp for _, sp in values if sp is not None and math.isfinite(sp)]
+            out[method_id][key] = (sum(t for t, _ in values) / len(values),
+                                   sum(speedups) / len(speedups) if speedups else None)
+    return out
 
 
 def benchmark_progress(*, benchmark: Benchmark) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("b/<slug:name>/", views.benchmark_detail, name="benchmark"),
+    path("overview/", views.overview, name="overview"),
     path("b/<slug:name>.csv", views.benchmark_csv, name="benchmark-csv"),
     path("s/<int:pk>.csv", views.submission_csv, name="submission-csv"),
     path("r/<int:pk>.csv", views.run_csv, name="run-csv"),

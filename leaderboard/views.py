@@ -17,6 +17,7 @@ from .downloads import csv_response
 from .forms import EnterBenchmarksForm, MethodEditForm
 from .metadata import TAG_AXES
 from .models import Benchmark
+from .ranking import parse_point, rank_points
 
 
 def _search(request) -> dict:
@@ -37,6 +38,8 @@ def home(request):
 
 
 def benchmark_detail(request, name):
+    """?by=compression|speedup picks the ranking; ?at=<point> ranks at one compression (or
+    speedup bucket) instead; a point the benchmark does not have is a 400 naming the choices."""
     benchmark = get_object_or_404(Benchmark, name=name)
     curves = selectors.benchmark_curves(benchmark=benchmark)
     ranking = selectors.benchmark_ranking(benchmark=benchmark, curves=curves)
@@ -60,6 +63,14 @@ def benchmark_detail(request, name):
     for order, row in enumerate(table):
         row["order"] = order  # the ranking's own order, which sorting by "band" or "#" restores
     column, descending = tables.sort_state(request.GET, benchmark.compressions)
+    points = rank_points(benchmark, by)
+    at, at_rows, at_error = None, None, None
+    if request.GET.get("at"):
+        try:
+            at = parse_point(request.GET["at"], points, by)
+            at_rows = selectors.benchmark_rank_at(benchmark=benchmark, **{by: at})
+        except ValueError as exc:
+            at_error = str(exc)
     return render(request, "leaderboard/benchmark.html", {
         "benchmark": benchmark, "ranking": tables.sort_ranking(table, column, descending, benchmark.compressions),
         "by": by, "figures": figures, "dense": dense,
@@ -69,7 +80,14 @@ def benchmark_detail(request, name):
                     "methods": ranking},
         "sort": tables.sort_links(request.GET, benchmark.compressions, column, descending),
         "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
-    })
+        "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
+    }, status=400 if at_error else 200)
+
+
+def overview(request):
+    by = "speedup" if request.GET.get("by") == "speedup" else "compression"
+    return render(request, "leaderboard/overview.html",
+                  {"by": by, **selectors.benchmarks_overview(by=by)})
 
 
 def benchmark_csv(request, name):

@@ -18,15 +18,17 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
 from leaderboard.models import Benchmark
-from leaderboard.selectors import (methods_search, methods_visible_to, runs_visible_to, search_params,
-                                   submissions_visible_to)
+from leaderboard.ranking import parse_point, rank_points
+from leaderboard.selectors import (benchmark_rank_at, benchmark_ranking, benchmark_speedup_ranking,
+                                   benchmarks_overview, methods_search, methods_visible_to, runs_visible_to,
+                                   search_params, submissions_visible_to)
 from leaderboard.services import method_update
 from submissions import services
 from submissions.models import Run
 
 from .api_serializers import (BenchmarkSerializer, EnterSerializer, MethodDetailSerializer, MethodSerializer,
                               MethodUpdateSerializer, RunSerializer, SubmissionCreateSerializer,
-                              SubmissionSerializer)
+                              SubmissionSerializer, ranking_rows)
 from .throttles import UsernameRateThrottle
 
 
@@ -36,9 +38,58 @@ class BenchmarkList(generics.ListAPIView):
 
 
 class BenchmarkDetail(generics.RetrieveAPIView):
+    """The benchmark, and `rankings`: its listed methods ranked by compression and by speedup."""
+
     queryset = Benchmark.objects.all()
     serializer_class = BenchmarkSerializer
     lookup_field = "name"
+
+    def retrieve(self, request, *args, **kwargs):
+        benchmark = self.get_object()
+        rows = benchmark_ranking(benchmark=benchmark)
+        return Response({**self.get_serializer(benchmark).data, "rankings": {
+            "compression": ranking_rows(rows),
+            "speedup": ranking_rows(benchmark_speedup_ranking(ranking=rows), prefix="speedup_")}})
+
+
+def _by(request) -> str:
+    by = request.query_params.get("by", "compression")
+    if by not in ("compression", "speedup"):
+        raise ValidationError({"by": [f"unknown ranking {by[:40]!r}; known: compression, speedup"]})
+    return by
+
+
+class BenchmarkRanking(APIView):
+    """?by=compression|speedup (default compression); ?at=<compression or speedup bucket>: rank
+    at that one point instead (an unknown point is 400 naming the choices)."""
+
+    def get(self, request, name):
+        benchmark = get_object_or_404(Benchmark, name=name)
+        by, at = _by(request), request.query_params.get("at")
+        if at:
+            try:
+                point = parse_point(at, rank_points(benchmark, by), by)
+            except ValueError as exc:
+                raise ValidationError({"at": [str(exc)]}) from None
+            rows = ranking_rows(benchmark_rank_at(benchmark=benchmark, **{by: point}))
+        else:
+            point, rows = None, benchmark_ranking(benchmark=benchmark)
+            rows = (ranking_rows(benchmark_speedup_ranking(ranking=rows), prefix="speedup_") if by == "speedup"
+                    else ranking_rows(rows))
+        return Response({"benchmark": benchmark.name, "by": by, "at": point, "results": rows})
+
+
+class Overview(APIView):
+    """Every listed method's rank on every benchmark and its mean rank (?by=compression|speedup)."""
+
+    def get(self, request):
+        by = _by(request)
+        overview = benchmarks_overview(by=by)
+        names = [b.name for b in overview["benchmarks"]]
+        return Response({"by": by, "benchmarks": names, "results": [
+            {"method": r["slug"], "name": r["method"], "tier": r["tier"],
+             "ranks": dict(zip(names, r["ranks"])), "mean_rank": r["mean_rank"],
+             "benchmarks_full": r["benchmarks_full"]} for r in overview["rows"]]})
 
 
 class MethodList(generics.ListAPIView):

@@ -54,6 +54,21 @@ class BenchmarkSerializer(serializers.ModelSerializer):
                 "csv": site_url(self.context, "benchmark-csv", b.name)}
 
 
+def ranking_rows(rows: list[dict], prefix: str = "") -> list[dict]:
+    """Ranking rows (leaderboard.selectors; `prefix` "speedup_" for the speedup ranking's keys)
+    in the API's shape: accuracies as fractions, `interval` [low, high] or null (one seed)."""
+    out = []
+    for r in rows:
+        interval = r[f"{prefix}interval"]
+        out.append(finite({
+            "rank": r[f"{prefix}rank"], "band": r[f"{prefix}band"], "method": r["slug"], "name": r["method"],
+            "tier": r["tier"], "score": r[f"{prefix}score"],
+            "interval": list(interval) if interval is not None else None,
+            "half_width": r[f"{prefix}half_width"], "n": r[f"{prefix}n"],
+            "complete": r[f"{prefix}complete"], "missing": r[f"{prefix}missing"]}))
+    return out
+
+
 class MethodSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     url = serializers.SerializerMethodField()

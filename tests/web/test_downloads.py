@@ -11,7 +11,7 @@ from leaderboard.downloads import HEADER
 from .factories import make_entry, make_method, make_run, make_submission
 
 pytestmark = pytest.mark.django_db
-LEADING = ["method", "method_slug", "is_baseline", "submission_id", "run_pk"]
+LEADING = ["method", "method_slug", "is_baseline", "tier", "submission_id", "run_pk"]
 
 
 def read(response) -> pd.DataFrame:
@@ -50,9 +50,12 @@ def test_benchmark_csv_has_finished_runs_of_listed_methods_only(client, benchmar
     make_run(submission, bench, 2, 1, status="running")
     make_entry("Secret", bench, {2: [0.9]}, owner=alice, is_public=False)
     make_entry("random", bench, {2: [0.5]}, is_baseline=True)
+    make_entry("SynFlow", bench, {2: [0.7]}, is_reference=True, is_public=False)
     frame = read(client.get("/b/digits-mlp.csv"))
-    assert sorted(frame.method_slug) == ["alpha", "random"]
-    assert frame.set_index("method_slug").is_baseline.to_dict() == {"alpha": False, "random": True}
+    assert sorted(frame.method_slug) == ["alpha", "random", "synflow"]
+    assert frame.set_index("method_slug").is_baseline.to_dict() == {"alpha": False, "random": True, "synflow": False}
+    assert frame.set_index("method_slug").tier.to_dict() == {"alpha": "entry", "random": "baseline",
+                                                             "synflow": "reference"}
 
 
 def test_the_csv_is_streamed(client, benchmarks):

@@ -6,7 +6,7 @@ from leaderboard.ranking import rank_bands, seed_scores, speedup_score, t_interv
 from leaderboard.selectors import benchmark_ranking, benchmark_speedup_ranking
 from submissions.models import Run
 
-from .factories import make_entry
+from .factories import make_entry, make_run
 
 FULL = [2, 4, 8, 16, 32, 64]
 
@@ -56,3 +56,86 @@ def test_the_page_shows_bands_and_intervals_and_switches_to_the_speedup_ranking(
     assert '91.0<span class="pm"> ± 2.5</span>' in html and '<span title="rank 2">1</span>' in html
     speedup = client.get("/b/digits-mlp/?by=speedup").content.decode()
     assert "<strong>speedup</strong>" in speedup and "Speedup score" in speedup
+
+
+@pytest.mark.django_db
+def test_the_speedup_ranking_has_bands_and_intervals_on_the_page(client, benchmarks):
+    bench = benchmarks["digits-mlp"]
+    make_entry("Alpha", bench, {c: [0.90, 0.91, 0.92] for c in [1, *FULL]})
+    make_entry("Beta", bench, {c: [0.70, 0.71, 0.72] for c in [1, *FULL]})
+    (alpha, beta) = benchmark_speedup_ranking(ranking=benchmark_ranking(benchmark=bench))
+    # every seed reads its own flat curve: seed scores 0.90, 0.91, 0.92
+    assert (alpha["speedup_score"], alpha["speedup_n"]) == (pytest.approx(0.91), 3)
+    assert alpha["speedup_half_width"] == pytest.approx(4.302653 * 0.01 / 3 ** 0.5, rel=1e-5)
+    assert (alpha["speedup_band"], beta["speedup_band"]) == (1, 2)
+    html = client.get("/b/digits-mlp/?by=speedup").content.decode()
+    assert '91.0<span class="pm"> ± 2.5</span>' in html and '<span title="rank 2">2</span>' in html
+
+
+@pytest.mark.django_db
+def test_the_reader_ranks_at_one_compression_or_one_speedup(client, benchmarks):
+    bench = benchmarks["digits-mlp"]
+    make_entry("Steady", bench, {c: [0.80, 0.80, 0.80] for c in [1, *FULL]})
+    make_entry("Sprinter", bench, {**{c: [0.99, 0.99, 0.99] for c in [1, 2, 4, 8]},
+                                   **{c: [0.69, 0.70, 0.71] for c in [16, 32, 64]}})  # score 0.845
+    assert [r["method"] for r in benchmark_ranking(benchmark=bench)] == ["Sprinter", "Steady"]
+    at16 = client.get("/b/digits-mlp/?at=16")
+    assert at16.status_code == 200
+    html = at16.content.decode()
+    assert "top-1 at 16×" in html and '<option value="16" selected>16×</option>' in html
+    assert html.index(">Steady</a>") < html.index(">Sprinter</a>")
+    assert '70.0<span class="pm"> ± 2.5</span>' in html  # Sprinter at 16x: 0.69, 0.70, 0.71
+    at4 = client.get("/b/digits-mlp/?by=speedup&at=4").content.decode()
+    assert at4.index(">Sprinter</a>") < at4.index(">Steady</a>") and "top-1 at 4× speedup" in at4
+
+
+@pytest.mark.django_db
+def test_a_point_the_benchmark_lacks_is_a_400_that_names_the_choices(client, benchmarks):
+    response = client.get("/b/digits-mlp/?at=<i>x</i>")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "choose one of 2, 4, 8, 16, 32, 64" in html
+    assert "&lt;i&gt;x&lt;/i&gt;" in html and "<i>x</i>" not in html  # the reader's text, escaped
+    assert "choose one of 2, 4, 8, 16, 32" in client.get("/b/digits-mlp/?by=speedup&at=64").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_overview_gives_each_methods_rank_per_benchmark_and_its_mean_rank(client, benchmarks):
+    mlp, cnn = benchmarks["digits-mlp"], benchmarks["digits-cnn"]
+    sweep = [1, *FULL]
+    a = make_entry("Alpha", mlp, {c: [0.9, 0.9, 0.9] for c in sweep})
+    b = make_entry("Beta", mlp, {c: [0.8, 0.8, 0.8] for c in sweep})
+    for method, value in ((a, 0.5), (b, 0.6)):
+        for c in sweep:
+            for seed in range(3):
+                make_run(method.submissions.get(), cnn, c, seed, top1=value)
+    make_entry("Gamma", cnn, {c: [0.55] for c in sweep})  # one seed: not a full sweep
+    # digits-mlp: Alpha 1, Beta 2; digits-cnn: Beta 1, Gamma 2, Alpha 3.
+    html = client.get("/overview/").content.decode()
+    assert html.index(">Beta</a>") < html.index(">Alpha</a>") < html.index(">Gamma</a>")
+    assert '<td class="num score">1.50</td>' in html and '<td class="num score">2.00</td>' in html
+    assert "rank 2 of 3, band 2; not a full sweep" in html  # Gamma on digits-cnn
+    assert 'href="/overview/"' in client.get("/").content.decode()
+    api = client.get("/api/overview/?by=speedup").json()
+    assert api["by"] == "speedup" and [r["method"] for r in api["results"]] == ["beta", "alpha", "gamma"]
+    assert api["results"][2]["ranks"]["digits-cnn"]["full"] is False and api["results"][2]["mean_rank"] is None
+
+
+@pytest.mark.django_db
+def test_the_api_gives_both_rankings_with_intervals_bands_and_seeds(client, benchmarks):
+    bench = benchmarks["digits-mlp"]
+    make_entry("Alpha", bench, {c: [0.90, 0.91, 0.92] for c in [1, *FULL]})
+    make_entry("Beta", bench, {c: [0.5] for c in [1, *FULL]})
+    data = client.get("/api/benchmarks/digits-mlp/").json()
+    (alpha, beta) = data["rankings"]["compression"]
+    assert (alpha["method"], alpha["rank"], alpha["band"], alpha["n"], alpha["tier"]) == ("alpha", 1, 1, 3, "entry")
+    assert alpha["score"] == pytest.approx(0.91)
+    assert alpha["interval"] == [pytest.approx(0.91 - 0.024841, abs=1e-5), pytest.approx(0.91 + 0.024841, abs=1e-5)]
+    assert (beta["interval"], beta["n"], beta["band"]) == (None, 1, 2)
+    assert [r["method"] for r in data["rankings"]["speedup"]] == ["alpha", "beta"]
+    assert data["rankings"]["speedup"][0]["interval"] is not None
+    at = client.get("/api/benchmarks/digits-mlp/ranking/?at=16x").json()
+    assert (at["at"], [r["method"] for r in at["results"]]) == (16.0, ["alpha", "beta"])
+    bad = client.get("/api/benchmarks/digits-mlp/ranking/?by=speedup&at=64")
+    assert bad.status_code == 400 and "choose one of 2, 4, 8, 16, 32" in bad.json()["at"][0]
+    assert client.get("/api/benchmarks/digits-mlp/ranking/?by=size").status_code == 400
