@@ -4,6 +4,7 @@
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from submissions.capabilities import availability
 from submissions.models import Run
 
 from . import selectors
@@ -13,8 +14,11 @@ from .models import Benchmark
 
 
 def home(request):
-    return render(request, "leaderboard/home.html",
-                  {"benchmarks": selectors.benchmark_summaries()})
+    benchmarks = selectors.benchmark_summaries()
+    found = availability()
+    for b in benchmarks:
+        b["availability"] = found.get(b["name"])
+    return render(request, "leaderboard/home.html", {"benchmarks": benchmarks})
 
 
 def benchmark_detail(request, name):

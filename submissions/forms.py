@@ -7,6 +7,8 @@ from django.core.validators import URLValidator
 
 from leaderboard.models import Benchmark
 
+from . import capabilities
+
 WEB_SCHEMES = ("http", "https")
 
 
@@ -55,5 +57,21 @@ class SubmissionForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["benchmarks"].initial = list(
-            Benchmark.objects.filter(embedded=True).values_list("pk", flat=True))
+        # Only the benchmarks some live worker can run are offered (submissions.capabilities);
+        # the others are listed with what is missing, and refused if posted all the same.
+        self.availability = found = capabilities.availability()
+        field = self.fields["benchmarks"]
+        runnable = [b for b in Benchmark.objects.all() if found[b.name].runnable]
+        field.choices = [(b.pk, field.label_from_instance(b)) for b in runnable]
+        field.initial = [b.pk for b in runnable if b.embedded]
+        self.unavailable = [(b, found[b.name].missing) for b in Benchmark.objects.all()
+                            if not found[b.name].runnable]
+        self.waiting_for_worker = any(a.waiting for a in found.values())
+
+    def clean_benchmarks(self):
+        chosen = self.cleaned_data["benchmarks"]
+        try:
+            capabilities.require_runnable(chosen, self.availability)
+        except capabilities.BenchmarkUnavailable as exc:
+            raise ValidationError(str(exc), code="unavailable") from None
+        return chosen
