@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection
 from django.utils import timezone
 
 from evaluator.availability import benchmark_problems
@@ -67,13 +67,19 @@ def worker_device() -> str:
 
 def worker_heartbeat(*, hostname: str, queues, device: str, capabilities: dict,
                      started=None) -> WorkerHeartbeat:
+    """Write the worker's row. An UPDATE, or an INSERT the first time: single statements, so
+    that on SQLite each waits for the write lock (its busy timeout) instead of failing at once
+    as a read-then-write transaction does when another process wrote in between."""
     now = timezone.now()
-    defaults = {"queues": sorted(queues), "device": device, "capabilities": capabilities, "last_seen": now}
+    fields = {"queues": sorted(queues), "device": device, "capabilities": capabilities, "last_seen": now}
     if started is not None:
-        defaults["started"] = started
-    row, created = WorkerHeartbeat.objects.update_or_create(
-        hostname=hostname, defaults=defaults, create_defaults={**defaults, "started": started or now})
-    return row
+        fields["started"] = started
+    if not WorkerHeartbeat.objects.filter(hostname=hostname).update(**fields):
+        try:
+            WorkerHeartbeat.objects.create(hostname=hostname, **{"started": now, **fields})
+        except IntegrityError:  # another process of the same name wrote first
+            WorkerHeartbeat.objects.filter(hostname=hostname).update(**fields)
+    return WorkerHeartbeat.objects.get(hostname=hostname)
 
 
 class WorkerBeat:
