@@ -4,17 +4,22 @@ second `serve` on the same var/ refuses; SIGKILL of the parent takes its childre
 (PR_SET_PDEATHSIG) and frees the lock; SIGTERM stops every process it started.
 
 `serve` is started in a session of its own, so every process it starts (gunicorn and its
-workers, the two Celery workers, the beat) is found by its process group."""
+workers, the two Celery workers, the beat; each child in a process group of its own) is found
+by its session id. The second start seeds the baselines and is stopped while its worker is in
+the middle of a run: a worker's warm shutdown would wait for the run, so `serve` kills what has
+not stopped after its grace period."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -31,8 +36,8 @@ def embedded_env(var: Path, port: int) -> dict:
             "PRUNEBOARD_WORKER_HEARTBEAT_SECONDS": "2", "PRUNEBOARD_TORCH_THREADS": "1"}
 
 
-def group(pgid: int) -> list[int]:
-    """The live processes of the process group (zombies are dead: they only wait to be reaped)."""
+def in_session(sid: int) -> list[int]:
+    """The live processes of the session (zombies are dead: they only wait to be reaped)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -41,21 +46,21 @@ def group(pgid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue  # gone meanwhile
-        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
-        if int(fields[2]) == pgid and fields[0] != "Z":
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp session ...
+        if int(fields[3]) == sid and fields[0] != "Z":
             found.append(int(entry.name))
     return found
 
 
-def wait_empty(pgid: int, seconds: float) -> list[int]:
+def wait_empty(sid: int, seconds: float) -> list[int]:
     deadline = time.monotonic() + seconds
-    while (left := group(pgid)) and time.monotonic() < deadline:
+    while (left := in_session(sid)) and time.monotonic() < deadline:
         time.sleep(0.2)
     return left
 
 
-def start(var: Path, port: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "manage.py", "serve", "--no-seed"], cwd=ROOT,
+def start(var: Path, port: int, *options: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "manage.py", "serve", *options], cwd=ROOT,
                             env=embedded_env(var, port), start_new_session=True,
                             stdout=open(var / f"serve-{port}.log", "ab"), stderr=subprocess.STDOUT)
 
@@ -63,6 +68,11 @@ def start(var: Path, port: int) -> subprocess.Popen:
 def runnable(port: int) -> set[str]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/benchmarks/", timeout=10) as r:
         return {b["name"] for b in json.loads(r.read())["results"] if b["runnable"]}
+
+
+def running(var: Path) -> bool:
+    with closing(sqlite3.connect(var / "pruneboard.sqlite3", timeout=30)) as db:
+        return db.execute("SELECT count(*) FROM submissions_run WHERE status='running'").fetchone()[0] > 0
 
 
 def up_and_ready(log: Path, starts: int) -> bool:
@@ -87,12 +97,12 @@ def test_serve_owns_its_processes_refuses_a_second_and_its_worker_makes_the_embe
     var = tmp_path / "var"
     var.mkdir()
     port = _free_port()
-    first = start(var, port)
+    first = start(var, port, "--no-seed")
     try:
         log = var / f"serve-{port}.log"
         wait_until(lambda: runnable(port) == EMBEDDED, 150, "the worker's report", log)
         wait_until(lambda: up_and_ready(log, 1), 60, "both workers ready", log)
-        children = set(group(first.pid)) - {first.pid}
+        children = set(in_session(first.pid)) - {first.pid}
         assert len(children) >= 5, children  # gunicorn + 2 web workers, 2 Celery workers (+ beat)
 
         second = subprocess.run([sys.executable, "manage.py", "serve", "--no-seed"], cwd=ROOT,
@@ -105,17 +115,18 @@ def test_serve_owns_its_processes_refuses_a_second_and_its_worker_makes_the_embe
         first.wait(timeout=10)
         assert wait_empty(first.pid, 45) == [], "children outlived a SIGKILLed serve"
     finally:
-        for pid in group(first.pid):
+        for pid in in_session(first.pid):
             os.kill(pid, signal.SIGKILL)
 
-    again = start(var, port)  # the lock died with the first: the same var/ serves again
+    again = start(var, port)  # the lock died with the first: the same var/ serves again, seeding
     try:
         log = var / f"serve-{port}.log"
         wait_until(lambda: again.poll() is not None or up_and_ready(log, 2), 150, "the second serve", log)
+        wait_until(lambda: again.poll() is not None or running(var), 150, "a baseline run started", log)
         assert again.poll() is None
         again.send_signal(signal.SIGTERM)  # as systemd or `kill` stops it
         assert again.wait(timeout=60) == 0
         assert wait_empty(again.pid, 15) == [], "a process outlived serve after SIGTERM"
     finally:
-        for pid in group(again.pid):
+        for pid in in_session(again.pid):
             os.kill(pid, signal.SIGKILL)
