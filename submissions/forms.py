@@ -61,11 +61,10 @@ class SubmissionForm(forms.Form):
         # the others are listed with what is missing, and refused if posted all the same.
         self.availability = found = capabilities.availability()
         field = self.fields["benchmarks"]
-        runnable = [b for b in Benchmark.objects.all() if found[b.name].runnable]
-        field.choices = [(b.pk, field.label_from_instance(b)) for b in runnable]
-        field.initial = [b.pk for b in runnable if b.embedded]
-        self.unavailable = [(b, found[b.name].missing) for b in Benchmark.objects.all()
-                            if not found[b.name].runnable]
+        rows = [(b, found.get(b.name) or capabilities.Availability(False, "unknown")) for b in Benchmark.objects.all()]
+        field.choices = [(b.pk, field.label_from_instance(b)) for b, a in rows if a.runnable]
+        field.initial = [b.pk for b, a in rows if a.runnable and b.embedded]
+        self.unavailable = [(b, a.missing) for b, a in rows if not a.runnable]
         self.waiting_for_worker = any(a.waiting for a in found.values())
 
     def clean_benchmarks(self):
