@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from submissions import services as submission_services
+from submissions.capabilities import availability
 from submissions.models import Run
 
 from . import selectors, services, tables
@@ -29,6 +30,9 @@ def _search(request) -> dict:
 
 def home(request):
     ctx = {"benchmarks": selectors.benchmark_summaries(), **_search(request)}
+    found = availability()
+    for b in ctx["benchmarks"]:
+        b["availability"] = found.get(b["name"])
     if ctx["searching"]:
         s = ctx["search"]
         ctx["found"] = list(selectors.methods_search(

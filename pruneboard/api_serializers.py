@@ -9,6 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from rest_framework import serializers
 
 from leaderboard.models import Benchmark, Method
+from submissions import capabilities
 from submissions.models import Run, Submission
 from submissions.selectors import submission_errors_visible
 
@@ -48,6 +49,15 @@ class BenchmarkSerializer(serializers.ModelSerializer):
         fields = ["name", "dataset", "model", "description", "embedded", "queue", "reference_top1",
                   "weights_sha256", "compressions", "seeds", "protocol_version", "protocol_hash",
                   "urls"]
+
+    def to_representation(self, b):
+        """Plus `runnable` (a submission may name it now) and `missing` (why not, or "")."""
+        data = super().to_representation(b)
+        if "availability" not in self.context:  # one look at the workers per response
+            self.context["availability"] = capabilities.availability()
+        found = self.context["availability"].get(b.name) or capabilities.Availability(False, "unknown")
+        data.update(runnable=found.runnable, missing=found.missing)
+        return data
 
     def get_urls(self, b):
         return {"leaderboard": site_url(self.context, "benchmark", b.name),
@@ -239,17 +249,32 @@ class SubmissionCreateSerializer(serializers.Serializer):
     def validate_benchmarks(self, value):
         names = list(dict.fromkeys(n.strip() for item in value for n in item.split(",") if n.strip()))
         known = {b.name: b for b in Benchmark.objects.all()}
-        if not names:
-            return [b for b in known.values() if b.embedded]
+        found = capabilities.availability()
+        if not names:  # the embedded benchmarks this server can run now
+            chosen = [b for b in known.values() if b.embedded and found[b.name].runnable]
+            if not chosen:
+                waiting = [a.missing for a in found.values() if a.waiting]
+                raise serializers.ValidationError(
+                    "no embedded benchmark is available on this server now"
+                    + (f": {waiting[0]}" if waiting else "; name one with benchmarks="))
+            return chosen
         unknown = [n for n in names if n not in known]
         if unknown:
             raise serializers.ValidationError(
                 f"unknown benchmark {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
-        return [known[n] for n in names]
+        chosen = [known[n] for n in names]
+        try:
+            capabilities.require_runnable(chosen, found)
+        except capabilities.BenchmarkUnavailable as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return chosen
 
     def validate(self, attrs):
         if "benchmarks" not in attrs:
-            attrs["benchmarks"] = self.validate_benchmarks([])
+            try:
+                attrs["benchmarks"] = self.validate_benchmarks([])
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({"benchmarks": exc.detail}) from None
         return attrs
 
 

@@ -32,3 +32,24 @@ def say_how_sandbox_limits_hold(**_) -> None:
 
     level = logging.INFO if cgroup_problem() is None else logging.WARNING
     logging.getLogger("pruneboard.sandbox").log(level, limits_report())
+
+
+_worker_beat = None
+
+
+@signals.worker_ready.connect
+def report_capabilities(sender, **_) -> None:
+    """The worker's heartbeat row (submissions.capabilities): its queues, device and the
+    benchmarks it can run, now and every PRUNEBOARD_WORKER_HEARTBEAT_SECONDS, so that the site
+    offers only what some live worker can run."""
+    global _worker_beat
+    from submissions.capabilities import WorkerBeat
+
+    queues = list(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
+    _worker_beat = WorkerBeat(sender.hostname, queues).start()
+
+
+@signals.worker_shutdown.connect
+def stop_reporting(**_) -> None:
+    if _worker_beat is not None:
+        _worker_beat.stop()

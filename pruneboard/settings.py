@@ -220,6 +220,16 @@ if PRUNEBOARD_HEARTBEAT_SECONDS * 2 > PRUNEBOARD_LEASE_SECONDS:
 if PRUNEBOARD_DISPATCH_AHEAD < 1 or PRUNEBOARD_DISPATCH_SECONDS < 1 or PRUNEBOARD_REAP_SECONDS < 1:
     raise ImproperlyConfigured("PRUNEBOARD_DISPATCH_AHEAD, PRUNEBOARD_DISPATCH_SECONDS and "
                                "PRUNEBOARD_REAP_SECONDS must be 1 or more")
+# Workers report their queues, device and the benchmarks they can run (weights verified, data
+# present) in a heartbeat row (submissions.capabilities), written when the worker is ready and
+# every PRUNEBOARD_WORKER_HEARTBEAT_SECONDS after; a worker not heard from for
+# PRUNEBOARD_WORKER_STALE_SECONDS no longer counts. Only benchmarks some live worker can run
+# are offered.
+PRUNEBOARD_WORKER_HEARTBEAT_SECONDS = env_int("PRUNEBOARD_WORKER_HEARTBEAT_SECONDS", 30)
+PRUNEBOARD_WORKER_STALE_SECONDS = env_int("PRUNEBOARD_WORKER_STALE_SECONDS", 120)
+if not 1 <= PRUNEBOARD_WORKER_HEARTBEAT_SECONDS < PRUNEBOARD_WORKER_STALE_SECONDS:
+    raise ImproperlyConfigured("PRUNEBOARD_WORKER_STALE_SECONDS must be more than "
+                               "PRUNEBOARD_WORKER_HEARTBEAT_SECONDS, which must be 1 or more")
 # Control work has its own queue, consumed by its own worker process (`manage.py serve` starts
 # one with the beat); a message older than its interval is dropped (the next tick does the work).
 CELERY_TASK_ROUTES = {"submissions.tasks.runs_reap": {"queue": "control"},

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils.text import Truncator
 
 from . import services
-from .models import Run, Submission
+from .models import Run, Submission, WorkerHeartbeat
 
 
 @admin.register(Submission)
@@ -63,3 +63,11 @@ class RunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    """What each worker reported: its queues, device, and per benchmark what it is missing."""
+
+    list_display = ("hostname", "queues", "device", "started", "last_seen")
+    readonly_fields = ("hostname", "queues", "device", "capabilities", "started", "last_seen")

@@ -7,6 +7,8 @@ from django.core.validators import URLValidator
 
 from leaderboard.models import Benchmark
 
+from . import capabilities
+
 WEB_SCHEMES = ("http", "https")
 
 
@@ -55,5 +57,20 @@ class SubmissionForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["benchmarks"].initial = list(
-            Benchmark.objects.filter(embedded=True).values_list("pk", flat=True))
+        # Only the benchmarks some live worker can run are offered (submissions.capabilities);
+        # the others are listed with what is missing, and refused if posted all the same.
+        self.availability = found = capabilities.availability()
+        field = self.fields["benchmarks"]
+        rows = [(b, found.get(b.name) or capabilities.Availability(False, "unknown")) for b in Benchmark.objects.all()]
+        field.choices = [(b.pk, field.label_from_instance(b)) for b, a in rows if a.runnable]
+        field.initial = [b.pk for b, a in rows if a.runnable and b.embedded]
+        self.unavailable = [(b, a.missing) for b, a in rows if not a.runnable]
+        self.waiting_for_worker = any(a.waiting for a in found.values())
+
+    def clean_benchmarks(self):
+        chosen = self.cleaned_data["benchmarks"]
+        try:
+            capabilities.require_runnable(chosen, self.availability)
+        except capabilities.BenchmarkUnavailable as exc:
+            raise ValidationError(str(exc), code="unavailable") from None
+        return chosen

@@ -177,3 +177,23 @@ class ArchivedResult(models.Model):
 
     class Meta:
         ordering = ["-archived", "-id"]
+
+
+class WorkerHeartbeat(models.Model):
+    """A Celery worker's report of itself (submissions.capabilities): its queues, its device, and
+    per benchmark of those queues whether it can run it. Written when the worker is ready and
+    every PRUNEBOARD_WORKER_HEARTBEAT_SECONDS after; stale after PRUNEBOARD_WORKER_STALE_SECONDS."""
+
+    hostname = models.CharField(max_length=255, unique=True, help_text="Celery's node name, e.g. local@host")
+    queues = models.JSONField(default=list)
+    device = models.CharField(max_length=128, blank=True)
+    # {benchmark name: {"weights": problem or "", "data": problem or "", "weights_sha256": "..."}}
+    capabilities = models.JSONField(default=dict)
+    started = models.DateTimeField(help_text="when the worker reported ready")
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self):
+        return f"worker {self.hostname}"

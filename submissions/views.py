@@ -52,18 +52,22 @@ def _visible_submission(request, pk: int) -> Submission:
 def submission_detail(request, pk: int):
     submission = _visible_submission(request, pk)
     show_errors = selectors.submission_errors_visible(submission=submission, user=request.user)
-    ctx = {"submission": submission, "method": submission.method,
-           "progress": selectors.submission_progress(submission=submission),
+    ctx = {"submission": submission, "method": submission.method, "progress": _progress(submission),
            "benchmarks": submission.benchmarks.all(), "show_errors": show_errors,
-           "queue_position": dispatch.queue_position(submission),
            "failed_runs": selectors.submission_failed_runs(submission=submission) if show_errors else [],
            "twins": board.mask_twin_summary(twins=board.run_mask_twins(runs=submission.runs.all()))}
     return render(request, "submissions/submission.html", ctx)
 
 
+def _progress(submission: Submission) -> dict:
+    """The page's state and its poller's JSON: runs, counts, and the queue position."""
+    return {**selectors.submission_progress(submission=submission),
+            "queue_position": dispatch.queue_position(submission)}
+
+
 def submission_progress(request, pk: int):
     submission = _visible_submission(request, pk)
-    return JsonResponse(selectors.submission_progress(submission=submission))
+    return JsonResponse(_progress(submission))
 
 
 def signup(request):

@@ -5,6 +5,7 @@ Outside CI a missing server skips these tests; in CI (CI=true) it fails them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -97,6 +98,21 @@ class Stack:
         self.processes.append(proc)
         self.workers[name] = proc
         return proc
+
+    def wait_for_worker(self, benchmark: str = "digits-mlp", seconds: float = 180) -> None:
+        """Until a worker has reported that it can run the benchmark (submissions.capabilities):
+        only then does the site accept submissions to it."""
+        deadline = time.monotonic() + seconds
+        while not json.loads(self.get(f"/api/benchmarks/{benchmark}/"))["runnable"]:
+            assert time.monotonic() < deadline, f"no worker reported {benchmark} runnable in {seconds} s"
+            time.sleep(0.5)
+
+    def worker_reported(self) -> None:
+        """A heartbeat as a worker of this machine writes it when it stops: the site counts it
+        live for PRUNEBOARD_WORKER_STALE_SECONDS, so uploads are accepted with every worker down."""
+        self.manage("shell", "-c", "from submissions.capabilities import worker_heartbeat, worker_report; "
+                    "worker_heartbeat(hostname='stopped@e2e', queues=['cpu', 'gpu'], device='cpu', "
+                    "capabilities=worker_report(['cpu', 'gpu']))")
 
     def get(self, path: str, headers: dict | None = None) -> bytes:
         request = urllib.request.Request(self.url + path, headers=headers or {})

@@ -35,6 +35,7 @@ def browser():
 def test_a_researcher_signs_up_submits_and_sees_the_entry_on_the_leaderboard(stack, browser, tmp_path):
     while len([w for w in stack.workers.values() if w.poll() is None]) < 2:
         stack.start_worker(f"browser{len(stack.workers)}")
+    stack.wait_for_worker()  # the form offers only what a worker has reported it can run
     from playwright.sync_api import expect
 
     page = browser.new_page(accept_downloads=True)

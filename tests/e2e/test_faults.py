@@ -20,6 +20,8 @@ pytestmark = pytest.mark.e2e
 def submit(stack, user: str, variant: str) -> tuple[int, str, dict]:
     token = token_for(stack, user, f"{user}'s long password 1")
     auth = {"Authorization": f"Token {token}"}
+    if stack.workers:
+        stack.wait_for_worker()
     body = STRATEGY + f"\n# variant {variant}\n".encode()  # a different file, a new submission
     status, created = post(stack.url + "/api/submissions/", {"name": f"{user} sweep", "benchmarks": "digits-mlp"},
                            {"file": (f"{user}.py", body)}, auth)
@@ -96,6 +98,7 @@ def test_work_no_broker_message_stands_for_is_found_and_run_once(stack, fresh_wo
     if stack.redis is None:
         pytest.skip("redis-server is not installed, so the test cannot wipe its own Redis")
     stack.stop_beat()
+    stack.worker_reported()  # the workers stopped a moment ago
     submission_id, token, auth = submit(stack, "heidi", "lost")
     stack.redis.restart()  # the broker lost what the commit sent; nothing else was ever sent
     stack.start_beat()

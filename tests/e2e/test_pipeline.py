@@ -65,6 +65,7 @@ def test_an_uploaded_strategy_is_evaluated_by_workers_and_lands_on_the_leaderboa
     stack.start_worker("w1")
     stack.start_worker("w2")
     token = token_for(stack, "carol", "carol's long password 1")
+    stack.wait_for_worker()
     auth = {"Authorization": f"Token {token}"}
     status, body = post(stack.url + "/api/submissions/",
                         {"name": "Layer magnitude (e2e)", "benchmarks": "digits-mlp"},

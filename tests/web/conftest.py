@@ -40,8 +40,22 @@ def site(settings, tmp_path):
 
 
 @pytest.fixture
-def benchmarks(db):
+def benchmarks(db, live_worker):
     return {b.name: b for b in benchmarks_sync()}
+
+
+@pytest.fixture
+def live_worker(db):
+    """A worker that has just reported it can run every benchmark (as a worker with the weights
+    and data of each would), so that the tests can submit to any of them
+    (submissions.capabilities); tests of the availability itself write their own reports."""
+    from evaluator.benchmarks import list_benchmarks
+    from submissions.capabilities import worker_heartbeat
+
+    return worker_heartbeat(
+        hostname="tests@localhost", queues=["cpu", "gpu"], device="cpu",
+        capabilities={b.name: {"weights": "", "data": "", "weights_sha256": b.weights_sha256 or ""}
+                      for b in list_benchmarks()})
 
 
 @pytest.fixture

@@ -185,6 +185,20 @@ def test_the_status_page_shows_the_queue_position(client, benchmarks, alice, bob
     assert "3 runs ahead of yours" in client.get(bobs.get_absolute_url()).content.decode()
 
 
+def test_the_progress_json_carries_the_queue_position_as_it_moves(client, benchmarks, alice, bob, upload, broker):
+    alices = upload(alice)
+    dispatch.runs_dispatch()  # two of alice's runs are in the broker
+    bobs = upload(bob)
+    url = f"/s/{bobs.pk}/progress.json"
+    assert client.get(url).json()["queue_position"] == 3
+    Run.objects.filter(submission=alices, queued_at__isnull=False).update(status=Run.Status.RUNNING)
+    assert client.get(url).json()["queue_position"] == 1  # only alice's next is ahead now
+    dispatch.runs_dispatch()  # a worker's turn: alice's next and bob's first are sent
+    assert client.get(url).json()["queue_position"] == 0
+    Run.objects.filter(submission=bobs).update(status=Run.Status.FINISHED)
+    assert client.get(url).json()["queue_position"] is None
+
+
 def test_a_broker_that_is_away_leaves_the_runs_waiting_and_the_upload_succeeds(
         client, alice, benchmarks, strategy_upload, django_capture_on_commit_callbacks):
     client.force_login(alice)

@@ -5,8 +5,10 @@ embedded benchmarks (they fill in in the background), prints the address, and st
 process on Ctrl-C or SIGTERM.
 
 It owns its processes: each child gets SIGTERM from the kernel when this process dies, however
-it dies (PR_SET_PDEATHSIG), so no worker or beat outlives it; and it holds a lock on
-var/serve.lock, so a second `serve` on the same var/ refuses to start (never two beats)."""
+it dies (PR_SET_PDEATHSIG), so no worker or beat outlives it; on Ctrl-C or SIGTERM it gives its
+children STOP_GRACE_SECONDS to stop, then kills what is left (a worker in the middle of a run:
+the run goes back to waiting after its lease); and it holds a lock on var/serve.lock, so a
+second `serve` on the same var/ refuses to start (never two beats)."""
 
 import ctypes
 import fcntl
@@ -54,7 +56,8 @@ class Command(BaseCommand):
             procs.append(_child(celery + ["--queues", "cpu,gpu", "--hostname", "local@%h"]))
             # the dispatcher and the reaper: their own queue and process, with the one beat
             procs.append(_child(celery + ["--queues", "control", "--hostname", "control@%h", "--beat"]))
-        stop = lambda *_: [p.terminate() for p in procs if p.poll() is None]  # noqa: E731
+        stopping = []
+        stop = lambda *_: stopping or stopping.append(_terminate(procs))  # noqa: E731
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         address = f"http://{host}:{port}/"
@@ -67,8 +70,7 @@ class Command(BaseCommand):
                 time.sleep(1)
         finally:
             stop()
-            for p in procs:
-                p.wait(timeout=60)
+            _reap(procs, self.stdout)
 
     def _wait_until_up(self, address, web, timeout=180):  # --preload: torch is imported first
         deadline = time.monotonic() + timeout
@@ -97,6 +99,33 @@ def _collect_static() -> None:
     stamp.write_text("\n".join(sources))
 
 
+STOP_GRACE_SECONDS = 10
+
+
+def _terminate(procs) -> float:
+    """SIGTERM to every child still running; returns when that was."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    return time.monotonic()
+
+
+def _reap(procs, out) -> None:
+    """Wait STOP_GRACE_SECONDS for the children to stop; then SIGKILL what is left. A Celery
+    worker's warm shutdown would otherwise finish its run in progress first (up to the run's
+    time limit): killed, that run keeps its lease and the reaper puts it back to waiting after
+    the next start (acks_late: it is not lost)."""
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            out.write(f"pid {p.pid} ({os.path.basename(p.args[0])}) did not stop within "
+                      f"{STOP_GRACE_SECONDS} s: killed")
+            os.killpg(p.pid, signal.SIGKILL)  # with its own children (the beat, a sandbox)
+            p.wait(timeout=30)
+
+
 def _hold_lock(path):
     """An exclusive lock on `path` for this process's life (the kernel drops it when the process
     dies, however it dies); CommandError when another `serve` holds it."""
@@ -115,7 +144,10 @@ def _hold_lock(path):
 
 
 def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the parent dies (Linux's PR_SET_PDEATHSIG)."""
+    """In the child, before exec: SIGTERM when the parent dies (Linux's PR_SET_PDEATHSIG), and a
+    process group of its own, so that `serve` stops it and its children together (Ctrl-C in a
+    terminal reaches `serve` alone, which stops each child)."""
+    os.setpgid(0, 0)
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
