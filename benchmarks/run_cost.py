@@ -112,14 +112,15 @@ def child(args) -> None:
         kept = {k: v for k, v in record.items() if not k.startswith(VOLATILE) and k not in NOT_COMPARED}
         print(json.dumps({"run": i, "wall": wall, "cpu": cpu, "split_wall": clock.wall, "split_cpu": clock.cpu,
                           "threads": torch.get_num_threads(),
-                          "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"), "record": {k: repr(v) for k, v in kept.items()}}),
+                          "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+                          "record": {k: repr(v) for k, v in kept.items()}}),
               flush=True)
 
 
-def measure(tree: Path, benchmark: str, args) -> list[dict]:
+def measure(tree: Path, benchmark: str, threads: int, args) -> list[dict]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--benchmark", benchmark,
            "--strategy", args.strategy, "--compression", str(args.compression), "--seed", str(args.seed),
-           "--runs", str(args.runs), "--threads", str(args.threads)]
+           "--runs", str(args.runs), "--threads", str(threads)]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run(cmd, cwd=tree, env=env, check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
@@ -131,6 +132,18 @@ def summary(rows: list[dict]) -> str:
     return f"wall {med('wall'):.2f} s, CPU {med('cpu'):.2f} s (n={len(rows)}; wall/CPU: {split})"
 
 
+def compare(rows: dict[str, list[dict]], ignore=()) -> bool:
+    """True when every record is the same, bit for bit; else prints the columns that differ."""
+    first, same = next(iter(rows.values()))[0]["record"], True
+    for label, got in rows.items():
+        for r in got:
+            diff = {k: (first.get(k), v) for k, v in r["record"].items() if first.get(k) != v and k not in ignore}
+            if diff:
+                print(f"    {label}, run {r['run']} differs: {diff}")
+            same &= not diff
+    return same
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--benchmarks", default="mnist1d-cnn,digits-mlp,digits-cnn")
@@ -140,45 +153,44 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=int, default=2, help="runs scored per process (first: cold)")
     parser.add_argument("--repeat", type=int, default=1, help="processes per tree and benchmark")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--threads", default="0",
+                        help="torch threads, or several comma-separated (0: torch's default)")
     parser.add_argument("--before", type=Path, help="an older checkout to measure alternately")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        args.threads = int(args.threads)
         return child(args)
 
     trees = {"after": ROOT} if args.before is None else {"before": args.before.resolve(), "after": ROOT}
-    identical, headline = True, None
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    identical, walls = True, {}  # benchmark -> median warm wall seconds here, first thread count
     for benchmark in args.benchmarks.split(","):
-        rows = {label: [] for label in trees}
-        for _ in range(args.repeat):
-            for label, tree in trees.items():
-                rows[label] += measure(tree, benchmark, args)
-        print(f"{benchmark} ({args.strategy}, {args.compression:g}x, seed {args.seed}, "
-              f"{rows['after'][0]['threads']} torch threads, load average {os.getloadavg()[0]:.1f}):")
-        for label, got in rows.items():
-            cold = [r for r in got if r["run"] == 0]
-            warm = [r for r in got if r["run"] > 0] or cold
-            print(f"  {label:6} (OMP_WAIT_POLICY {got[0]['omp_wait_policy']})")
-            print(f"  {label:6} first run: {summary(cold)}")
-            print(f"  {label:6} later runs: {summary(warm)}")
-        records = [json.dumps(r["record"], sort_keys=True) for got in rows.values() for r in got]
-        same = len(set(records)) == 1
-        identical &= same
-        if len(trees) > 1 or len(records) > 1:
+        per_count = {}  # torch threads -> this tree's records
+        for threads in thread_counts:
+            rows = {label: [] for label in trees}
+            for _ in range(args.repeat):
+                for label, tree in trees.items():
+                    rows[label] += measure(tree, benchmark, threads, args)
+            print(f"{benchmark} ({args.strategy}, {args.compression:g}x, seed {args.seed}, "
+                  f"{rows['after'][0]['threads']} torch threads, load average {os.getloadavg()[0]:.1f}):")
+            for label, got in rows.items():
+                cold = [r for r in got if r["run"] == 0]
+                warm = [r for r in got if r["run"] > 0] or cold
+                print(f"  {label:6} (OMP_WAIT_POLICY {got[0]['omp_wait_policy']})")
+                print(f"  {label:6} first run: {summary(cold)}")
+                print(f"  {label:6} later runs: {summary(warm)}")
+            same = compare(rows)
+            identical &= same
             print(f"  records identical across {'trees and ' if len(trees) > 1 else ''}runs: {same}")
-        if not same:
-            first = rows["after"][0]["record"]
-            for got in rows.values():
-                for r in got:
-                    diff = {k: (first.get(k), v) for k, v in r["record"].items() if first.get(k) != v}
-                    if diff:
-                        print(f"    differs: {diff}")
-        if headline is None or benchmark == "mnist1d-cnn":
+            per_count[threads] = rows["after"]
             warm = [r for r in rows["after"] if r["run"] > 0] or rows["after"]
-            headline = statistics.median(r["wall"] for r in warm)
+            walls.setdefault(benchmark, statistics.median(r["wall"] for r in warm))
+        if len(per_count) > 1:  # information only: a run records its thread count
+            print(f"  {benchmark}: the same records with {', '.join(map(str, per_count))} threads: "
+                  f"{compare({f'{t} threads': got for t, got in per_count.items()}, ignore={'torch_threads'})}")
     print(f"identical={identical}")
-    print(f"seconds={headline:.1f}")
+    print(f"seconds={walls.get('mnist1d-cnn', next(iter(walls.values()))):.1f}")
 
 
 if __name__ == "__main__":
