@@ -73,15 +73,11 @@ class MaskedWeights:
 
 
 def make_optimizer(params, protocol: FinetuneProtocol) -> torch.optim.Optimizer:
-    """`foreach=True`: one call per step for all parameters, also on the CPU (torch's default
-    there is a Python loop over them). The same element-wise ops in the same order, so the same
-    bits (tested against the loop); `fused=True` would round differently."""
     if protocol.optimizer == "sgd":
         return torch.optim.SGD(params, lr=protocol.lr, momentum=protocol.momentum,
-                               nesterov=protocol.nesterov, weight_decay=protocol.weight_decay,
-                               foreach=True)
+                               nesterov=protocol.nesterov, weight_decay=protocol.weight_decay)
     cls = torch.optim.Adam if protocol.optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=protocol.lr, weight_decay=protocol.weight_decay, foreach=True)
+    return cls(params, lr=protocol.lr, weight_decay=protocol.weight_decay)
 
 
 def make_schedule(optimizer, protocol: FinetuneProtocol, total_steps: int):

@@ -75,25 +75,6 @@ def test_pruned_weights_receive_no_update_at_any_step(protocol):
             assert torch.all(params[name][mask == 0] == 0), name
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: f"{p.optimizer}-nesterov{p.nesterov}")
-def test_the_optimizer_updates_every_parameter_in_one_call_to_the_same_bits_as_torchs_loop(protocol):
-    """make_optimizer asks for foreach (fast on the CPU too); the weights must stay the bits that
-    torch's per-parameter loop gives, or every CPU run would record other numbers."""
-    optimizer = make_optimizer(tiny_model().parameters(), protocol)
-    assert optimizer.defaults["foreach"] is True
-    finals = []
-    for foreach in (True, False):
-        model, data = tiny_model(), tiny_data()
-        masks = half_masks(model)
-        optimizer = make_optimizer(model.parameters(), protocol)
-        for group in optimizer.param_groups:
-            group["foreach"] = foreach
-        train(model, data, tiny_data(32, seed=1), protocol, device="cpu", seed=0, masks=masks,
-              optimizer=optimizer)
-        finals.append([p.detach().clone() for p in model.parameters()])
-    assert all(torch.equal(a, b) for a, b in zip(*finals))
-
-
 def test_kept_weights_do_train():
     model, data = tiny_model(), tiny_data()
     masks = half_masks(model)
