@@ -27,7 +27,7 @@ from submissions.models import Run
 
 HEADER = ["method", "method_slug", "is_baseline", "submission_id", "run_pk", *COLUMNS]
 FIELDS = ("submission__method__name", "submission__method__slug",
-          "submission__method__is_baseline", "submission_id", "pk", "record")
+          "submission__method__is_baseline", "submission_id", "pk", "record", "benchmark__track")
 CHUNK_ROWS = 2000  # rows fetched from the database at a time
 YIELD_ROWS = 500  # rows joined into one chunk of the response
 
@@ -65,8 +65,8 @@ def csv_lines(runs: QuerySet[Run]) -> Iterator[str]:
     rows = (runs.filter(status=Run.Status.FINISHED).order_by("pk")
             .values_list(*FIELDS).iterator(chunk_size=CHUNK_ROWS))
     batch: list[str] = []
-    for name, slug, is_baseline, submission_id, pk, record in rows:
-        record = record or {}
+    for name, slug, is_baseline, submission_id, pk, record, track in rows:
+        record = {"track": track, **(record or {})}  # records from before tracks: their benchmark's
         row = [neutralise(name), neutralise(slug), is_baseline, submission_id, pk,
                *(_cell(record.get(c)) for c in COLUMNS)]
         breaks = any(isinstance(v, str) and "\r" in v for v in row)

@@ -10,6 +10,7 @@ from . import selectors
 from .charts import accuracy_figures, initially_shown
 from .downloads import csv_response
 from .models import Benchmark
+from .tracks import benchmark_tracks, track_agreement
 
 
 def home(request):
@@ -26,7 +27,9 @@ def benchmark_detail(request, name):
     figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"])
     by = "speedup" if request.GET.get("by") == "speedup" else "compression"
     table = selectors.benchmark_speedup_ranking(ranking=ranking) if by == "speedup" else ranking
+    tracks = benchmark_tracks(benchmark=benchmark)
     return render(request, "leaderboard/benchmark.html", {
+        "tracks": tracks, "agreement": track_agreement(benchmark=benchmark, ranking=ranking, tracks=tracks),
         "benchmark": benchmark, "ranking": table, "by": by, "figures": figures, "dense": dense,
         "compressions": benchmark.compressions, "done": done, "total": total,
         "entries": sum(r["tier"] == "entry" for r in ranking),
@@ -36,7 +39,7 @@ def benchmark_detail(request, name):
 def benchmark_csv(request, name):
     benchmark = get_object_or_404(Benchmark, name=name)
     return csv_response(selectors.benchmark_listed_runs(benchmark=benchmark),
-                        filename=f"{benchmark.name}.csv")
+                        filename=f"{benchmark.name.replace('/', '-')}.csv")
 
 
 def submission_csv(request, pk):

@@ -8,7 +8,7 @@ app_name = "api"
 
 urlpatterns = [
     path("benchmarks/", api.BenchmarkList.as_view(), name="benchmarks"),
-    path("benchmarks/<slug:name>/", api.BenchmarkDetail.as_view(), name="benchmark"),
+    path("benchmarks/<path:name>/", api.BenchmarkDetail.as_view(), name="benchmark"),
     path("methods/", api.MethodList.as_view(), name="methods"),
     path("methods/<slug:slug>/", api.MethodDetail.as_view(), name="method"),
     path("runs/", api.RunList.as_view(), name="runs"),

@@ -32,7 +32,7 @@ class WebURLField(forms.URLField):
 class BenchmarkChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, benchmark):
         where = "CPU, minutes" if benchmark.embedded else "GPU worker"
-        return f"{benchmark.name} ({benchmark.model} on {benchmark.dataset}; {where})"
+        return f"{benchmark.name} ({benchmark.model} on {benchmark.dataset}, {benchmark.track_title}; {where})"
 
 
 class SubmissionForm(forms.Form):
@@ -48,7 +48,8 @@ class SubmissionForm(forms.Form):
     code_url = WebURLField(required=False, label="Code URL", help_text="Optional; http:// or https://.")
     benchmarks = BenchmarkChoiceField(
         queryset=Benchmark.objects.all(), widget=forms.CheckboxSelectMultiple,
-        help_text="Each benchmark runs at all of its compression ratios and seeds.")
+        help_text="Each benchmark runs at all of its compression ratios and seeds, on the tracks "
+                  "ticked: name/init prunes the initial weights and trains from scratch.")
     public = forms.BooleanField(required=False, initial=True, label="Public",
                                 help_text="Show the results on the leaderboard. Unticked: only "
                                           "you (and the moderators) see them.")
@@ -56,4 +57,10 @@ class SubmissionForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["benchmarks"].initial = list(
-            Benchmark.objects.filter(embedded=True).values_list("pk", flat=True))
+            Benchmark.objects.filter(embedded=True, track="after").values_list("pk", flat=True))
+        known = ", ".join(Benchmark.objects.values_list("name", flat=True))
+        for code in ("invalid_choice", "invalid_pk_value"):  # an unknown id, a malformed one
+            self.fields["benchmarks"].error_messages[code] = (
+                f"%(pk)s is not a benchmark and track of this site; known: {known}"
+                if code == "invalid_pk_value" else
+                f"%(value)s is not a benchmark and track of this site; known: {known}")

@@ -105,3 +105,11 @@ def test_a_third_track_is_one_entry_and_the_runner_follows_it():
     assert record["track"] == "brief" and record["epochs_run"] == 1
     assert record["weights_sha256"] == get_benchmark("digits-mlp").weights_sha256
     assert [t.name for t in list_tracks()] == ["after", "init", "long"]  # nothing registered
+
+
+def test_missing_initial_weights_say_how_to_write_them(monkeypatch, tmp_path):
+    from evaluator.weights import WeightsError
+
+    monkeypatch.setattr("evaluator.weights.REPO_WEIGHTS", tmp_path)
+    with pytest.raises(WeightsError, match=r"python -m evaluator init digits-cnn`"):
+        verified_weights(get_benchmark("digits-cnn/init"))
