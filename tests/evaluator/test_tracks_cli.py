@@ -23,7 +23,7 @@ def test_a_strategy_file_runs_unchanged_on_the_init_track(tmp_path):
     strategy, out = tmp_path / "layer_magnitude.py", tmp_path / "runs.csv"
     strategy.write_text(STRATEGY)
     result = cli("run", "--benchmark", "digits-mlp", "--track", "init", "--strategy", str(strategy),
-                 "--compressions", "4", "--seeds", "0", "--out", str(out))
+                 "--compressions", "4", "--seeds", "0", "--out", str(out), timeout=900)
     assert result.returncode == 0, result.stderr
     (row,) = pd.read_csv(out).to_dict("records")
     assert (row["benchmark"], row["track"]) == ("digits-mlp/init", "init")
