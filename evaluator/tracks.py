@@ -154,7 +154,7 @@ register_track(Track(
 INITIAL = {  # base: (SHA-256 of <base>.init.safetensors, dense top-1 on the init track)
     "digits-mlp": ("44b36ef8879d5c7752870c6106c3d8c3df9977e6e917d862f590972e802422fe", 0.9778),
     "digits-cnn": ("a0c1428244283d156bf66f073156096943b2e997a5e81e983c5303a950d49ced", 0.9833),
-    "mnist1d-cnn": ("16c0652b8e10c3fc6fe9818ef97c9e4a657a66e98d426489eee6a7f9478eecc5", None),
+    "mnist1d-cnn": ("16c0652b8e10c3fc6fe9818ef97c9e4a657a66e98d426489eee6a7f9478eecc5", 0.9120),
 }
 for _base, (_sha, _top1) in INITIAL.items():
     register_target(_base, "init", weights_sha256=_sha, reference_top1=_top1)
