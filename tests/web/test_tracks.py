@@ -141,3 +141,17 @@ def test_seeding_fills_every_track_of_the_embedded_benchmarks(benchmarks, monkey
                "mnist1d-cnn/init", "mnist1d-cnn/long"]
     per_target = {n: Run.objects.filter(benchmark__name=n).count() for n in targets}
     assert per_target == dict.fromkeys(targets, 21 * 12) and len(queued) == Run.objects.count() == 7 * 21 * 12
+
+
+def test_an_uploaded_strategy_runs_unchanged_on_the_init_track_in_the_worker(benchmarks, alice, strategy_upload):
+    from evaluator.benchmarks import get_benchmark
+    from submissions.tasks import run_evaluate
+
+    body = upload(as_user(alice), strategy_upload, benchmarks="digits-mlp", tracks="init").json()
+    run = Run.objects.get(submission_id=body["id"], compression=4.0, seed=0)
+    run_evaluate(run.pk)  # the real evaluator, the file in its sandbox
+    run.refresh_from_db()
+    assert run.status == Run.Status.FINISHED, run.error
+    assert (run.record["benchmark"], run.record["track"]) == ("digits-mlp/init", "init")
+    assert run.record["weights_sha256"] == get_benchmark("digits-mlp/init").weights_sha256
+    assert run.record["epochs_run"] == 20 and run.top1 > run.pre_top1
