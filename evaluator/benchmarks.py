@@ -64,20 +64,34 @@ class Benchmark:
     time_limit_s: int = 6 * 3600  # a run's hard time limit on a worker (soft: 60 s earlier)
     mask_seconds: float = 600  # a strategy's wall-clock budget for one job's masks (sandbox)
     description: str = ""
+    # The comparison setup (evaluator/tracks.py): a target of another track than "after" is
+    # this registry's entry for (base, track), named "base/track"; its `finetune` is what trains
+    # the masked network on that track and `weights_name` the file its strategy sees.
+    track: str = "after"
+    base: str = ""  # the benchmark this is a track of ("": itself)
+    weights_name: str = ""  # "": <name>.safetensors
+
+    def __post_init__(self):
+        if not self.base:
+            object.__setattr__(self, "base", self.name)
 
     @property
     def weights_file(self) -> str:
-        return f"{self.name}.safetensors"
+        return self.weights_name or f"{self.name}.safetensors"
 
     def protocol_dict(self) -> dict:
-        """Everything about how runs are scored, for hashing and for the record."""
-        return {
+        """Everything about how runs are scored, for hashing and for the record. The default
+        track adds nothing, so the runs made before tracks existed keep their identity."""
+        protocol = {
             "protocol_version": PROTOCOL_VERSION,
             "dataset": self.dataset,
             "model": self.model,
             "finetune": dataclasses.asdict(self.finetune),
             "calibration_size": self.calibration_size,
         }
+        if self.track != "after":
+            protocol["track"] = self.track
+        return protocol
 
     def protocol_hash(self) -> str:
         blob = json.dumps(self.protocol_dict(), sort_keys=True).encode()
@@ -107,7 +121,9 @@ def get_benchmark(name: str) -> Benchmark:
 
 
 def list_benchmarks() -> list[Benchmark]:
-    return list(BENCHMARKS.values())
+    """Every run target, each benchmark's tracks right after it (the default track first)."""
+    bases = list(dict.fromkeys(b.base for b in BENCHMARKS.values()))
+    return sorted(BENCHMARKS.values(), key=lambda b: (bases.index(b.base), b.track != "after"))
 
 
 def run_identity(
@@ -197,3 +213,7 @@ register_benchmark(Benchmark(
     calibration_size=256, time_limit_s=48 * 3600, mask_seconds=1800,
     description="ImageNet (ILSVRC-2012), torchvision ResNet-18",
 ))
+
+# Each benchmark's other tracks (at initialization, a longer finetuning budget) are registered
+# by evaluator/tracks.py, imported here so that every name resolves wherever benchmarks are used.
+from . import tracks as _tracks  # noqa: E402,F401

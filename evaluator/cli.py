@@ -1,4 +1,4 @@
-"""`python -m evaluator ...`: run, metrics, benchmarks, pretrain. Other tools call this; keep it stable.
+"""`python -m evaluator ...`: run, metrics, benchmarks, pretrain, init. Other tools call this; keep it stable.
 
 Exit status: 0 when everything asked for succeeded, 1 when a run failed, 2 for bad arguments.
 """
@@ -16,6 +16,7 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 from .benchmarks import get_benchmark, list_benchmarks
+from .tracks import resolve_target
 from .columns import COLUMNS, write_csv
 
 
@@ -52,6 +53,8 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="evaluate strategies on a benchmark; one CSV row per run")
     run.add_argument("--benchmark", required=True)
+    run.add_argument("--track", help="the comparison setup: after (default), init, long; "
+                                     "`benchmarks` lists each benchmark's tracks")
     who = run.add_mutually_exclusive_group(required=True)
     who.add_argument("--strategy", action="append", metavar="FILE.py[:Class]",
                      help="a strategy file (repeatable)")
@@ -83,6 +86,11 @@ def parser() -> argparse.ArgumentParser:
     pre.add_argument("--out-dir", type=Path, help="default: $PRUNEBOARD_WEIGHTS_DIR or weights/")
     pre.add_argument("--device")
     pre.add_argument("--data-root")
+
+    init = sub.add_parser("init", help="write a benchmark's initial weights for the init track "
+                                       "(deterministic; no data needed)")
+    init.add_argument("benchmark")
+    init.add_argument("--out-dir", type=Path, help="default: $PRUNEBOARD_WEIGHTS_DIR or weights/")
     return p
 
 
@@ -99,10 +107,11 @@ def dense_top1_text(benchmark) -> str:
 
 
 def cmd_benchmarks(args) -> int:
-    rows = [(b.name, b.dataset, b.model, "embedded" if b.embedded else "standard", b.queue,
+    rows = [(b.name, b.track, b.dataset, b.model, "embedded" if b.embedded else "standard", b.queue,
              dense_top1_text(b), b.description)
             for b in list_benchmarks()]
-    print(tabulate(rows, headers=["benchmark", "dataset", "model", "kind", "queue", "dense top-1", ""]))
+    print(tabulate(rows, headers=["benchmark", "track", "dataset", "model", "kind", "queue",
+                                  "dense top-1", ""]))
     return 0
 
 
@@ -125,7 +134,7 @@ def cmd_run(args) -> int:
     from .runner import Context, Failure, sweep
     from .sandbox import StrategySource
 
-    benchmark = get_benchmark(args.benchmark)
+    benchmark = resolve_target(args.benchmark, args.track)
     builtin, registry, lookup = ((args.baseline, BASELINES, baseline_name) if args.baseline
                                  else (args.reference, REFERENCES, reference_name))
     if builtin == "all":
@@ -178,8 +187,20 @@ def summary_table(frame: pd.DataFrame) -> str:
 def cmd_pretrain(args) -> int:
     from .pretrain import pretrain
 
-    pretrain(get_benchmark(args.benchmark), out_dir=args.out_dir, device=args.device,
+    benchmark = get_benchmark(args.benchmark)
+    if benchmark.track != "after":
+        raise ValueError(f"{benchmark.name!r} is a track of {benchmark.base!r}, whose weights "
+                         f"`pretrain {benchmark.base}` (pretrained) or `init {benchmark.base}` "
+                         f"(initial) write")
+    pretrain(benchmark, out_dir=args.out_dir, device=args.device,
              data_root=args.data_root)
+    return 0
+
+
+def cmd_init(args) -> int:
+    from .pretrain import initialize
+
+    initialize(get_benchmark(args.benchmark), out_dir=args.out_dir)
     return 0
 
 
@@ -194,7 +215,7 @@ def cmd_import_weights(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "metrics": cmd_metrics, "benchmarks": cmd_benchmarks,
-            "pretrain": cmd_pretrain, "import-weights": cmd_import_weights}
+            "pretrain": cmd_pretrain, "init": cmd_init, "import-weights": cmd_import_weights}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,8 @@ import pandas as pd
 
 COLUMN_HELP: dict[str, str] = {
     "run_id": "hash of benchmark, protocol, weights SHA-256, strategy SHA-256, compression, seed",
-    "benchmark": "benchmark name",
+    "benchmark": "run target: the benchmark's name, then /track on other tracks than after (digits-mlp/init)",
+    "track": "comparison setup (evaluator/tracks.py): after (pretrained weights, finetuned), init (initial weights, trained from scratch), long (a longer finetune)",
     "strategy": "baseline name, or strategy file stem[:Class]",
     "compression_requested": "compression the strategy was asked for (size / size_nz)",
     "seed": "seed of calibration batch, random masks and data order",
@@ -25,7 +26,7 @@ COLUMN_HELP: dict[str, str] = {
     "pre_top1": "test top-1 with masks applied, before finetuning",
     "pre_top5": "test top-5 before finetuning",
     "pre_loss": "test cross-entropy before finetuning",
-    "top1": "test top-1 after masked finetuning",
+    "top1": "test top-1 after masked finetuning (on the init track: after training from scratch)",
     "top5": "test top-5 after finetuning",
     "loss": "test cross-entropy after finetuning",
     "val_top1": "validation top-1 of the kept epoch (selection uses validation only)",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from .benchmarks import Benchmark
+from .benchmarks import Benchmark, get_benchmark
 from .datasets import get_dataset
 from .environment import configure_determinism
 from .finetune import default_device, evaluate, make_loader, seed_everything, train
@@ -32,3 +32,19 @@ def pretrain(benchmark: Benchmark, *, out_dir: Path | None = None, device=None, 
     log(f"kept epoch {result.best_epoch} (val top-1 {result.val.top1:.4f}); "
         f"test top-1 {test.top1:.4f}; wrote {path} sha256 {sha}")
     return path, sha, test.top1
+
+
+def initialize(benchmark: Benchmark, *, out_dir: Path | None = None, seed: int = 0,
+               log=print) -> tuple[Path, str]:
+    """Write the init track's weights of `benchmark` (or of its base, for a target): the seeded
+    initialization `pretrain` starts from, before any training, as `<base>.init.safetensors`
+    plus its `.sha256`. Deterministic: the same bytes every time (no data, no device)."""
+    from .tracks import initial_weights_file
+
+    base = get_benchmark(benchmark.base)
+    seed_everything(seed)
+    model = get_model(base.model)
+    path = Path(out_dir or weights_dirs()[0]) / initial_weights_file(base)
+    sha = save_weights(model, path)
+    log(f"wrote {path} sha256 {sha}")
+    return path, sha

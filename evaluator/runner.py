@@ -1,5 +1,9 @@
 """One run = (benchmark, strategy, compression, seed) -> one record; a sweep = many runs.
 
+The benchmark is a run target (evaluator/tracks.py): its weights are the ones its track shows the
+strategy (pretrained, or initial) and its `finetune` the protocol that trains the masked network
+on that track (a finetune, or training from scratch); the runner reads both from it.
+
 Order of a run: fixed weights (checksum verified) -> masks computed in the sandbox child from a
 calibration batch of the training split -> masks validated here -> applied -> metrics and test
 scores before finetuning -> masked finetuning (selection on the validation split) -> check that
@@ -141,6 +145,7 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "run_id": run_identity(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256,
                                strategy_sha256=strategy_sha, compression=compression, seed=seed),
         "benchmark": ctx.benchmark.name,
+        "track": ctx.benchmark.track,
         "strategy": source.label,
         "compression_requested": float(compression),
         "seed": seed,

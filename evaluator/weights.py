@@ -40,6 +40,14 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def _maker(benchmark: Benchmark) -> str:
+    """The command that writes the benchmark's weights: `init` for initial weights."""
+    from .tracks import get_track
+
+    kind = get_track(benchmark.track).weights
+    return f"{'init' if kind == 'initial' else 'pretrain'} {benchmark.base}"
+
+
 def find_weights(benchmark: Benchmark) -> Path:
     for folder in weights_dirs():
         path = folder / benchmark.weights_file
@@ -48,7 +56,7 @@ def find_weights(benchmark: Benchmark) -> Path:
     looked = ", ".join(str(d / benchmark.weights_file) for d in weights_dirs())
     raise WeightsError(
         f"no weights for benchmark {benchmark.name!r}: looked at {looked}. "
-        f"Produce them with `python -m evaluator pretrain {benchmark.name}` where its data is, "
+        f"Produce them with `python -m evaluator {_maker(benchmark)}` where its data is, "
         f"or set PRUNEBOARD_WEIGHTS_DIR to the folder that holds {benchmark.weights_file}."
     )
 
@@ -60,7 +68,7 @@ def expected_sha256(benchmark: Benchmark, path: Path) -> str:
     if not sidecar.is_file():
         raise WeightsError(
             f"benchmark {benchmark.name!r} pins no SHA-256 in the registry and {sidecar} is "
-            f"missing; `python -m evaluator pretrain {benchmark.name}` writes it"
+            f"missing; `python -m evaluator {_maker(benchmark)}` writes it"
         )
     return sidecar.read_text().split()[0]
 

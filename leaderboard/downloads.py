@@ -29,7 +29,7 @@ from submissions.models import Run
 HEADER = ["method", "method_slug", "is_baseline", "tier", "submission_id", "run_pk", *COLUMNS]
 FIELDS = ("submission__method__name", "submission__method__slug",
           "submission__method__is_baseline", "submission__method__is_reference", "submission_id", "pk",
-          "record")
+          "record", "benchmark__track")
 CHUNK_ROWS = 2000  # rows fetched from the database at a time
 YIELD_ROWS = 500  # rows joined into one chunk of the response
 
@@ -67,8 +67,8 @@ def csv_lines(runs: QuerySet[Run]) -> Iterator[str]:
     rows = (runs.filter(status=Run.Status.FINISHED).order_by("pk")
             .values_list(*FIELDS).iterator(chunk_size=CHUNK_ROWS))
     batch: list[str] = []
-    for name, slug, is_baseline, is_reference, submission_id, pk, record in rows:
-        record = record or {}
+    for name, slug, is_baseline, is_reference, submission_id, pk, record, track in rows:
+        record = {"track": track, **(record or {})}  # records from before tracks: their benchmark's
         tier = "baseline" if is_baseline else "reference" if is_reference else "entry"
         row = [neutralise(name), neutralise(slug), is_baseline, tier, submission_id, pk,
                *(_cell(record.get(c)) for c in COLUMNS)]

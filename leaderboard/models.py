@@ -7,9 +7,12 @@ from .metadata import TAG_AXES, keyword_list
 
 
 class Benchmark(models.Model):
-    """A mirror of one entry of the evaluator's registry (`manage.py sync_benchmarks`)."""
+    """A mirror of one entry of the evaluator's registry (`manage.py sync_benchmarks`): a run
+    target, i.e. a benchmark on one track (evaluator/tracks.py), "digits-mlp" or "digits-mlp/init"."""
 
-    name = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=64, unique=True)  # the target's name: base, or base/track
+    track = models.CharField(max_length=32, default="after", help_text="the comparison setup (evaluator/tracks.py)")
+    base = models.CharField(max_length=64, blank=True, help_text="the benchmark this is a track of")
     dataset = models.CharField(max_length=64)
     model = models.CharField(max_length=64)
     description = models.TextField(blank=True)
@@ -34,6 +37,19 @@ class Benchmark(models.Model):
 
     def get_absolute_url(self):
         return reverse("benchmark", args=[self.name])
+
+    @property
+    def track_title(self) -> str:
+        """The track's title from the evaluator's registry ("at initialization")."""
+        from evaluator.tracks import TRACKS
+
+        return TRACKS[self.track].title if self.track in TRACKS else self.track
+
+    @property
+    def track_summary(self) -> str:
+        from evaluator.tracks import TRACKS
+
+        return TRACKS[self.track].summary if self.track in TRACKS else ""
 
 
 def _tag_field(axis: str):

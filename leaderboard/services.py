@@ -11,7 +11,7 @@ def benchmarks_sync() -> list[Benchmark]:
     rows = []
     for position, b in enumerate(list_benchmarks()):
         row, _ = Benchmark.objects.update_or_create(name=b.name, defaults={
-            "dataset": b.dataset, "model": b.model, "description": b.description,
+            "track": b.track, "base": b.base, "dataset": b.dataset, "model": b.model, "description": b.description,
             "embedded": b.embedded, "queue": b.queue, "reference_top1": b.reference_top1,
             "published_top1": PUBLISHED[b.name].top1 if b.name in PUBLISHED else None,
             "weights_sha256": b.weights_sha256 or "", "compressions": list(b.compressions),

@@ -4,9 +4,9 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("b/<slug:name>/", views.benchmark_detail, name="benchmark"),
     path("overview/", views.overview, name="overview"),
-    path("b/<slug:name>.csv", views.benchmark_csv, name="benchmark-csv"),
+    path("b/<path:name>/", views.benchmark_detail, name="benchmark"),
+    path("b/<path:name>.csv", views.benchmark_csv, name="benchmark-csv"),
     path("s/<int:pk>.csv", views.submission_csv, name="submission-csv"),
     path("r/<int:pk>.csv", views.run_csv, name="run-csv"),
     path("r/<int:pk>/", views.run_detail, name="run"),

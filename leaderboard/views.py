@@ -19,6 +19,7 @@ from .forms import EnterBenchmarksForm, MethodEditForm
 from .metadata import TAG_AXES
 from .models import Benchmark
 from .ranking import parse_point, rank_points
+from .tracks import benchmark_tracks, track_agreement
 
 
 def _search(request) -> dict:
@@ -75,7 +76,9 @@ def benchmark_detail(request, name):
             at_rows = selectors.benchmark_rank_at(benchmark=benchmark, **{by: at})
         except ValueError as exc:
             at_error = str(exc)
+    tracks = benchmark_tracks(benchmark=benchmark)
     return render(request, "leaderboard/benchmark.html", {
+        "tracks": tracks, "agreement": track_agreement(benchmark=benchmark, ranking=ranking, tracks=tracks),
         "benchmark": benchmark, "ranking": tables.sort_ranking(table, column, descending, benchmark.compressions),
         "by": by, "figures": figures, "dense": dense,
         "compressions": benchmark.compressions, "done": done, "total": total,
@@ -97,7 +100,7 @@ def overview(request):
 def benchmark_csv(request, name):
     benchmark = get_object_or_404(Benchmark, name=name)
     return csv_response(selectors.benchmark_listed_runs(benchmark=benchmark),
-                        filename=f"{benchmark.name}.csv")
+                        filename=f"{benchmark.name.replace('/', '-')}.csv")
 
 
 def submission_csv(request, pk):

@@ -46,7 +46,7 @@ class BenchmarkSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Benchmark
-        fields = ["name", "dataset", "model", "description", "embedded", "queue", "reference_top1",
+        fields = ["name", "track", "base", "dataset", "model", "description", "embedded", "queue", "reference_top1",
                   "weights_sha256", "compressions", "seeds", "protocol_version", "protocol_hash",
                   "urls"]
 
@@ -169,10 +169,11 @@ class RunSerializer(serializers.ModelSerializer):
     method = serializers.CharField(source="submission.method.slug")
     version = serializers.IntegerField(source="submission.version")
     benchmark = serializers.CharField(source="benchmark.name")
+    track = serializers.CharField(source="benchmark.track", read_only=True)
 
     class Meta:
         model = Run
-        fields = ["id", "method", "submission", "version", "benchmark", "compression", "seed", "status",
+        fields = ["id", "method", "submission", "version", "benchmark", "track", "compression", "seed", "status",
                   "attempt", "top1", "top5", "pre_top1", "actual_compression", "compression_error",
                   "speedup", "created", "finished", "record"]
 
@@ -221,8 +222,8 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     @staticmethod
     def _run(run: Run, full: bool) -> dict:
-        row = {"id": run.pk, "benchmark": run.benchmark.name, "compression": run.compression,
-               "seed": run.seed, "status": run.status, "attempt": run.attempt, "top1": run.top1,
+        row = {"id": run.pk, "benchmark": run.benchmark.name, "track": run.benchmark.track,
+               "compression": run.compression, "seed": run.seed, "status": run.status, "attempt": run.attempt, "top1": run.top1,
                "actual_compression": run.actual_compression, "speedup": run.speedup}
         if full:
             row.update(error=run.error, traceback=run.traceback, user_error=run.user_error)
@@ -234,7 +235,9 @@ _http_url = URLValidator(schemes=["http", "https"], message="enter an http:// or
 
 class SubmissionCreateSerializer(serializers.Serializer):
     """The multipart upload. `benchmarks` is repeated, comma-separated, or both; absent means
-    the embedded benchmarks. Resolved to Benchmark rows in `validated_data["benchmarks"]`."""
+    the embedded benchmarks. `tracks` (the same forms; absent: after) enters each named benchmark
+    on each track ("digits-mlp" + "init" = the target "digits-mlp/init"); a benchmark may also be
+    named by its target. Resolved to Benchmark rows in `validated_data["benchmarks"]`."""
 
     file = serializers.FileField()
     name = serializers.CharField(max_length=Method._meta.get_field("name").max_length)
@@ -244,6 +247,7 @@ class SubmissionCreateSerializer(serializers.Serializer):
     code_url = serializers.CharField(required=False, allow_blank=True, default="",
                                      max_length=200, validators=[_http_url])
     benchmarks = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
+    tracks = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
     public = serializers.BooleanField(default=True)
 
     def validate_benchmarks(self, value):
@@ -251,7 +255,7 @@ class SubmissionCreateSerializer(serializers.Serializer):
         known = {b.name: b for b in Benchmark.objects.all()}
         found = capabilities.availability()
         if not names:  # the embedded benchmarks this server can run now
-            chosen = [b for b in known.values() if b.embedded and found[b.name].runnable]
+            chosen = [b for b in known.values() if b.embedded and b.track == "after" and found[b.name].runnable]
             if not chosen:
                 waiting = [a.missing for a in found.values() if a.waiting]
                 raise serializers.ValidationError(
@@ -269,13 +273,49 @@ class SubmissionCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(exc)) from None
         return chosen
 
+    def validate_tracks(self, value):
+        from evaluator.tracks import get_track
+
+        names = list(dict.fromkeys(n.strip() for item in value for n in item.split(",") if n.strip()))
+        for name in names:
+            try:
+                get_track(name)
+            except ValueError as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        return names
+
     def validate(self, attrs):
         if "benchmarks" not in attrs:
             try:
                 attrs["benchmarks"] = self.validate_benchmarks([])
             except serializers.ValidationError as exc:
                 raise serializers.ValidationError({"benchmarks": exc.detail}) from None
+        tracks = attrs.pop("tracks", None)
+        if tracks:
+            attrs["benchmarks"] = self._on_tracks(attrs["benchmarks"], tracks)
         return attrs
+
+    @staticmethod
+    def _on_tracks(benchmarks, tracks):
+        """Each benchmark's target on each track; a benchmark without one of them, or a target
+        this server cannot run, is an error that says which."""
+        targets, missing = [], []
+        for b in benchmarks:
+            offered = {row.track: row for row in Benchmark.objects.filter(base=b.base)}
+            for track in tracks:
+                if track in offered:
+                    targets.append(offered[track])
+                else:
+                    missing.append(f"benchmark {b.base!r} has no track {track!r}; its tracks: "
+                                   f"{', '.join(offered)}")
+        if missing:
+            raise serializers.ValidationError({"tracks": missing})
+        targets = list(dict.fromkeys(targets))
+        try:
+            capabilities.require_runnable(targets, capabilities.availability())
+        except capabilities.BenchmarkUnavailable as exc:
+            raise serializers.ValidationError({"tracks": [str(exc)]}) from None
+        return targets
 
 
 class EnterSerializer(serializers.Serializer):

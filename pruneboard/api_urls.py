@@ -8,8 +8,8 @@ app_name = "api"
 
 urlpatterns = [
     path("benchmarks/", api.BenchmarkList.as_view(), name="benchmarks"),
-    path("benchmarks/<slug:name>/", api.BenchmarkDetail.as_view(), name="benchmark"),
-    path("benchmarks/<slug:name>/ranking/", api.BenchmarkRanking.as_view(), name="benchmark-ranking"),
+    path("benchmarks/<path:name>/ranking/", api.BenchmarkRanking.as_view(), name="benchmark-ranking"),
+    path("benchmarks/<path:name>/", api.BenchmarkDetail.as_view(), name="benchmark"),
     path("overview/", api.Overview.as_view(), name="overview"),
     path("methods/", api.MethodList.as_view(), name="methods"),
     path("methods/<slug:slug>/", api.MethodDetail.as_view(), name="method"),

@@ -34,7 +34,7 @@ class WebURLField(forms.URLField):
 class BenchmarkChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, benchmark):
         where = "CPU, minutes" if benchmark.embedded else "GPU worker"
-        return f"{benchmark.name} ({benchmark.model} on {benchmark.dataset}; {where})"
+        return f"{benchmark.name} ({benchmark.model} on {benchmark.dataset}, {benchmark.track_title}; {where})"
 
 
 class SubmissionForm(forms.Form):
@@ -50,7 +50,8 @@ class SubmissionForm(forms.Form):
     code_url = WebURLField(required=False, label="Code URL", help_text="Optional; http:// or https://.")
     benchmarks = BenchmarkChoiceField(
         queryset=Benchmark.objects.all(), widget=forms.CheckboxSelectMultiple,
-        help_text="Each benchmark runs at all of its compression ratios and seeds.")
+        help_text="Each benchmark runs at all of its compression ratios and seeds, on the tracks "
+                  "ticked: name/init prunes the initial weights and trains from scratch.")
     public = forms.BooleanField(required=False, initial=True, label="Public",
                                 help_text="Show the results on the leaderboard. Unticked: only "
                                           "you (and the moderators) see them.")
@@ -63,9 +64,15 @@ class SubmissionForm(forms.Form):
         field = self.fields["benchmarks"]
         rows = [(b, found.get(b.name) or capabilities.Availability(False, "unknown")) for b in Benchmark.objects.all()]
         field.choices = [(b.pk, field.label_from_instance(b)) for b, a in rows if a.runnable]
-        field.initial = [b.pk for b, a in rows if a.runnable and b.embedded]
+        field.initial = [b.pk for b, a in rows if a.runnable and b.embedded and b.track == "after"]
         self.unavailable = [(b, a.missing) for b, a in rows if not a.runnable]
         self.waiting_for_worker = any(a.waiting for a in found.values())
+        known = ", ".join(Benchmark.objects.values_list("name", flat=True))
+        for code in ("invalid_choice", "invalid_pk_value"):  # an unknown id, a malformed one
+            field.error_messages[code] = (
+                f"%(pk)s is not a benchmark and track of this site; known: {known}"
+                if code == "invalid_pk_value" else
+                f"%(value)s is not a benchmark and track of this site; known: {known}")
 
     def clean_benchmarks(self):
         chosen = self.cleaned_data["benchmarks"]

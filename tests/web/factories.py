@@ -21,7 +21,8 @@ def make_record(*, benchmark: str = "digits-mlp", compression: float = 2.0, seed
     actual = compression * (1 - compression_error)
     record = {
         "run_id": hashlib.sha256(f"{benchmark}{strategy}{compression}{seed}".encode()).hexdigest()[:16],
-        "benchmark": benchmark, "strategy": strategy, "compression_requested": float(compression),
+        "benchmark": benchmark, "track": benchmark.split("/")[1] if "/" in benchmark else "after",
+        "strategy": strategy, "compression_requested": float(compression),
         "seed": seed, "size": size, "size_nz": int(size / actual), "compression": actual,
         "compression_error": compression_error, "flops": 298_000, "flops_nz": int(298_000 / actual),
         "speedup": speedup if speedup is not None else actual * 0.98,

@@ -8,11 +8,13 @@ from submissions.services import baseline_ensure, runs_enqueue
 
 class Command(BaseCommand):
     help = ("Sync the benchmarks, then make sure every baseline and every reference method has a "
-            "run for every compression and seed of every embedded benchmark, queueing the runs it "
-            "creates. Idempotent: a second call creates and queues nothing.")
+            "run for every compression and seed of every embedded benchmark on every track, queueing "
+            "the runs it creates. Idempotent: a second call "
+            "creates and queues nothing.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--benchmarks", help="comma-separated names (default: the embedded ones)")
+        parser.add_argument("--benchmarks", help="comma-separated names of benchmarks or targets "
+                                                 "(digits-mlp/init; default: the embedded ones, every track)")
 
     def handle(self, *args, benchmarks=None, **options):
         benchmarks_sync()

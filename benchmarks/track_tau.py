@@ -1,0 +1,60 @@
+"""Does a ranking hold when the finetuning changes? Kendall's tau-b between the methods' scores on
+two tracks of one benchmark (default: mnist1d-cnn, the short finetuning, against mnist1d-cnn/long,
+the longer decayed one). A method's score is the leaderboard's: the mean over the compressions
+2x..64x of its mean test top-1 over seeds. Runs every baseline and reference method on both
+tracks through the CLI (3 seeds, 7 compressions), or reads CSVs already written.
+Run:   nice -n 10 .venv/bin/python benchmarks/track_tau.py                    # both sweeps, then tau
+       .venv/bin/python benchmarks/track_tau.py --csv short.csv --csv-other long.csv
+Ends with `tau=X.XX`. On 2 shared CPU cores the two sweeps (2 x 12 methods x 21 runs, ~34 s a run
+on the short budget before the finetuning speed-ups, ~3x that on the long one) take many hours.
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from scipy.stats import kendalltau
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sweep(benchmark: str, track: str, out: Path) -> Path:
+    frames = []
+    for kind in ("--baseline", "--reference"):
+        part = out.with_name(f"{out.stem}{kind}.csv")
+        subprocess.run([sys.executable, "-m", "evaluator", "run", "--benchmark", benchmark, "--track", track,
+                        kind, "all", "--out", str(part)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        frames.append(pd.read_csv(part))
+    pd.concat(frames).to_csv(out, index=False)
+    return out
+
+
+def scores(path: Path) -> pd.Series:
+    frame = pd.read_csv(path)
+    frame = frame[frame["compression_requested"] > 1]
+    return frame.groupby(["strategy", "compression_requested"])["top1"].mean().groupby("strategy").mean()
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--benchmark", default="mnist1d-cnn")
+    p.add_argument("--tracks", default="after,long", help="the two tracks to compare")
+    p.add_argument("--csv", type=Path, help="the first track's runs, already written")
+    p.add_argument("--csv-other", type=Path, help="the second track's runs, already written")
+    args = p.parse_args()
+    first, second = args.tracks.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        a = args.csv or sweep(args.benchmark, first, Path(tmp) / f"{first}.csv")
+        b = args.csv_other or sweep(args.benchmark, second, Path(tmp) / f"{second}.csv")
+        sa, sb = scores(a), scores(b)
+    both = sorted(set(sa.index) & set(sb.index))
+    table = pd.DataFrame({first: sa[both], second: sb[both]})
+    table[f"rank {first}"] = table[first].rank(ascending=False)
+    table[f"rank {second}"] = table[second].rank(ascending=False)
+    print(table.sort_values(first, ascending=False).to_string(float_format=lambda v: f"{v:.4f}"))
+    result = kendalltau(table[first], table[second])
+    print(f"\n{len(both)} methods; Kendall tau-b {result.statistic:.3f} (p = {result.pvalue:.3g})")
+    print(f"tau={result.statistic:.2f}")
