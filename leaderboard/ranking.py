@@ -17,16 +17,17 @@ complete ones (its score averages fewer, usually easier, compressions).
 **By speedup** (theoretical speedup = flops / flops_nz; compression and speedup are not
 interchangeable, ShrinkBench). Each seed's curve of top-1 against its measured speedup (every
 compression, 1x included) is interpolated linearly in log2(speedup) and read at the speedups 2, 4,
-8, 16 and 32 (PruningBench's fixed-speedup buckets); the seed's score is the mean of the five
-readings. A seed whose curve does not span every bucket has none. The method's score is the mean
-of its seeds' scores with the same t interval over them. A method with no such seed is *partial*:
-its score reads the curve of its means (mean top-1 at mean speedup per compression) at the buckets
-it spans, without an interval, and it is ranked after the complete ones.
+8, 16 and 32 (PruningBench's fixed-speedup buckets). The method reads the buckets every one of
+its seeds' curves spans; a seed's score is the mean of its readings there, and the method's score
+the mean of its seeds' scores, with the same t interval over them. A method whose curves do not
+span every bucket (at 64x compression a CNN's speedup may stay under 32x) is *partial*: ranked
+after the complete ones, those spanning more buckets first, and banded only with methods that
+miss the same buckets (its score averages fewer, different readings).
 
 **Rank bands** (both rankings): walking the ranking from the top, a band starts at the first
 method not yet banded; every following method (complete like it) whose interval reaches the band
-leader's lower bound (its high >= the leader's low) joins it. A method without an interval has a
-band of its own. Inside a band the seeds do not tell the methods apart.
+leader's lower bound (its high >= the leader's low) joins it, if it is complete like the leader
+and lacks the same compressions or buckets. A method without an interval has a band of its own. Inside a band the seeds do not tell the methods apart.
 
 **At one compression** c: the mean over seeds of top-1 at c, its t interval over those seeds,
 bands as above. **At one speedup** b: each seed's curve read at b (seeds whose curve does not span
@@ -68,7 +69,8 @@ def t_interval(values: list[float], level: float = LEVEL) -> tuple[float, float]
 
 def rank_bands(rows: list[dict], *, interval: str = "interval", complete: str = "complete",
                band: str = "band") -> None:
-    """Set row[band] on rows already in ranking order (each with an interval and complete key)."""
+    """Set row[band] on rows already in ranking order (each with an interval and complete key);
+    only rows with the same `missing` (compressions or speedup buckets) as the leader join it."""
     number, i = 0, 0
     while i < len(rows):
         number += 1
@@ -76,7 +78,8 @@ def rank_bands(rows: list[dict], *, interval: str = "interval", complete: str = 
         leader[band] = number
         i += 1
         while (i < len(rows) and leader[interval] is not None and rows[i][interval] is not None
-               and rows[i][complete] == leader[complete] and rows[i][interval][1] >= leader[interval][0]):
+               and rows[i][complete] == leader[complete] and rows[i].get("missing") == leader.get("missing")
+               and rows[i][interval][1] >= leader[interval][0]):
             rows[i][band] = number
             i += 1
 
@@ -123,7 +126,7 @@ def _cell_means(runs: Runs) -> dict[float, float]:
 
 def _finish(rows: list[dict], order: dict[Hashable, tuple]) -> list[dict]:
     """Sort (complete first, then score descending, ties to the earliest), number, band."""
-    rows.sort(key=lambda r: (not r["complete"], r["score"] is None,
+    rows.sort(key=lambda r: (not r["complete"], -r.get("reached", 0), r["score"] is None,
                              -(r["score"] if r["score"] is not None else 0.0), order[r["key"]]))
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
@@ -149,28 +152,20 @@ def compression_ranking(methods: dict[Hashable, Runs], scored: list[float],
 
 def speedup_ranking(methods: dict[Hashable, Runs], order: dict[Hashable, tuple],
                     buckets: tuple[float, ...] = SPEEDUP_BUCKETS) -> list[dict]:
-    """The same keys as compression_ranking, by top-1 over the speedup axis; `missing` holds the
-    buckets the curve of means does not span (empty for a complete method)."""
+    """The same keys as compression_ranking, by top-1 over the speedup axis, plus `reached`
+    (how many buckets every seed's curve spans); `missing`: the buckets some seed's curve does
+    not span (empty for a complete method)."""
     rows = []
     for key, runs in methods.items():
-        full = []
+        readings = []  # per seed: bucket -> reading
         for seed in _seeds(runs):
             points = [(speedup, top1) for (c, s), (top1, speedup) in runs.items() if s == seed]
-            score, missing = speedup_score(points, buckets)
-            if not missing:
-                full.append(score)
-        if full:
-            rows.append({"key": key, "score": mean(full), "interval": t_interval(full), "n": len(full),
-                         "complete": True, "missing": []})
-            continue
-        curve = []
-        for c, top1 in _cell_means(runs).items():
-            speedups = [sp for (cc, _), (_, sp) in runs.items() if cc == c and _usable(sp)]
-            if speedups:
-                curve.append((mean(speedups), top1))
-        score, missing = speedup_score(curve, buckets)
-        rows.append({"key": key, "score": score, "interval": None, "n": 0, "complete": False,
-                     "missing": missing})
+            readings.append({b: read_curve(points, b) for b in buckets})
+        reach = [b for b in buckets if readings and all(r[b] is not None for r in readings)]
+        per_seed = [mean(r[b] for b in reach) for r in readings] if reach else []
+        rows.append({"key": key, "score": mean(per_seed) if per_seed else None,
+                     "interval": t_interval(per_seed), "n": len(per_seed), "complete": len(reach) == len(buckets),
+                     "missing": [b for b in buckets if b not in reach], "reached": len(reach)})
     return _finish(rows, order)
 
 
