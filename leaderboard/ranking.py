@@ -17,7 +17,10 @@ complete ones (its score averages fewer, usually easier, compressions).
 **By speedup** (theoretical speedup = flops / flops_nz; compression and speedup are not
 interchangeable, ShrinkBench). Each seed's curve of top-1 against its measured speedup (every
 compression, 1x included) is interpolated linearly in log2(speedup) and read at the speedups 2, 4,
-8, 16 and 32 (PruningBench's fixed-speedup buckets). The method reads the buckets every one of
+8, 16 and 32 (PruningBench's fixed-speedup buckets), or only those of them that every built-in
+method's curves span (common_buckets: on digits-cnn global magnitude stops near 11x speedup at 64x
+compression, so 2, 4, 8; otherwise the methods that prune the cheap weights of a CNN would all
+be partial beside random). The method reads the buckets every one of
 its seeds' curves spans; a seed's score is the mean of its readings there, and the method's score
 the mean of its seeds' scores, with the same t interval over them. A method whose curves do not
 span every bucket (at 64x compression a CNN's speedup may stay under 32x) is *partial*: ranked
@@ -167,6 +170,17 @@ def speedup_ranking(methods: dict[Hashable, Runs], order: dict[Hashable, tuple],
                      "interval": t_interval(per_seed), "n": len(per_seed), "complete": len(reach) == len(buckets),
                      "missing": [b for b in buckets if b not in reach], "reached": len(reach)})
     return _finish(rows, order)
+
+
+def common_buckets(methods: dict[Hashable, Runs],
+                   buckets: tuple[float, ...] = SPEEDUP_BUCKETS) -> tuple[float, ...]:
+    """The buckets that every seed's curve of every given method spans: called with the built-in
+    methods (baselines and reference methods, on every benchmark, never an entry) this fixes a
+    benchmark's speedup buckets; all of `buckets` when nothing is given or nothing is common."""
+    curves = [[(sp, top1) for (_, s), (top1, sp) in runs.items() if s == seed]
+              for runs in methods.values() for seed in _seeds(runs)]
+    common = tuple(b for b in buckets if curves and all(read_curve(c, b) is not None for c in curves))
+    return common or tuple(buckets)
 
 
 def ranking_at_compression(methods: dict[Hashable, Runs], compression: float,

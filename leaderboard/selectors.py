@@ -19,7 +19,7 @@ from django.db.models.functions import Abs, Cast
 from submissions.models import ArchivedResult, Rerun, Run, Submission
 
 from .models import Benchmark, Method
-from .ranking import (Runs, compression_ranking, cross_benchmark, full_sweep,
+from .ranking import (Runs, common_buckets, compression_ranking, cross_benchmark, full_sweep,
                       ranking_at_compression, ranking_at_speedup, speedup_ranking)
 
 FINISHED = Run.Status.FINISHED
@@ -200,7 +200,7 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     `n` (seeds in the interval), `complete`, `missing`, `rank`, `band`; `full`: a run at every
     (compression, seed) of the benchmark. By speedup: the same
     keys prefixed `speedup_` (`speedup_score`, `speedup_interval`, ..., `speedup_rank`,
-    `speedup_band`). Pass `curves` when already computed to save the query."""
+    `speedup_band`), and `speedup_buckets`, the speedups read (ranking.common_buckets). Pass `curves` when already computed to save the query."""
     if curves is None:
         curves = benchmark_curves(benchmark=benchmark)
     compressions = [float(c) for c in benchmark.compressions]
@@ -239,8 +239,11 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
         )
     per_seed = _per_seed_runs(benchmark, list(methods))
     order = {m: (row["created_order"], m) for m, row in methods.items()}
-    for result in speedup_ranking(per_seed, order):
-        methods[result.pop("key")].update({f"speedup_{k}": v for k, v in result.items()})
+    # The speedup buckets: those every built-in method's curves span (ranking.common_buckets).
+    buckets = common_buckets({m: per_seed[m] for m, row in methods.items() if row["tier"] != "entry"})
+    for result in speedup_ranking(per_seed, order, buckets):
+        methods[result.pop("key")].update({f"speedup_{k}": v for k, v in result.items()},
+                                          speedup_buckets=list(buckets))
     for m, row in methods.items():
         row["full"] = full_sweep(per_seed[m], compressions, [int(s) for s in benchmark.seeds])
     rows = []

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from leaderboard.ranking import (compression_ranking, cross_benchmark, full_sweep, parse_point,
+from leaderboard.ranking import (common_buckets, compression_ranking, cross_benchmark, full_sweep, parse_point,
                                  ranking_at_compression, ranking_at_speedup, read_curve,
                                  speedup_ranking)
 
@@ -111,3 +111,10 @@ def test_partial_speedup_curves_rank_by_the_buckets_they_reach_with_intervals_am
         ("A", [32.0], 1), ("B", [32.0], 1), ("short", [16.0, 32.0], 2)]
     assert rows[0]["score"] == pytest.approx(0.91) and rows[0]["half_width"] == pytest.approx(T2 * 0.01 / 3 ** 0.5)
     assert not rows[0]["complete"] and rows[2]["interval"] is not None  # banded apart all the same
+
+
+def test_the_built_in_methods_fix_the_speedup_buckets():
+    reaches_10 = curve({0: [0.9] * 7, 1: [0.9] * 7}, speedups=(1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 10.0))
+    reaches_64 = curve({0: [0.9] * 7})
+    assert common_buckets({"global": reaches_10, "layer": reaches_64}) == (2.0, 4.0, 8.0)
+    assert common_buckets({}) == (2.0, 4.0, 8.0, 16.0, 32.0)
