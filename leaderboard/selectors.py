@@ -198,9 +198,10 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     compressions where some seed's network has no input-to-output path).
     By compression: `score`, `interval` (95 % t interval over seeds, None with one), `half_width`,
     `n` (seeds in the interval), `complete`, `missing`, `rank`, `band`; `full`: a run at every
-    (compression, seed) of the benchmark. By speedup: the same
-    keys prefixed `speedup_` (`speedup_score`, `speedup_interval`, ..., `speedup_rank`,
-    `speedup_band`), and `speedup_buckets`, the speedups read (ranking.common_buckets). Pass `curves` when already computed to save the query."""
+    (compression, seed) of the benchmark. By speedup: the same keys prefixed `speedup_`
+    (`speedup_score`, `speedup_interval`, ..., `speedup_rank`, `speedup_band`), and
+    `speedup_buckets`, the speedups read (ranking.common_buckets).
+    Pass `curves` when already computed to save the query."""
     if curves is None:
         curves = benchmark_curves(benchmark=benchmark)
     compressions = [float(c) for c in benchmark.compressions]
