@@ -290,8 +290,8 @@ def benchmark_rank_at(*, benchmark: Benchmark, compression: float | None = None,
 def benchmarks_overview(*, by: str = "compression") -> dict:
     """Each listed method's rank on each benchmark (by compression or by speedup) and its mean
     rank over the benchmarks where it has a full sweep (ranking.cross_benchmark).
-    {"benchmarks": [Benchmark], "rows": [{method fields, "ranks": [per benchmark {rank, band, of,
-    full} or None], "mean_rank", "benchmarks_full"}]}."""
+    {"benchmarks": [Benchmark with finished runs], "rows": [{method fields, "ranks": [per benchmark
+    {rank, band, of, full} or None], "mean_rank", "benchmarks_full"}]}."""
     if by not in ("compression", "speedup"):
         raise ValueError(f"unknown ranking {by!r}; known: compression, speedup")
     benchmarks = list(Benchmark.objects.all())
@@ -304,6 +304,7 @@ def benchmarks_overview(*, by: str = "compression") -> dict:
         rankings[b.name] = [{"key": r["method_id"], "rank": r[f"{prefix}rank"], "band": r[f"{prefix}band"]}
                             for r in rows]
         full[b.name] = {r["method_id"] for r in rows if r["full"]}
+    benchmarks = [b for b in benchmarks if rankings[b.name]]  # no column for a benchmark without results
     about = _method_about({r["key"] for ranked in rankings.values() for r in ranked})
     order = {m: a["order"] for m, a in about.items()}
     rows = []

@@ -119,6 +119,7 @@ def test_the_overview_gives_each_methods_rank_per_benchmark_and_its_mean_rank(cl
     api = client.get("/api/overview/?by=speedup").json()
     assert api["by"] == "speedup" and [r["method"] for r in api["results"]] == ["beta", "alpha", "gamma"]
     assert api["results"][2]["ranks"]["digits-cnn"]["full"] is False and api["results"][2]["mean_rank"] is None
+    assert api["benchmarks"] == ["digits-mlp", "digits-cnn"]  # none without results
 
 
 @pytest.mark.django_db
