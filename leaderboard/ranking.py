@@ -17,16 +17,20 @@ complete ones (its score averages fewer, usually easier, compressions).
 **By speedup** (theoretical speedup = flops / flops_nz; compression and speedup are not
 interchangeable, ShrinkBench). Each seed's curve of top-1 against its measured speedup (every
 compression, 1x included) is interpolated linearly in log2(speedup) and read at the speedups 2, 4,
-8, 16 and 32 (PruningBench's fixed-speedup buckets); the seed's score is the mean of the five
-readings. A seed whose curve does not span every bucket has none. The method's score is the mean
-of its seeds' scores with the same t interval over them. A method with no such seed is *partial*:
-its score reads the curve of its means (mean top-1 at mean speedup per compression) at the buckets
-it spans, without an interval, and it is ranked after the complete ones.
+8, 16 and 32 (PruningBench's fixed-speedup buckets), or only those of them that every built-in
+method's curves span (common_buckets: on digits-cnn global magnitude stops near 11x speedup at 64x
+compression, so 2, 4, 8; otherwise the methods that prune the cheap weights of a CNN would all
+be partial beside random). The method reads the buckets every one of
+its seeds' curves spans; a seed's score is the mean of its readings there, and the method's score
+the mean of its seeds' scores, with the same t interval over them. A method whose curves do not
+span every bucket (at 64x compression a CNN's speedup may stay under 32x) is *partial*: ranked
+after the complete ones, those spanning more buckets first, and banded only with methods that
+miss the same buckets (its score averages fewer, different readings).
 
 **Rank bands** (both rankings): walking the ranking from the top, a band starts at the first
 method not yet banded; every following method (complete like it) whose interval reaches the band
-leader's lower bound (its high >= the leader's low) joins it. A method without an interval has a
-band of its own. Inside a band the seeds do not tell the methods apart.
+leader's lower bound (its high >= the leader's low) joins it, if it is complete like the leader
+and lacks the same compressions or buckets. A method without an interval has a band of its own. Inside a band the seeds do not tell the methods apart.
 
 **At one compression** c: the mean over seeds of top-1 at c, its t interval over those seeds,
 bands as above. **At one speedup** b: each seed's curve read at b (seeds whose curve does not span
@@ -42,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
-from statistics import mean, stdev
+from functools import lru_cache
 
 from scipy.stats import t as student_t
 
@@ -50,6 +54,24 @@ SPEEDUP_BUCKETS = (2.0, 4.0, 8.0, 16.0, 32.0)
 LEVEL = 0.95
 
 Runs = dict[tuple[float, int], tuple[float, float | None]]  # (compression, seed) -> (top1, speedup)
+
+
+def mean(values) -> float:
+    """The arithmetic mean (statistics.mean is exact but ~50x slower, and a page ranks hundreds
+    of methods)."""
+    values = list(values)
+    return math.fsum(values) / len(values)
+
+
+def stdev(values: list[float]) -> float:
+    """The sample standard deviation (ddof = 1)."""
+    m = mean(values)
+    return math.sqrt(math.fsum((v - m) ** 2 for v in values) / (len(values) - 1))
+
+
+@lru_cache(maxsize=64)
+def t_quantile(p: float, df: int) -> float:
+    return float(student_t.ppf(p, df))
 
 
 def seed_scores(top1: dict[tuple[float, int], float], scored: list[float]) -> list[float]:
@@ -62,13 +84,14 @@ def t_interval(values: list[float], level: float = LEVEL) -> tuple[float, float]
     """The Student t interval of the mean; None for fewer than two values."""
     if len(values) < 2:
         return None
-    half = student_t.ppf(0.5 + level / 2, len(values) - 1) * stdev(values) / math.sqrt(len(values))
+    half = t_quantile(0.5 + level / 2, len(values) - 1) * stdev(values) / math.sqrt(len(values))
     return mean(values) - half, mean(values) + half
 
 
 def rank_bands(rows: list[dict], *, interval: str = "interval", complete: str = "complete",
                band: str = "band") -> None:
-    """Set row[band] on rows already in ranking order (each with an interval and complete key)."""
+    """Set row[band] on rows already in ranking order (each with an interval and complete key);
+    only rows with the same `missing` (compressions or speedup buckets) as the leader join it."""
     number, i = 0, 0
     while i < len(rows):
         number += 1
@@ -76,7 +99,8 @@ def rank_bands(rows: list[dict], *, interval: str = "interval", complete: str = 
         leader[band] = number
         i += 1
         while (i < len(rows) and leader[interval] is not None and rows[i][interval] is not None
-               and rows[i][complete] == leader[complete] and rows[i][interval][1] >= leader[interval][0]):
+               and rows[i][complete] == leader[complete] and rows[i].get("missing") == leader.get("missing")
+               and rows[i][interval][1] >= leader[interval][0]):
             rows[i][band] = number
             i += 1
 
@@ -84,14 +108,29 @@ def rank_bands(rows: list[dict], *, interval: str = "interval", complete: str = 
 def read_curve(points: list[tuple[float, float]], speedup: float) -> float | None:
     """The curve (speedup, top1) interpolated linearly in log2(speedup), read at `speedup`;
     None outside the measured range."""
-    curve = sorted((math.log2(s), top1) for s, top1 in points if _usable(s) and _usable(top1, positive=False))
-    x = math.log2(speedup)
+    return _read(_curve(points), math.log2(speedup))
+
+
+def _curve(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(log2 speedup, top1), sorted, of the usable points."""
+    return sorted((math.log2(s), top1) for s, top1 in points if _usable(s) and _usable(top1, positive=False))
+
+
+def _read(curve: list[tuple[float, float]], x: float) -> float | None:
     for (x0, y0), (x1, y1) in zip(curve, curve[1:]):
         if x0 <= x <= x1:
             return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     if curve and curve[0][0] == x:
         return curve[0][1]
     return None
+
+
+def _seed_curves(runs: Runs) -> list[list[tuple[float, float]]]:
+    """Each seed's curve (_curve), in seed order."""
+    points: dict[int, list[tuple[float, float]]] = {}
+    for (_, seed), (top1, speedup) in runs.items():
+        points.setdefault(seed, []).append((speedup, top1))
+    return [_curve(points[seed]) for seed in sorted(points)]
 
 
 def _usable(value, positive: bool = True) -> bool:
@@ -103,16 +142,13 @@ def _usable(value, positive: bool = True) -> bool:
 def speedup_score(points: list[tuple[float, float]],
                   buckets: tuple[float, ...] = SPEEDUP_BUCKETS) -> tuple[float | None, list[float]]:
     """(mean top-1 read at the speedup buckets, the buckets it cannot read); points: (speedup, top1)."""
-    readings = {b: read_curve(points, b) for b in buckets}
+    curve = _curve(points)
+    readings = {b: _read(curve, math.log2(b)) for b in buckets}
     values = [v for v in readings.values() if v is not None]
     return (mean(values) if values else None), [b for b, v in readings.items() if v is None]
 
 
 # --- the rankings ----------------------------------------------------------------------------
-
-def _seeds(runs: Runs) -> list[int]:
-    return sorted({seed for _, seed in runs})
-
 
 def _cell_means(runs: Runs) -> dict[float, float]:
     by_compression: dict[float, list[float]] = {}
@@ -123,7 +159,7 @@ def _cell_means(runs: Runs) -> dict[float, float]:
 
 def _finish(rows: list[dict], order: dict[Hashable, tuple]) -> list[dict]:
     """Sort (complete first, then score descending, ties to the earliest), number, band."""
-    rows.sort(key=lambda r: (not r["complete"], r["score"] is None,
+    rows.sort(key=lambda r: (not r["complete"], -r.get("reached", 0), r["score"] is None,
                              -(r["score"] if r["score"] is not None else 0.0), order[r["key"]]))
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
@@ -149,29 +185,29 @@ def compression_ranking(methods: dict[Hashable, Runs], scored: list[float],
 
 def speedup_ranking(methods: dict[Hashable, Runs], order: dict[Hashable, tuple],
                     buckets: tuple[float, ...] = SPEEDUP_BUCKETS) -> list[dict]:
-    """The same keys as compression_ranking, by top-1 over the speedup axis; `missing` holds the
-    buckets the curve of means does not span (empty for a complete method)."""
+    """The same keys as compression_ranking, by top-1 over the speedup axis, plus `reached`
+    (how many buckets every seed's curve spans); `missing`: the buckets some seed's curve does
+    not span (empty for a complete method)."""
     rows = []
     for key, runs in methods.items():
-        full = []
-        for seed in _seeds(runs):
-            points = [(speedup, top1) for (c, s), (top1, speedup) in runs.items() if s == seed]
-            score, missing = speedup_score(points, buckets)
-            if not missing:
-                full.append(score)
-        if full:
-            rows.append({"key": key, "score": mean(full), "interval": t_interval(full), "n": len(full),
-                         "complete": True, "missing": []})
-            continue
-        curve = []
-        for c, top1 in _cell_means(runs).items():
-            speedups = [sp for (cc, _), (_, sp) in runs.items() if cc == c and _usable(sp)]
-            if speedups:
-                curve.append((mean(speedups), top1))
-        score, missing = speedup_score(curve, buckets)
-        rows.append({"key": key, "score": score, "interval": None, "n": 0, "complete": False,
-                     "missing": missing})
+        readings = [{b: _read(curve, math.log2(b)) for b in buckets}  # per seed: bucket -> reading
+                    for curve in _seed_curves(runs)]
+        reach = [b for b in buckets if readings and all(r[b] is not None for r in readings)]
+        per_seed = [mean(r[b] for b in reach) for r in readings] if reach else []
+        rows.append({"key": key, "score": mean(per_seed) if per_seed else None,
+                     "interval": t_interval(per_seed), "n": len(per_seed), "complete": len(reach) == len(buckets),
+                     "missing": [b for b in buckets if b not in reach], "reached": len(reach)})
     return _finish(rows, order)
+
+
+def common_buckets(methods: dict[Hashable, Runs],
+                   buckets: tuple[float, ...] = SPEEDUP_BUCKETS) -> tuple[float, ...]:
+    """The buckets that every seed's curve of every given method spans: called with the built-in
+    methods (baselines and reference methods, on every benchmark, never an entry) this fixes a
+    benchmark's speedup buckets; all of `buckets` when nothing is given or nothing is common."""
+    curves = [curve for runs in methods.values() for curve in _seed_curves(runs)]
+    common = tuple(b for b in buckets if curves and all(_read(c, math.log2(b)) is not None for c in curves))
+    return common or tuple(buckets)
 
 
 def ranking_at_compression(methods: dict[Hashable, Runs], compression: float,
@@ -191,11 +227,7 @@ def ranking_at_speedup(methods: dict[Hashable, Runs], speedup: float,
     """Methods whose seed curves span `speedup`, ranked by their mean reading there."""
     rows = []
     for key, runs in methods.items():
-        values = []
-        for seed in _seeds(runs):
-            value = read_curve([(sp, top1) for (_, s), (top1, sp) in runs.items() if s == seed], speedup)
-            if value is not None:
-                values.append(value)
+        values = [v for v in (_read(curve, math.log2(speedup)) for curve in _seed_curves(runs)) if v is not None]
         if values:
             rows.append({"key": key, "score": mean(values), "interval": t_interval(values),
                          "n": len(values), "complete": True, "missing": []})

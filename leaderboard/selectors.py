@@ -19,7 +19,7 @@ from django.db.models.functions import Abs, Cast
 from submissions.models import ArchivedResult, Rerun, Run, Submission
 
 from .models import Benchmark, Method
-from .ranking import (Runs, compression_ranking, cross_benchmark, full_sweep,
+from .ranking import (Runs, common_buckets, compression_ranking, cross_benchmark, full_sweep,
                       ranking_at_compression, ranking_at_speedup, speedup_ranking)
 
 FINISHED = Run.Status.FINISHED
@@ -368,9 +368,10 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     compressions where some seed's network has no input-to-output path).
     By compression: `score`, `interval` (95 % t interval over seeds, None with one), `half_width`,
     `n` (seeds in the interval), `complete`, `missing`, `rank`, `band`; `full`: a run at every
-    (compression, seed) of the benchmark. By speedup: the same
-    keys prefixed `speedup_` (`speedup_score`, `speedup_interval`, ..., `speedup_rank`,
-    `speedup_band`). Pass `curves` when already computed to save the query."""
+    (compression, seed) of the benchmark. By speedup: the same keys prefixed `speedup_`
+    (`speedup_score`, `speedup_interval`, ..., `speedup_rank`, `speedup_band`), and
+    `speedup_buckets`, the speedups read (ranking.common_buckets).
+    Pass `curves` when already computed to save the query."""
     if curves is None:
         curves = benchmark_curves(benchmark=benchmark)
     compressions = [float(c) for c in benchmark.compressions]
@@ -410,8 +411,11 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     counted = list(counted_submissions(benchmark=benchmark).values())
     per_seed = _per_seed_runs(benchmark, list(methods), counted)
     order = {m: (row["created_order"], m) for m, row in methods.items()}
-    for result in speedup_ranking(per_seed, order):
-        methods[result.pop("key")].update({f"speedup_{k}": v for k, v in result.items()})
+    # The speedup buckets: those every built-in method's curves span (ranking.common_buckets).
+    buckets = common_buckets({m: per_seed[m] for m, row in methods.items() if row["tier"] != "entry"})
+    for result in speedup_ranking(per_seed, order, buckets):
+        methods[result.pop("key")].update({f"speedup_{k}": v for k, v in result.items()},
+                                          speedup_buckets=list(buckets))
     for m, row in methods.items():
         row["full"] = full_sweep(per_seed[m], compressions, [int(s) for s in benchmark.seeds])
     rows = []
@@ -462,8 +466,8 @@ def benchmark_rank_at(*, benchmark: Benchmark, compression: float | None = None,
 def benchmarks_overview(*, by: str = "compression") -> dict:
     """Each listed method's rank on each benchmark (by compression or by speedup) and its mean
     rank over the benchmarks where it has a full sweep (ranking.cross_benchmark).
-    {"benchmarks": [Benchmark], "rows": [{method fields, "ranks": [per benchmark {rank, band, of,
-    full} or None], "mean_rank", "benchmarks_full"}]}."""
+    {"benchmarks": [Benchmark with finished runs], "rows": [{method fields, "ranks": [per benchmark
+    {rank, band, of, full} or None], "mean_rank", "benchmarks_full"}]}."""
     if by not in ("compression", "speedup"):
         raise ValueError(f"unknown ranking {by!r}; known: compression, speedup")
     benchmarks = list(Benchmark.objects.all())
@@ -476,6 +480,7 @@ def benchmarks_overview(*, by: str = "compression") -> dict:
         rankings[b.name] = [{"key": r["method_id"], "rank": r[f"{prefix}rank"], "band": r[f"{prefix}band"]}
                             for r in rows]
         full[b.name] = {r["method_id"] for r in rows if r["full"]}
+    benchmarks = [b for b in benchmarks if rankings[b.name]]  # no column for a benchmark without results
     about = _method_about({r["key"] for ranked in rankings.values() for r in ranked})
     order = {m: a["order"] for m, a in about.items()}
     rows = []

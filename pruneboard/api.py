@@ -49,7 +49,8 @@ class BenchmarkDetail(generics.RetrieveAPIView):
         rows = benchmark_ranking(benchmark=benchmark)
         return Response({**self.get_serializer(benchmark).data, "rankings": {
             "compression": ranking_rows(rows),
-            "speedup": ranking_rows(benchmark_speedup_ranking(ranking=rows), prefix="speedup_")}})
+            "speedup": ranking_rows(benchmark_speedup_ranking(ranking=rows), prefix="speedup_"),
+            "speedup_buckets": rows[0]["speedup_buckets"] if rows else []}})
 
 
 def _by(request) -> str:

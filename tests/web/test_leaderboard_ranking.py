@@ -119,6 +119,7 @@ def test_the_overview_gives_each_methods_rank_per_benchmark_and_its_mean_rank(cl
     api = client.get("/api/overview/?by=speedup").json()
     assert api["by"] == "speedup" and [r["method"] for r in api["results"]] == ["beta", "alpha", "gamma"]
     assert api["results"][2]["ranks"]["digits-cnn"]["full"] is False and api["results"][2]["mean_rank"] is None
+    assert api["benchmarks"] == ["digits-mlp", "digits-cnn"]  # none without results
 
 
 @pytest.mark.django_db
@@ -134,8 +135,24 @@ def test_the_api_gives_both_rankings_with_intervals_bands_and_seeds(client, benc
     assert (beta["interval"], beta["n"], beta["band"]) == (None, 1, 2)
     assert [r["method"] for r in data["rankings"]["speedup"]] == ["alpha", "beta"]
     assert data["rankings"]["speedup"][0]["interval"] is not None
+    assert data["rankings"]["speedup_buckets"] == [2.0, 4.0, 8.0, 16.0, 32.0]
     at = client.get("/api/benchmarks/digits-mlp/ranking/?at=16x").json()
     assert (at["at"], [r["method"] for r in at["results"]]) == (16.0, ["alpha", "beta"])
     bad = client.get("/api/benchmarks/digits-mlp/ranking/?by=speedup&at=64")
     assert bad.status_code == 400 and "choose one of 2, 4, 8, 16, 32" in bad.json()["at"][0]
     assert client.get("/api/benchmarks/digits-mlp/ranking/?by=size").status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_speedup_buckets_are_those_every_built_in_method_reaches(client, benchmarks):
+    bench = benchmarks["digits-mlp"]
+    builtin = make_entry("global-mag-weight", bench, {c: [0.8, 0.8] for c in [1, *FULL]}, is_baseline=True)
+    Run.objects.filter(submission__method=builtin, compression=64).update(speedup=10.0)
+    Run.objects.filter(submission__method=builtin, compression=32).update(speedup=9.0)
+    Run.objects.filter(submission__method=builtin, compression=16).update(speedup=8.5)
+    make_entry("Entry", bench, {c: [0.9, 0.91] for c in [1, 2, 4, 8]})  # reaches 7.84x: not 8x
+    rows = benchmark_speedup_ranking(ranking=benchmark_ranking(benchmark=bench))
+    assert rows[0]["speedup_buckets"] == [2.0, 4.0, 8.0]
+    assert [(r["method"], r["speedup_complete"], r["speedup_missing"]) for r in rows] == [
+        ("global-mag-weight", True, []), ("Entry", False, [8.0])]
+    assert "read at speedups 2×, 4×, 8× (interpolated" in client.get("/b/digits-mlp/?by=speedup").content.decode()

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from leaderboard.ranking import (compression_ranking, cross_benchmark, full_sweep, parse_point,
+from leaderboard.ranking import (common_buckets, compression_ranking, cross_benchmark, full_sweep, parse_point,
                                  ranking_at_compression, ranking_at_speedup, read_curve,
                                  speedup_ranking)
 
@@ -97,3 +97,24 @@ def test_a_point_to_rank_at_that_the_benchmark_lacks_is_refused_naming_the_choic
 
 def test_a_point_is_read_with_or_without_its_times_sign():
     assert [parse_point(t, [2.0, 16.0], "speedup") for t in ("16", "16x", " 16× ", "16.0")] == [16.0] * 4
+
+
+def test_partial_speedup_curves_rank_by_the_buckets_they_reach_with_intervals_among_equals():
+    # Curves that stop at 20x speedup (a CNN at 64x compression) read 2, 4, 8, 16; one that stops
+    # at 10x reads 2, 4, 8 and comes after them, whatever its score.
+    to20 = (1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 20.0)
+    a = curve({s: [0.90 + s / 100] * 7 for s in range(3)}, speedups=to20)
+    b = curve({s: [0.88 + s / 100] * 7 for s in range(3)}, speedups=to20)
+    short = curve({s: [0.99] * 7 for s in range(3)}, speedups=(1.0, 1.5, 2.0, 4.0, 6.0, 8.0, 10.0))
+    rows = speedup_ranking({"short": short, "A": a, "B": b}, {"short": (0,), "A": (1,), "B": (2,)})
+    assert [(r["key"], r["missing"], r["band"]) for r in rows] == [
+        ("A", [32.0], 1), ("B", [32.0], 1), ("short", [16.0, 32.0], 2)]
+    assert rows[0]["score"] == pytest.approx(0.91) and rows[0]["half_width"] == pytest.approx(T2 * 0.01 / 3 ** 0.5)
+    assert not rows[0]["complete"] and rows[2]["interval"] is not None  # banded apart all the same
+
+
+def test_the_built_in_methods_fix_the_speedup_buckets():
+    reaches_10 = curve({0: [0.9] * 7, 1: [0.9] * 7}, speedups=(1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 10.0))
+    reaches_64 = curve({0: [0.9] * 7})
+    assert common_buckets({"global": reaches_10, "layer": reaches_64}) == (2.0, 4.0, 8.0)
+    assert common_buckets({}) == (2.0, 4.0, 8.0, 16.0, 32.0)
