@@ -24,8 +24,10 @@ sweep: $(STAMP)
 	$(BIN)/python -m evaluator run --benchmark digits-mlp --baseline all --out out/digits-mlp-baselines.csv
 
 # Browser tests drive Debian's chromium (installed here when missing; never a downloaded build).
+# Two test processes (pytest-xdist), a test file to each at a time: on 2 cores the suite's many
+# waits (sandbox start-ups, workers, browsers) overlap; each e2e process starts its own stack.
 test: $(STAMP) /usr/bin/bwrap /usr/bin/chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Strategy files run under Debian's bubblewrap; chromium is for the browser tests.
 /usr/bin/bwrap /usr/bin/chromium:

@@ -61,7 +61,7 @@ def test_a_researcher_signs_up_submits_and_sees_the_entry_on_the_leaderboard(sta
     page.fill("input[name=name]", "Dana magnitude")
     page.set_input_files("input[name=file]", str(strategy))
     for box in page.locator("#field-benchmarks .choice").all():  # digits-mlp only: 21 runs
-        box.locator("input").set_checked(box.locator("label").inner_text().startswith("digits-mlp"))
+        box.locator("input").set_checked(box.locator("label").inner_text().startswith("digits-mlp "))
     page.get_by_role("button", name="Submit").click()
     page.wait_for_url("**/s/*/")
     total = int(page.get_attribute("#progress-bar", "max"))

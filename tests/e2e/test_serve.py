@@ -27,7 +27,10 @@ import pytest
 from .conftest import ROOT, _free_port
 
 pytestmark = pytest.mark.e2e
-EMBEDDED = {"digits-mlp", "digits-cnn", "mnist1d-cnn"}
+# the embedded benchmarks on every track they offer (digits-mlp, digits-mlp/init, ...)
+from evaluator.benchmarks import list_benchmarks  # noqa: E402
+
+EMBEDDED = {b.name for b in list_benchmarks() if b.embedded}
 
 
 def embedded_env(var: Path, port: int) -> dict:

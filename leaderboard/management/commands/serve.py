@@ -37,6 +37,9 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, no_worker, no_seed, **options):
         self._lock = _hold_lock(settings.VAR_DIR / "serve.lock")
         with socket.socket() as probe:
+            # as gunicorn binds: connections of an earlier server still in TIME_WAIT do not
+            # count, a server listening there does
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((host, port))
             except OSError as exc:
