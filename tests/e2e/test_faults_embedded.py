@@ -154,8 +154,10 @@ def test_a_crash_mid_run_a_wiped_broker_file_and_a_pending_rerun_lose_and_duplic
     runs = dict(s.rows("SELECT id, status FROM submissions_run WHERE submission_id=?", sid))
     assert set(runs.values()) == {"finished"}, runs
     attempts = dict(s.rows("SELECT id, attempt FROM submissions_run"))
-    assert attempts[killed] == 2  # taken over after its lease expired
-    assert all(a == 1 for pk, a in attempts.items() if pk != killed), attempts
+    assert attempts[killed] >= 2, attempts  # taken over after its lease expired
+    # Another run may have been taken over too: on a loaded machine a 10 s lease (FAST_RECOVERY)
+    # can expire while SQLite keeps the heartbeat waiting. What must hold whatever the timing:
+    # every run's result recorded exactly once (the worker logs, below), none left behind.
     recorded = collections.Counter(int(m) for m in re.findall(r"run (\d+): result recorded", s.logs()))
     assert {pk: recorded[pk] for pk in runs} == {pk: 1 for pk in runs}
     assert s.rows("SELECT run_id, status FROM submissions_rerun") == [(rerun_of, "finished")]
