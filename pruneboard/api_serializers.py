@@ -233,6 +233,11 @@ class SubmissionSerializer(serializers.ModelSerializer):
 _http_url = URLValidator(schemes=["http", "https"], message="enter an http:// or https:// URL")
 
 
+def _names(value: list[str]) -> list[str]:
+    """Names given repeated or comma-separated (or both), in order, each once."""
+    return list(dict.fromkeys(n.strip() for item in value for n in item.split(",") if n.strip()))
+
+
 class SubmissionCreateSerializer(serializers.Serializer):
     """The multipart upload. `benchmarks` is repeated, comma-separated, or both; absent means
     the embedded benchmarks. `tracks` (the same forms; absent: after) enters each named benchmark
@@ -251,7 +256,7 @@ class SubmissionCreateSerializer(serializers.Serializer):
     public = serializers.BooleanField(default=True)
 
     def validate_benchmarks(self, value):
-        names = list(dict.fromkeys(n.strip() for item in value for n in item.split(",") if n.strip()))
+        names = _names(value)
         known = {b.name: b for b in Benchmark.objects.all()}
         found = capabilities.availability()
         if not names:  # the embedded benchmarks this server can run now
@@ -276,7 +281,7 @@ class SubmissionCreateSerializer(serializers.Serializer):
     def validate_tracks(self, value):
         from evaluator.tracks import get_track
 
-        names = list(dict.fromkeys(n.strip() for item in value for n in item.split(",") if n.strip()))
+        names = _names(value)
         for name in names:
             try:
                 get_track(name)

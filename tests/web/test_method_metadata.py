@@ -2,13 +2,13 @@
 home page, the boards and the API, with hostile input. alice owns the method, bob does not."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from leaderboard.metadata import validate_bibtex
 from leaderboard.models import Method
 
 from .factories import make_entry, make_method
+from .test_api import as_user
 
 FULL = [1, 2, 4, 8, 16, 32, 64]
 BIBTEX = "@inproceedings{lee2019snip,\n  title={SNIP: Single-shot Network Pruning},\n  author={Lee, Namhoon},\n  year={2019}\n}"
@@ -19,10 +19,6 @@ EDIT = {"title": "SNIP: Single-shot Network Pruning based on Connection Sensitiv
         "keywords": "Saliency,  connection sensitivity, saliency", "is_public": "on"}
 
 
-def api_as(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
 
 
 @pytest.fixture
@@ -55,7 +51,7 @@ def test_only_the_owner_may_edit(client, alice, bob, moderator, mine):
     assert client.post("/m/mine/edit/", EDIT).status_code == 403
     mine.refresh_from_db()
     assert mine.title == ""
-    assert api_as(bob).patch("/api/methods/mine/", {"title": "taken"}, format="json").status_code == 403
+    assert as_user(bob).patch("/api/methods/mine/", {"title": "taken"}, format="json").status_code == 403
     assert APIClient().patch("/api/methods/mine/", {"title": "taken"}, format="json").status_code == 401
 
 
@@ -74,7 +70,7 @@ def test_a_1_mb_bibtex_is_refused_by_its_size(client, alice, mine):
     response = client.post("/m/mine/edit/", {**EDIT, "bibtex": huge})
     assert response.status_code == 200
     assert "the BibTeX is 1024 KB (1048594 characters); the limit is 20000 characters" in response.content.decode()
-    api = api_as(alice).patch("/api/methods/mine/", {"bibtex": huge}, format="json")
+    api = as_user(alice).patch("/api/methods/mine/", {"bibtex": huge}, format="json")
     assert api.status_code == 400 and api.json()["bibtex"][0].startswith("the BibTeX is 1024 KB")
     mine.refresh_from_db()
     assert mine.bibtex == ""
@@ -97,17 +93,17 @@ def test_a_tag_outside_the_vocabulary_is_refused_naming_the_vocabulary(client, a
     html = response.content.decode()
     assert "semi-structured is not a granularity tag; the tags are granularity: unstructured, structured; " \
            "data use: data-free, data-driven; schedule: one-shot, iterative" in html
-    api = api_as(alice).patch("/api/methods/mine/", {"tags": ["one-shot", "sparse-ish"]}, format="json")
+    api = as_user(alice).patch("/api/methods/mine/", {"tags": ["one-shot", "sparse-ish"]}, format="json")
     assert api.status_code == 400
     assert api.json()["tags"][0].startswith("unknown tag 'sparse-ish'; the tags are granularity: unstructured")
-    both = api_as(alice).patch("/api/methods/mine/", {"tags": ["one-shot", "iterative"]}, format="json")
+    both = as_user(alice).patch("/api/methods/mine/", {"tags": ["one-shot", "iterative"]}, format="json")
     assert both.json()["tags"] == ["'one-shot' and 'iterative' are both schedule tags; choose one"]
     mine.refresh_from_db()
     assert mine.tags == []
 
 
 def test_the_api_edits_the_paper_and_tags(alice, mine):
-    response = api_as(alice).patch("/api/methods/mine/", {"tags": ["structured", "data-free"], "year": 2020,
+    response = as_user(alice).patch("/api/methods/mine/", {"tags": ["structured", "data-free"], "year": 2020,
                                                            "keywords": ["Channels", "L1"], "bibtex": BIBTEX,
                                                            "public": False}, format="json")
     assert response.status_code == 200, response.content
