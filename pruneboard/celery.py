@@ -2,7 +2,10 @@ import os
 
 from celery import Celery, signals
 
+from . import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pruneboard.settings")
+broker.register()  # the embedded default's broker file, safe for several processes
 
 app = Celery("pruneboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
