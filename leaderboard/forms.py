@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
+from submissions import capabilities
 from submissions.forms import BenchmarkChoiceField, WebURLField
 
 from .metadata import TAG_AXES, TAG_AXIS_LABELS, normalize_keywords, validate_bibtex, vocabulary_text
@@ -53,4 +54,17 @@ class EnterBenchmarksForm(forms.Form):
 
     def __init__(self, *args, entered=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["benchmarks"].queryset = Benchmark.objects.exclude(pk__in=[b.pk for b in entered])
+        # as the upload form: only what some live worker can run now is offered, and refused if
+        # posted all the same (submissions.capabilities)
+        self.availability = capabilities.availability()
+        runnable = [name for name, a in self.availability.items() if a.runnable]
+        self.fields["benchmarks"].queryset = (Benchmark.objects.filter(name__in=runnable)
+                                              .exclude(pk__in=[b.pk for b in entered]))
+
+    def clean_benchmarks(self):
+        chosen = self.cleaned_data["benchmarks"]
+        try:
+            capabilities.require_runnable(chosen, self.availability)
+        except capabilities.BenchmarkUnavailable as exc:
+            raise forms.ValidationError(str(exc), code="unavailable") from None
+        return chosen

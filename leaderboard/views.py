@@ -184,7 +184,8 @@ def method_enter(request, slug):
     latest = selectors.method_latest_submission(method=method)
     form = EnterBenchmarksForm(request.POST, entered=latest.benchmarks.all() if latest else ())
     if not form.is_valid():
-        messages.error(request, "Choose at least one benchmark it is not on yet.")
+        messages.error(request, "Choose at least one benchmark it is not on yet, among those offered"
+                                f" ({' '.join(form.errors['benchmarks'])}).")
         return redirect(method)
     try:
         submission, added = submission_services.method_enter(method=method, user=request.user,

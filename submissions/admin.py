@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.text import Truncator
 
 from . import services
+from .capabilities import BenchmarkUnavailable
 from .models import Run, Submission, WorkerHeartbeat
 
 
@@ -44,18 +45,23 @@ class RunAdmin(admin.ModelAdmin):
         """Staff are exempt from the queued-runs limit, but a run with a re-run still pending
         is skipped like an unfinished one: a second one would only repeat it."""
         queued = unfinished = pending = 0
+        unavailable = []
         for run in queryset.select_related("benchmark"):
             try:
                 services.rerun_request(run=run, user=request.user)
             except services.RerunPending:
                 pending += 1
+            except BenchmarkUnavailable as exc:
+                unavailable.append(str(exc))
             except ValueError:
                 unfinished += 1
             else:
                 queued += 1
         self.message_user(request, f"Queued {queued} reproducibility re-run(s); skipped "
                                    f"{unfinished} unfinished run(s) and {pending} run(s) whose "
-                                   f"re-run is still pending.")
+                                   f"re-run is still pending."
+                          + (f" Skipped {len(unavailable)} on benchmarks this server cannot run now: "
+                             f"{'; '.join(sorted(set(unavailable)))}." if unavailable else ""))
 
     @admin.display(description="error")
     def error_excerpt(self, run):

@@ -20,6 +20,7 @@ from django.utils.text import slugify
 from evaluator.checks import UploadRejected, check_strategy_source
 from leaderboard.models import Method
 
+from . import capabilities
 from .dispatch import dispatch_soon, runs_enqueue
 from .models import ArchivedResult, Quota, Rerun, Run, Submission
 
@@ -491,7 +492,8 @@ def rerun_request(*, run: Run, user=None) -> Rerun:
     like a run. Refused, with nothing stored: a run that is not finished (ValueError); a run one
     of whose re-runs is still pending, whoever asked for it (RerunPending); a re-run that would
     take `user` past PRUNEBOARD_QUEUED_RUNS_PER_USER, where their pending re-runs count with
-    their queued runs (LimitExceeded; staff exempt, as `user=None`: the platform itself)."""
+    their queued runs (LimitExceeded; staff exempt, as `user=None`: the platform itself); a
+    run on a benchmark no live worker can run now (capabilities.BenchmarkUnavailable)."""
     if user is not None:
         Quota.objects.get_or_create(user=user)
     with transaction.atomic():
@@ -503,6 +505,7 @@ def rerun_request(*, run: Run, user=None) -> Rerun:
         if run.reruns.filter(status=Rerun.Status.QUEUED).exists():
             raise RerunPending(f"a re-run of run {run.pk} is already pending; ask again when it "
                                f"has finished")
+        capabilities.require_runnable([run.benchmark])  # no worker could take it: it would wait forever
         if user is not None:
             queued_runs_check(user=user, new_runs=1, adding="this re-run adds 1")
         rerun = Rerun.objects.create(run=run, requested_by=user)

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from submissions import services
-from submissions.models import Run, Submission
+from submissions.models import Run, Submission, WorkerHeartbeat
 
 CHANGELIST = "admin:submissions_submission_changelist"
 
@@ -78,3 +78,16 @@ def test_the_moderator_reruns_finished_runs_skipping_those_with_a_pending_rerun(
             "re-run is still pending.") in response.content.decode()
     assert send.call_count == 3
     assert [r.reruns.count() for r in runs] == [1, 1, 1, 0]
+
+
+def test_the_moderator_is_told_which_reruns_no_worker_could_take(client, moderator, submission):
+    run = submission.runs.first()
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.FINISHED)
+    WorkerHeartbeat.objects.all().delete()  # every worker gone
+    client.force_login(moderator)
+    response = client.post(reverse("admin:submissions_run_changelist"), follow=True, data={
+        "action": "check_reproducibility", "_selected_action": [run.pk]})
+    assert ("Queued 0 reproducibility re-run(s); skipped 0 unfinished run(s) and 0 run(s) whose re-run is "
+            "still pending. Skipped 1 on benchmarks this server cannot run now: digits-mlp is not available "
+            "on this server: waiting for a worker (none has reported in the last 120 s).") in response.content.decode()
+    assert not run.reruns.exists()

@@ -11,8 +11,10 @@ from rest_framework.test import APIClient
 
 from evaluator.benchmarks import list_benchmarks
 from leaderboard.models import Method
-from submissions import capabilities
-from submissions.models import Run, Submission, WorkerHeartbeat
+from submissions import capabilities, services
+from submissions.models import Rerun, Run, Submission, WorkerHeartbeat
+
+from .factories import make_record
 
 EMBEDDED = ("digits-mlp", "digits-cnn", "mnist1d-cnn")
 
@@ -197,3 +199,44 @@ def test_an_api_upload_before_any_worker_is_400_saying_so(alice, only, strategy_
     assert response.json() == {"benchmarks": [
         "no embedded benchmark is available on this server now: waiting for a worker "
         "(none has reported in the last 120 s)"]}
+
+
+# Entering a method on more benchmarks, and re-runs
+
+def _entered(alice, benchmarks, strategy_upload):
+    return services.submission_create(user=alice, upload=strategy_upload(), name="Mine",
+                                      benchmarks=[benchmarks["digits-mlp"]])[0]
+
+
+def test_the_method_page_offers_only_runnable_benchmarks_and_refuses_a_forged_one(
+        client, alice, benchmarks, only, strategy_upload):
+    submission = _entered(alice, benchmarks, strategy_upload)
+    only(local=(["cpu"], report(EMBEDDED)))
+    client.force_login(alice)
+    form = client.get(submission.method.get_absolute_url()).context["enter_form"]
+    assert {b.name for b in form.fields["benchmarks"].queryset} == {"digits-cnn", "mnist1d-cnn"}
+    response = client.post(reverse("method-enter", args=[submission.method.slug]),
+                           {"benchmarks": [benchmarks["cifar10-resnet20"].pk]}, follow=True)
+    assert "Choose at least one benchmark it is not on yet, among those offered" in response.content.decode()
+    assert not Run.objects.filter(benchmark__name="cifar10-resnet20").exists()
+    refused = api_as(alice).post(f"/api/methods/{submission.method.slug}/benchmarks/",
+                                 {"benchmarks": "cifar10-resnet20"})
+    assert refused.status_code == 400
+    assert refused.json() == {"benchmarks": [
+        "cifar10-resnet20 is not available on this server: no worker for its queue (gpu)"]}
+    assert not Run.objects.filter(benchmark__name="cifar10-resnet20").exists()
+
+
+def test_a_rerun_on_a_benchmark_no_worker_can_run_now_is_refused_saying_why(alice, benchmarks, only,
+                                                                              strategy_upload):
+    submission = _entered(alice, benchmarks, strategy_upload)
+    run = submission.runs.first()
+    services.run_record_result(run=run, record=make_record(top1=0.9))
+    only(local=(["cpu"], report(["digits-cnn"])))  # the worker that had digits-mlp's data lost it
+    response = api_as(alice).post(f"/api/runs/{run.pk}/rerun/")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "digits-mlp is not available on this server: no worker of its "
+                                         "queue knows it (they run another version of the code)"}
+    assert not Rerun.objects.exists()
+    only(local=(["cpu"], report(["digits-mlp"])))
+    assert api_as(alice).post(f"/api/runs/{run.pk}/rerun/").status_code == 202
