@@ -6,8 +6,11 @@ with a full evaluator record, and ANALYZEs (as autovacuum would). Then loads the
 gunicorn does and times N GETs through django.test.Client (URL resolution, middleware,
 selectors, figures, template: everything but the network) and prints p50 and p95.
 Ends with `p95_ms=X.X`.
-Run: `.venv/bin/python benchmarks/leaderboard_latency.py` (PostgreSQL on localhost, trust auth;
-BENCH_DB and BENCH_PG_ADMIN_URL override the database names).
+With `--both-tracks` every method also has its runs on digits-mlp/init, so that the page's
+Kendall tau against that track ranks a full second board; it also prints the share of the
+page's server time spent on that (`tau_share=X.XX`).
+Run: `.venv/bin/python benchmarks/leaderboard_latency.py [--both-tracks]` (PostgreSQL on
+localhost, trust auth; BENCH_DB and BENCH_PG_ADMIN_URL override the database names).
 """
 
 import os
@@ -29,7 +32,7 @@ ENTRIES, BASELINES, REQUESTS, WARMUP = 200, 7, 200, 10
 URL = "/b/digits-mlp/"
 
 
-def seed() -> int:
+def seed(both_tracks: bool) -> int:
     from django.utils import timezone
 
     from leaderboard.models import Benchmark, Method
@@ -38,7 +41,8 @@ def seed() -> int:
     from tests.web.factories import make_record
 
     benchmarks_sync()
-    bench = Benchmark.objects.get(name="digits-mlp")
+    targets = list(Benchmark.objects.filter(name__in=["digits-mlp", "digits-mlp/init"] if both_tracks
+                                            else ["digits-mlp"]))
     rng = random.Random(0)
     methods = Method.objects.bulk_create(
         [Method(name=f"baseline {i}", slug=f"baseline-{i}", is_baseline=True) for i in range(BASELINES)]
@@ -48,7 +52,7 @@ def seed() -> int:
         [Submission(method=m, sha256=f"{m.pk:064x}", status=Submission.Status.FINISHED) for m in methods])
     now = timezone.now()
     runs = []
-    for submission in submissions:
+    for submission, bench in ((sub, b) for sub in submissions for b in targets):
         skill = rng.uniform(0.0, 0.3)
         for c in bench.compressions:
             for s in bench.seeds:
@@ -72,9 +76,10 @@ def seed() -> int:
 
 
 def main() -> None:
+    both_tracks = "--both-tracks" in sys.argv[1:]
     recreate_database(DB)
     setup_django(DB)
-    n_runs = seed()
+    n_runs = seed(both_tracks)
     import pruneboard.wsgi  # noqa: F401 - the app as gunicorn loads it (it sets up the GC too)
     from django.db import connection
     from django.test import Client
@@ -85,6 +90,18 @@ def main() -> None:
     queries = []
     with connection.execute_wrapper(lambda execute, sql, *a: queries.append(sql) or execute(sql, *a)):
         page = client.get(URL)
+    from leaderboard import views
+
+    agreement, in_tau = views.track_agreement, []
+
+    def timed_agreement(**kwargs):
+        t0 = time.perf_counter()
+        try:
+            return agreement(**kwargs)
+        finally:
+            in_tau.append((time.perf_counter() - t0) * 1000)
+
+    views.track_agreement = timed_agreement
     times = []
     for _ in range(REQUESTS):
         t0 = time.perf_counter()
@@ -95,10 +112,13 @@ def main() -> None:
     p50 = statistics.median(times)
     p95 = times[max(0, int(round(0.95 * len(times))) - 1)]
     print(f"database: PostgreSQL {DB}; {ENTRIES} entries + {BASELINES} baselines, "
-          f"{n_runs} finished runs on digits-mlp")
+          f"{n_runs} finished runs on digits-mlp{' and digits-mlp/init' if both_tracks else ''}")
     print(f"page: {len(page.content) / 1024:.0f} KiB, {len(queries)} SQL queries")
     print(f"{REQUESTS} GETs of {URL}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
           f"min {times[0]:.1f} ms, max {times[-1]:.1f} ms")
+    print(f"Kendall tau against the other tracks: {statistics.median(in_tau):.1f} ms a page (median), "
+          f"{sum(in_tau) / sum(times):.0%} of the server time")
+    print(f"tau_share={sum(in_tau) / sum(times):.2f}")
     print(f"p95_ms={p95:.1f}")
 
 

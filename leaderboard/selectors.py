@@ -358,7 +358,8 @@ def _scored(benchmark: Benchmark) -> list[float]:
     return [float(c) for c in benchmark.compressions if float(c) > 1]
 
 
-def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = None) -> list[dict]:
+def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = None,
+                      scores_only: bool = False) -> list[dict]:
     """The ranked table: one dict per listed method with finished runs, in the order of the
     ranking by compression (leaderboard/ranking.py: formulas, partial methods, ties, bands).
 
@@ -371,7 +372,8 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     (compression, seed) of the benchmark. By speedup: the same keys prefixed `speedup_`
     (`speedup_score`, `speedup_interval`, ..., `speedup_rank`, `speedup_band`), and
     `speedup_buckets`, the speedups read (ranking.common_buckets).
-    Pass `curves` when already computed to save the query."""
+    Pass `curves` when already computed to save the query. `scores_only`: the ranking by
+    compression alone (no speedup keys, no `full`, no `twins`), for a comparison of rankings."""
     if curves is None:
         curves = benchmark_curves(benchmark=benchmark)
     compressions = [float(c) for c in benchmark.compressions]
@@ -411,6 +413,9 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     counted = list(counted_submissions(benchmark=benchmark).values())
     per_seed = _per_seed_runs(benchmark, list(methods), counted)
     order = {m: (row["created_order"], m) for m, row in methods.items()}
+    if scores_only:
+        return [methods[result.pop("key")] | result
+                for result in compression_ranking(per_seed, _scored(benchmark), order)]
     # The speedup buckets: those every built-in method's curves span (ranking.common_buckets).
     buckets = common_buckets({m: per_seed[m] for m, row in methods.items() if row["tier"] != "entry"})
     for result in speedup_ranking(per_seed, order, buckets):

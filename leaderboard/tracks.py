@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from django.conf import settings
+from django.core.cache import cache
 from scipy.stats import kendalltau
 
 from .models import Benchmark
@@ -34,17 +36,32 @@ def kendall_tau(a: list[float], b: list[float]) -> tuple[float | None, float | N
 
 def track_agreement(*, benchmark: Benchmark, ranking: list[dict], tracks: list[Benchmark]) -> list[dict]:
     """For each other track of the benchmark: tau between this page's ranking and that track's,
-    over the methods complete on both; `n` methods, `p` the two-sided p-value."""
-    from .selectors import benchmark_ranking
-
-    mine = {r["method_id"]: r["score"] for r in ranking if r["complete"] and r["score"] is not None}
+    over the methods complete on both; `n` methods, `p` the two-sided p-value. The other track's
+    scores are read from the cache, computed at most every PRUNEBOARD_TAU_CACHE_SECONDS (ranking
+    a second board cost a third of the page's time: docs/benchmarks.md)."""
+    mine = _scores(ranking)
     rows = []
     for other in tracks:
         if other.pk == benchmark.pk:
             continue
-        theirs = {r["method_id"]: r["score"] for r in benchmark_ranking(benchmark=other)
-                  if r["complete"] and r["score"] is not None}
+        theirs = track_scores(benchmark=other)
         both = sorted(mine.keys() & theirs.keys())
         tau, p = kendall_tau([mine[m] for m in both], [theirs[m] for m in both])
         rows.append({"benchmark": other, "tau": tau, "p": p, "n": len(both)})
     return rows
+
+
+def _scores(ranking: list[dict]) -> dict[int, float]:
+    return {r["method_id"]: r["score"] for r in ranking if r["complete"] and r["score"] is not None}
+
+
+def track_scores(*, benchmark: Benchmark) -> dict[int, float]:
+    """method id -> score of the methods complete on the benchmark's public board (cached)."""
+    from .selectors import benchmark_ranking
+
+    key = f"pruneboard:track-scores:{benchmark.pk}"
+    scores = cache.get(key)
+    if scores is None:
+        scores = _scores(benchmark_ranking(benchmark=benchmark, scores_only=True))
+        cache.set(key, scores, settings.PRUNEBOARD_TAU_CACHE_SECONDS)
+    return scores

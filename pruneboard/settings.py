@@ -169,6 +169,9 @@ def _cache(url: str) -> dict:
 
 
 CACHES = {"default": _cache(env_str("PRUNEBOARD_CACHE_URL", ""))}
+# A benchmark page's Kendall tau against its other tracks reads their scores from the cache,
+# computed again at most this often (the page's own ranking is always live).
+PRUNEBOARD_TAU_CACHE_SECONDS = env_int("PRUNEBOARD_TAU_CACHE_SECONDS", 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -64,6 +64,37 @@ def test_the_budget_page_shows_whether_the_ranking_holds(client, benchmarks):
     assert "Kendall τ" in response.content.decode() and "-1.00" in response.content.decode()
 
 
+def test_the_other_tracks_scores_are_cached_for_the_tau_and_read_again_when_expired(client, benchmarks):
+    from django.core.cache import cache
+
+    short, long = benchmarks["mnist1d-cnn"], benchmarks["mnist1d-cnn/long"]
+    subs = {name: make_submission(make_method(name)) for name in "ABC"}
+    for name, a, b in (("A", 0.9, 0.9), ("B", 0.8, 0.8), ("C", 0.7, 0.7)):
+        for bench, value in ((short, a), (long, b)):
+            for c in FULL:
+                make_run(subs[name], bench, c, 0, top1=value)
+    tau = lambda: {a["benchmark"].track: a for a in client.get("/b/mnist1d-cnn/").context["agreement"]}["long"]  # noqa: E731
+    assert tau()["tau"] == pytest.approx(1.0)
+    Run.objects.filter(benchmark=long, submission=subs["A"]).update(top1=0.1)  # A last on long now
+    assert tau()["tau"] == pytest.approx(1.0)  # within PRUNEBOARD_TAU_CACHE_SECONDS
+    cache.clear()  # expired
+    assert tau()["tau"] == pytest.approx(-1 / 3)
+
+
+def test_the_tau_compares_the_boards_own_scores_and_ranks(benchmarks):
+    from leaderboard.selectors import benchmark_ranking
+
+    long = benchmarks["mnist1d-cnn/long"]
+    for name, value, seeds in (("A", 0.9, [0]), ("B", 0.8, [0, 1, 2]), ("C", 0.85, [0, 1])):
+        submission = make_submission(make_method(name))
+        for c in FULL:
+            for seed in seeds:
+                make_run(submission, long, c, seed, top1=value - 0.01 * seed)
+    keys = ("method_id", "score", "rank", "band", "complete")
+    assert ([{k: r[k] for k in keys} for r in benchmark_ranking(benchmark=long, scores_only=True)]
+            == [{k: r[k] for k in keys} for r in benchmark_ranking(benchmark=long)])
+
+
 def test_kendall_tau_is_one_for_the_same_order_and_refuses_unpaired_scores():
     assert kendall_tau([0.9, 0.8, 0.7], [0.5, 0.4, 0.1])[0] == pytest.approx(1.0)
     assert kendall_tau([0.9, 0.8, 0.7, 0.6], [0.5, 0.6, 0.4, 0.3])[0] == pytest.approx(4 / 6)
