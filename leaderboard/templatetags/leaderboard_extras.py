@@ -1,11 +1,14 @@
 """Formatting for the leaderboard templates: `{% load leaderboard_extras %}`."""
 
+import json
 import math
 from urllib.parse import urlsplit
 
 import markdown as md
 import nh3
 from django import template
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -19,6 +22,17 @@ register = template.Library()
 # tracking pixels), links only to http(s), every link rel=nofollow.
 ALLOWED_TAGS = nh3.ALLOWED_TAGS - {"img"}
 URL_SCHEMES = {"http", "https"}
+
+
+@register.filter
+def figure_json(value, element_id: str) -> str:
+    """Django's `json_script`, escaped the same way (<, > and & as \\u003C, \\u003E, \\u0026, so
+    no string in the data can close the script element), by three replaces: `str.translate`
+    falls off its fast path on a figure's hover templates ("<br>") and took 30 ms a figure
+    of 200 methods."""
+    data = json.dumps(value, cls=DjangoJSONEncoder)
+    data = data.replace("<", "\\u003C").replace(">", "\\u003E").replace("&", "\\u0026")
+    return format_html('<script id="{}" type="application/json">{}</script>', element_id, mark_safe(data))
 
 
 @register.filter

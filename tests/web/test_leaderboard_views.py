@@ -150,3 +150,15 @@ def test_the_moderators_hide_action_takes_a_method_off_the_board(client, benchma
     client.post("/admin/leaderboard/method/", {"action": "unhide", "_selected_action": [method.pk]})
     method.refresh_from_db()
     assert not method.is_hidden
+
+
+def test_figure_data_is_escaped_as_json_script_escapes_it():
+    """A method named to close the script element stays inside it, byte for byte as Django's
+    json_script would write it."""
+    from django.utils.html import json_script
+
+    from leaderboard.templatetags.leaderboard_extras import figure_json
+
+    data = {"name": "</script><script>alert('x')</script> & <!--", "y": [0.5, None], "hover": "a<br>b"}
+    assert figure_json(data, "f-data") == json_script(data, "f-data")
+    assert figure_json(data, "f-data").count("</script>") == 1
