@@ -4,9 +4,12 @@ the longer decayed one). A method's score is the leaderboard's: the mean over th
 2x..64x of its mean test top-1 over seeds. Runs every baseline and reference method on both
 tracks through the CLI (3 seeds, 7 compressions), or reads CSVs already written.
 Run:   nice -n 10 .venv/bin/python benchmarks/track_tau.py                    # both sweeps, then tau
+       nice -n 10 .venv/bin/python benchmarks/track_tau.py --methods baseline  # the 7 baselines only
        .venv/bin/python benchmarks/track_tau.py --csv short.csv --csv-other long.csv
-Ends with `tau=X.XX`. On 2 shared CPU cores the two sweeps (2 x 12 methods x 21 runs, ~34 s a run
-on the short budget before the finetuning speed-ups, ~3x that on the long one) take many hours.
+Ends with `tau=X.XX`. One sweep runs one process; on 2 cores, running the long sweep's seeds in
+a second process (`python -m evaluator run ... --track long --seeds 1,2`, OMP_NUM_THREADS=1 in
+each) and passing the CSVs took 40 minutes for the baselines (docs/tracks.md): about 7 s a run
+on the short budget, 22 s on the long one.
 """
 
 import argparse
@@ -21,9 +24,9 @@ from scipy.stats import kendalltau
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def sweep(benchmark: str, track: str, out: Path) -> Path:
+def sweep(benchmark: str, track: str, out: Path, kinds: list[str]) -> Path:
     frames = []
-    for kind in ("--baseline", "--reference"):
+    for kind in (f"--{k}" for k in kinds):
         part = out.with_name(f"{out.stem}{kind}.csv")
         subprocess.run([sys.executable, "-m", "evaluator", "run", "--benchmark", benchmark, "--track", track,
                         kind, "all", "--out", str(part)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -44,11 +47,14 @@ if __name__ == "__main__":
     p.add_argument("--tracks", default="after,long", help="the two tracks to compare")
     p.add_argument("--csv", type=Path, help="the first track's runs, already written")
     p.add_argument("--csv-other", type=Path, help="the second track's runs, already written")
+    p.add_argument("--methods", default="baseline,reference",
+                   help="which built-ins to sweep: baseline, reference or both (default)")
     args = p.parse_args()
     first, second = args.tracks.split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        a = args.csv or sweep(args.benchmark, first, Path(tmp) / f"{first}.csv")
-        b = args.csv_other or sweep(args.benchmark, second, Path(tmp) / f"{second}.csv")
+        kinds = args.methods.split(",")
+        a = args.csv or sweep(args.benchmark, first, Path(tmp) / f"{first}.csv", kinds)
+        b = args.csv_other or sweep(args.benchmark, second, Path(tmp) / f"{second}.csv", kinds)
         sa, sb = scores(a), scores(b)
     both = sorted(set(sa.index) & set(sb.index))
     table = pd.DataFrame({first: sa[both], second: sb[both]})
