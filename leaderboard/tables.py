@@ -65,7 +65,7 @@ def sort_links(params, compressions, column: str, descending: bool) -> dict[str,
     """Per column: the href that sorts by it (the current column flips its direction) and its
     aria-sort value. Other query parameters (by, compare) are kept."""
     links = {}
-    kept = [(k, v) for k, values in params.lists() for v in values if k not in ("sort", "dir")]
+    kept = kept_params(params, "sort", "dir")
     for name in sort_columns(compressions):
         if name == column:
             flip = not descending
@@ -75,6 +75,12 @@ def sort_links(params, compressions, column: str, descending: bool) -> dict[str,
         links[name] = {"href": f"?{query}#ranking",
                        "aria": ("descending" if descending else "ascending") if name == column else "none"}
     return links
+
+
+def kept_params(params, *dropped: str) -> list[tuple[str, str]]:
+    """The query's (name, value) pairs but the dropped names: what a link or form that changes
+    one setting carries over (by, at, sort, compare, search)."""
+    return [(k, v) for k, values in params.lists() for v in values if k not in dropped]
 
 
 def compared(params, ranking: list[dict]) -> tuple[list[dict], list[str]]:

@@ -1,6 +1,8 @@
 """Leaderboard pages and CSV downloads. The logic is in selectors.py (reads), charts.py
 (figures) and downloads.py (streamed CSV); each view fetches, then renders."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -84,7 +86,8 @@ def benchmark_detail(request, name):
         "compressions": benchmark.compressions, "done": done, "total": total,
         "entries": sum(r["tier"] == "entry" for r in ranking), "ranked": len(ranking), **search,
         "compare": {"chosen": chosen, "slugs": {r["slug"] for r in chosen}, "unknown": unknown,
-                    "methods": ranking},
+                    "methods": ranking, "kept": tables.kept_params(request.GET, "compare"),
+                    "every": urlencode(tables.kept_params(request.GET, "compare"))},
         "sort": tables.sort_links(request.GET, benchmark.compressions, column, descending),
         "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,

@@ -52,6 +52,19 @@ def test_an_unknown_method_to_compare_is_named(client, benchmarks):
     assert [t["meta"] for t in figure(html)["data"]] == ["alpha"]
 
 
+def test_comparing_keeps_the_tables_sort_the_ranking_and_the_search(client, benchmarks):
+    make_entry("Alpha", benchmarks["digits-mlp"], full(0.8))
+    make_entry("Beta", benchmarks["digits-mlp"], full(0.7))
+    html = client.get("/b/digits-mlp/?by=speedup&sort=c64&dir=desc&q=a&compare=beta").content.decode()
+    form = html[html.index('<form class="compare-form"'):]
+    form = form[:form.index("</form>")]
+    hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)
+    assert hidden == [("by", "speedup"), ("sort", "c64"), ("dir", "desc"), ("q", "a")]
+    assert 'href="?by=speedup&amp;sort=c64&amp;dir=desc&amp;q=a#charts">show every method' in form
+    hostile = client.get('/b/digits-mlp/?q="><script>alert(1)</script>&compare=beta').content.decode()
+    assert '<input type="hidden" name="q" value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">' in hostile
+
+
 def test_the_table_sorts_by_any_column_without_javascript(client, benchmarks):
     bench = benchmarks["digits-mlp"]
     make_entry("Alpha", bench, {**full(0.9), 64: [0.1, 0.1, 0.1]})  # best score, worst at 64x
