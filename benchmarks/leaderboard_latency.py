@@ -60,13 +60,10 @@ def seed(both_tracks: bool) -> int:
                 record = make_record(compression=float(c), seed=s, top1=top1,
                                      strategy=submission.method.slug,
                                      compression_error=rng.uniform(-0.005, 0.0))
-                runs.append(Run(
-                    submission=submission, benchmark=bench, compression=float(c), seed=s,
-                    status=Run.Status.FINISHED, finished=now, top1=record["top1"],
-                    top5=record["top5"], pre_top1=record["pre_top1"],
-                    actual_compression=record["compression"],
-                    compression_error=record["compression_error"], speedup=record["speedup"],
-                    record=record))
+                run = Run(submission=submission, benchmark=bench, compression=float(c), seed=s,
+                          status=Run.Status.FINISHED, finished=now)
+                run.take_record(record)
+                runs.append(run)
     Run.objects.bulk_create(runs, batch_size=2000)
     from django.db import connection
 

@@ -12,9 +12,7 @@ from collections import defaultdict
 
 import pandas as pd
 from django.db.models import Avg, Count, OuterRef, Prefetch, Q, QuerySet, StdDev, Subquery
-from django.db.models import FloatField
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Abs, Cast
+from django.db.models.functions import Abs
 
 from submissions.models import ArchivedResult, Rerun, Run, Submission
 
@@ -28,11 +26,6 @@ CURVE_COLUMNS = ["method_id", "method", "slug", "is_baseline", "is_reference", "
                  "top1_mean", "top1_std", "n", "speedup_mean", "compression_error_mean",
                  "abs_compression_error_mean", "unsandboxed", "effective_compression_mean",
                  "effective_speedup_mean", "disconnected"]
-
-
-def _record_float(key: str):
-    """A number of the run's evaluator record (JSON), for aggregation in SQL; null when absent."""
-    return Cast(KeyTextTransform(key, "record"), FloatField())
 
 
 def _listed(prefix: str = "") -> Q:
@@ -121,9 +114,7 @@ def method_versions(*, method: Method) -> list[Submission]:
 # result. Only the counted versions of listed methods are compared.
 
 def _mask_cells(runs: QuerySet[Run]) -> list[tuple]:
-    # the hash as text: a JSON key read as JSON costs a json.loads per run
-    return list(runs.filter(status=FINISHED).order_by().annotate(
-        masks_sha256=KeyTextTransform("masks_sha256", "record")).values_list(
+    return list(runs.filter(status=FINISHED).order_by().values_list(
         "pk", "benchmark_id", "compression", "seed", "masks_sha256",
         "submission__method_id", "submission__method__name", "submission__method__slug"))
 
@@ -136,21 +127,30 @@ def _counted_listed_runs(benchmark_ids) -> QuerySet[Run]:
 def benchmark_mask_twins(*, benchmark: Benchmark, counted=None) -> dict[int, list[dict]]:
     """method id -> the other listed methods whose masks are identical to its own on some runs:
     [{"method", "slug", "runs": runs with identical masks, "of": the method's runs}], most
-    shared runs first. `counted`: the counted submissions' ids, when already known."""
-    by_cell: dict[tuple, list[tuple]] = defaultdict(list)
-    total: dict[int, int] = defaultdict(int)
+    shared runs first. `counted`: the counted submissions' ids, when already known.
+    The database finds the shared masks (grouped by compression, seed and hash): a board with
+    no twins reads no run, one with a few reads only theirs."""
     runs = (_counted_listed_runs([benchmark.pk]) if counted is None else
             Run.objects.filter(benchmark=benchmark, submission__in=counted).filter(LISTED_RUN))
-    for _, _, compression, seed, sha, method_id, name, slug in _mask_cells(runs):
-        total[method_id] += 1
-        if sha:
-            by_cell[compression, seed, sha].append((method_id, name, slug))
+    runs = runs.filter(status=FINISHED).order_by()
+    shared_hashes = list(runs.exclude(masks_sha256="").values("compression", "seed", "masks_sha256")
+                         .annotate(methods=Count("submission__method_id", distinct=True))
+                         .filter(methods__gt=1).values_list("masks_sha256", flat=True))
+    if not shared_hashes:
+        return {}
+    by_cell: dict[tuple, list[tuple]] = defaultdict(list)
+    for compression, seed, sha, method_id, name, slug in runs.filter(masks_sha256__in=shared_hashes).values_list(
+            "compression", "seed", "masks_sha256", "submission__method_id", "submission__method__name",
+            "submission__method__slug"):
+        by_cell[compression, seed, sha].append((method_id, name, slug))
     shared: dict[int, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
     for methods in by_cell.values():
         for mine in methods:
             for other in methods:
                 if other[0] != mine[0]:
                     shared[mine[0]][other] += 1
+    total = dict(runs.filter(submission__method_id__in=list(shared)).values("submission__method_id")
+                 .annotate(n=Count("id")).values_list("submission__method_id", "n"))
     return {m: [{"method": name, "slug": slug, "runs": k, "of": total[m]}
                 for (_, name, slug), k in sorted(others.items(), key=lambda kv: (-kv[1], kv[0][1]))]
             for m, others in shared.items()}
@@ -335,10 +335,9 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None, submissions=None) ->
         unsandboxed=Count("id", filter=Q(sandbox="none")),
         # Records from before these columns have none (null); a disconnected run has no effective
         # speedup (JSON null, which SQLite's text extraction would read as 0).
-        effective_compression_mean=Avg(_record_float("effective_compression"),
-                                       filter=Q(record__has_key="effective_compression")),
-        effective_speedup_mean=Avg(_record_float("effective_speedup"), filter=Q(record__disconnected=False)),
-        disconnected=Count("id", filter=Q(record__disconnected=True)),
+        effective_compression_mean=Avg("effective_compression"),
+        effective_speedup_mean=Avg("effective_speedup", filter=Q(disconnected=False)),
+        disconnected=Count("id", filter=Q(disconnected=True)),
     ))
     about = {pk: rest for pk, *rest in Method.objects.filter(
         pk__in={row[0] for row in stats}).values_list("pk", "name", "slug", "is_baseline", "is_reference",
@@ -361,7 +360,7 @@ def _scored(benchmark: Benchmark) -> list[float]:
 
 
 def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = None,
-                      scores_only: bool = False) -> list[dict]:
+                      counted: dict[int, int] | None = None, scores_only: bool = False) -> list[dict]:
     """The ranked table: one dict per listed method with finished runs, in the order of the
     ranking by compression (leaderboard/ranking.py: formulas, partial methods, ties, bands).
 
@@ -374,10 +373,13 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     (compression, seed) of the benchmark. By speedup: the same keys prefixed `speedup_`
     (`speedup_score`, `speedup_interval`, ..., `speedup_rank`, `speedup_band`), and
     `speedup_buckets`, the speedups read (ranking.common_buckets).
-    Pass `curves` when already computed to save the query. `scores_only`: the ranking by
+    Pass `curves` and `counted` (counted_submissions) when already computed to save their
+    queries. `scores_only`: the ranking by
     compression alone (no speedup keys, no `full`, no `twins`), for a comparison of rankings."""
+    if counted is None:
+        counted = counted_submissions(benchmark=benchmark)
     if curves is None:
-        curves = benchmark_curves(benchmark=benchmark)
+        curves = benchmark_curves(benchmark=benchmark, submissions=counted.values())
     compressions = [float(c) for c in benchmark.compressions]
     methods: dict[int, dict] = {}
     cells: dict[int, dict[float, dict]] = defaultdict(dict)
@@ -412,7 +414,7 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
             effective_top=have[max(have)]["effective"],
             disconnected_at=[c for c in compressions if c in have and have[c]["disconnected"]],
         )
-    counted = list(counted_submissions(benchmark=benchmark).values())
+    counted = list(counted.values())
     per_seed = _per_seed_runs(benchmark, list(methods), counted)
     order = {m: (row["created_order"], m) for m, row in methods.items()}
     if scores_only:
@@ -501,20 +503,14 @@ def benchmarks_overview(*, by: str = "compression") -> dict:
 
 def _per_seed_runs(benchmark: Benchmark, method_ids: list[int], counted: list[int]) -> dict[int, Runs]:
     """method id -> {(compression, seed): (top-1, speedup)} of the finished runs of its counted
-    version (`counted`: submission ids; several runs of one cell: their mean; the speedup's over
-    the finite ones, None if none)."""
-    cells: dict[int, dict[tuple[float, int], list]] = defaultdict(lambda: defaultdict(list))
+    version (`counted`: submission ids; one run per cell, the `one_run_per_...` constraint; a
+    speedup that is not finite reads None)."""
+    out: dict[int, Runs] = {m: {} for m in method_ids}
     for method_id, compression, seed, top1, speedup in Run.objects.filter(
             benchmark=benchmark, status=FINISHED, top1__isnull=False,
             submission__method_id__in=method_ids, submission__in=counted).values_list(
             "submission__method_id", "compression", "seed", "top1", "speedup"):
-        cells[method_id][float(compression), seed].append((top1, speedup))
-    out: dict[int, Runs] = {m: {} for m in method_ids}
-    for method_id, by_cell in cells.items():
-        for key, values in by_cell.items():
-            speedups = [sp for _, sp in values if sp is not None and math.isfinite(sp)]
-            out[method_id][key] = (sum(t for t, _ in values) / len(values),
-                                   sum(speedups) / len(speedups) if speedups else None)
+        out[method_id][compression, seed] = (top1, speedup if speedup is not None and math.isfinite(speedup) else None)
     return out
 
 

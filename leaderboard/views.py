@@ -48,8 +48,9 @@ def benchmark_detail(request, name):
     """?by=compression|speedup picks the ranking; ?at=<point> ranks at one compression (or
     speedup bucket) instead; a point the benchmark does not have is a 400 naming the choices."""
     benchmark = get_object_or_404(Benchmark, name=name)
-    curves = selectors.benchmark_curves(benchmark=benchmark)
-    ranking = selectors.benchmark_ranking(benchmark=benchmark, curves=curves)
+    counted = selectors.counted_submissions(benchmark=benchmark)
+    curves = selectors.benchmark_curves(benchmark=benchmark, submissions=counted.values())
+    ranking = selectors.benchmark_ranking(benchmark=benchmark, curves=curves, counted=counted)
     done, total = selectors.benchmark_progress(benchmark=benchmark)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
     chosen, unknown = tables.compared(request.GET, ranking)

@@ -102,7 +102,19 @@ class Run(models.Model):
     actual_compression = models.FloatField(null=True, blank=True)
     compression_error = models.FloatField(null=True, blank=True)
     speedup = models.FloatField(null=True, blank=True)
+    # Read by the board on every view (grouped, averaged): from JSON, each run's record would be
+    # parsed for them, which cost more than the rest of the query (docs/benchmarks.md).
+    masks_sha256 = models.CharField(max_length=64, blank=True)
+    effective_compression = models.FloatField(null=True, blank=True)
+    effective_speedup = models.FloatField(null=True, blank=True)
+    disconnected = models.BooleanField(null=True, blank=True)
     record = models.JSONField(default=dict, blank=True)
+
+    # column -> the record's key it is copied from (take_record)
+    FROM_RECORD = {"top1": "top1", "top5": "top5", "pre_top1": "pre_top1", "actual_compression": "compression",
+                   "compression_error": "compression_error", "speedup": "speedup",
+                   "masks_sha256": "masks_sha256", "effective_compression": "effective_compression",
+                   "effective_speedup": "effective_speedup", "disconnected": "disconnected"}
 
     class Meta:
         ordering = ["benchmark__position", "compression", "seed"]
@@ -115,6 +127,14 @@ class Run(models.Model):
 
     def get_absolute_url(self):
         return reverse("run-csv", args=[self.pk])
+
+    def take_record(self, record: dict) -> None:
+        """Store the evaluator's record and the columns copied from it (FROM_RECORD; a key the
+        record lacks leaves its column empty); not saved."""
+        self.record = record
+        for column, key in self.FROM_RECORD.items():
+            value = record.get(key)
+            setattr(self, column, (value or "") if column == "masks_sha256" else value)
 
 
 class Quota(models.Model):

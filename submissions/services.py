@@ -404,12 +404,8 @@ def run_record_result(*, run: Run, record: dict, token: str | None = None) -> Ru
             return locked
         locked.status = Run.Status.FINISHED
         locked.finished = timezone.now()
-        locked.top1, locked.top5, locked.pre_top1 = record["top1"], record["top5"], record["pre_top1"]
-        locked.actual_compression = record["compression"]
-        locked.compression_error = record["compression_error"]
-        locked.speedup = record["speedup"]
+        locked.take_record(record)
         locked.sandbox = record.get("sandbox", "")
-        locked.record = record
         locked.error = locked.traceback = locked.lease_token = ""
         locked.save()
         log.info("run %s: result recorded (attempt %s)", locked.pk, locked.attempt)
@@ -473,7 +469,8 @@ def submission_cancel(submission: Submission) -> int:
 _FRESH_RUN = dict(status=Run.Status.QUEUED, queued_at=None, error="", traceback="", record={}, user_error=False,
                   limit_hit="", sandbox="", lease_token="", lease_expires=None, top1=None,
                   top5=None, pre_top1=None, actual_compression=None, compression_error=None,
-                  speedup=None, started=None, finished=None)
+                  speedup=None, masks_sha256="", effective_compression=None, effective_speedup=None,
+                  disconnected=None, started=None, finished=None)
 
 
 def submission_rerun(submission: Submission) -> int:

@@ -86,13 +86,11 @@ def make_run(submission: Submission, benchmark, compression: float, seed: int, *
                           compression_error=compression_error) if finished else {})
     if finished and masks_sha256 is not None:
         record["masks_sha256"] = masks_sha256
-    return Run.objects.create(
-        submission=submission, benchmark=benchmark, compression=float(compression), seed=seed,
-        status=status, finished=timezone.now() if finished else None,
-        top1=record.get("top1"), top5=record.get("top5"), pre_top1=record.get("pre_top1"),
-        actual_compression=record.get("compression"),
-        compression_error=record.get("compression_error"), speedup=record.get("speedup"),
-        record=record)
+    run = Run(submission=submission, benchmark=benchmark, compression=float(compression), seed=seed,
+              status=status, finished=timezone.now() if finished else None)
+    run.take_record(record)
+    run.save()
+    return run
 
 
 def make_entry(name: str, benchmark, top1: dict[float, list[float]], **method_fields) -> Method:

@@ -12,8 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 def set_record(run, **values):
-    run.record = {**run.record, **values}
-    run.save(update_fields=["record"])
+    run.take_record({**run.record, **values})
+    run.save()
 
 
 def test_effective_values_and_disconnected_runs_reach_the_curves_the_hover_and_the_table(client, benchmarks):
