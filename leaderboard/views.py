@@ -92,6 +92,10 @@ def benchmark_detail(request, name):
         "sort": tables.sort_links(request.GET, benchmark.compressions, column, descending),
         "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
+        # switching the ranking (or its point) keeps what else the page had: compare, sort, search
+        "by_links": {b: urlencode(tables.kept_params(request.GET, "by", "at") + ([("by", b)] if b == "speedup" else []))
+                     for b in ("compression", "speedup")},
+        "at_kept": tables.kept_params(request.GET, "by", "at"),
     }, status=400 if at_error else 200)
 
 

@@ -65,6 +65,18 @@ def test_comparing_keeps_the_tables_sort_the_ranking_and_the_search(client, benc
     assert '<input type="hidden" name="q" value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">' in hostile
 
 
+def test_switching_the_ranking_keeps_the_sort_the_comparison_and_the_search(client, benchmarks):
+    make_entry("Alpha", benchmarks["digits-mlp"], full(0.8))
+    html = client.get("/b/digits-mlp/?sort=c64&dir=desc&q=a&compare=alpha&at=16").content.decode()
+    assert 'href="?sort=c64&amp;dir=desc&amp;q=a&amp;compare=alpha&amp;by=speedup#ranking">speedup</a>' in html
+    form = html[html.index('<form class="rank-at"'):]
+    form = form[:form.index("</form>")]
+    assert re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form) == [
+        ("by", "compression"), ("sort", "c64"), ("dir", "desc"), ("q", "a"), ("compare", "alpha")]
+    back = client.get("/b/digits-mlp/?by=speedup&q=a").content.decode()
+    assert 'href="?q=a#ranking">compression</a>' in back
+
+
 def test_the_table_sorts_by_any_column_without_javascript(client, benchmarks):
     bench = benchmarks["digits-mlp"]
     make_entry("Alpha", bench, {**full(0.9), 64: [0.1, 0.1, 0.1]})  # best score, worst at 64x
