@@ -333,8 +333,8 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None, submissions=None) ->
         speedup_mean=Avg("speedup"), compression_error_mean=Avg("compression_error"),
         abs_compression_error_mean=Avg(Abs("compression_error")),
         unsandboxed=Count("id", filter=Q(sandbox="none")),
-        # Records from before these columns have none (null); a disconnected run has no effective
-        # speedup (JSON null, which SQLite's text extraction would read as 0).
+        # Runs recorded before the effective values existed have none (null); a disconnected run
+        # has no effective speedup (null, and left out by the filter all the same).
         effective_compression_mean=Avg("effective_compression"),
         effective_speedup_mean=Avg("effective_speedup", filter=Q(disconnected=False)),
         disconnected=Count("id", filter=Q(disconnected=True)),
