@@ -84,10 +84,15 @@ TEMPLATES = [{
 DATABASES = {"default": dj_database_url.parse(
     env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'pruneboard.sqlite3'}"), conn_max_age=60,
     conn_health_checks=True)}
+# The web server and the workers write to one SQLite file: they wait for each other (30 s)
+# instead of failing. A transaction takes the write lock when it begins (IMMEDIATE): one that
+# read first and wrote later would otherwise fail at once with "database is locked" whenever
+# another process had written in between (SQLite cannot wait there), as a worker's run start
+# did against `make run`'s seeding.
+SQLITE_OPTIONS = {"timeout": 30, "transaction_mode": "IMMEDIATE",
+                  "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # The web server and the worker write to one file: wait for each other instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

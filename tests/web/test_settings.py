@@ -67,3 +67,55 @@ def test_the_wsgi_app_keeps_what_it_loaded_out_of_the_garbage_collectors_passes(
                             env={"PATH": "/usr/bin:/bin", "PRUNEBOARD_VAR_DIR": "/tmp/pruneboard-wsgi-test"})
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 10_000
+
+
+def test_a_test_run_keeps_its_files_and_its_broker_out_of_the_checkouts_var():
+    from django.conf import settings
+
+    assert settings.VAR_DIR != ROOT / "var" and not settings.VAR_DIR.is_relative_to(ROOT)
+    assert settings.CELERY_BROKER_URL == f"sqla+sqlite:///{settings.VAR_DIR}/celery-broker.sqlite3"
+
+
+def test_two_processes_writing_one_sqlite_file_wait_for_each_other(tmp_path, django_db_blocker):
+    """A transaction that reads, then writes after another connection has committed a write:
+    with SQLite's default (deferred) transactions that write fails at once ("database is
+    locked", SQLite cannot wait there); with the settings' options the other waits instead."""
+    import threading
+
+    from django.conf import settings
+    from django.db import OperationalError, connections, transaction
+
+    def race(alias: str, options: dict) -> list[str]:
+        connections.settings[alias] = connections.configure_settings({"default": {}, alias: {
+            "ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / f"{alias}.sqlite3"),
+            "OPTIONS": options}})[alias]
+        errors = []
+
+        def other():
+            try:
+                with transaction.atomic(using=alias):
+                    connections[alias].cursor().execute("INSERT INTO t VALUES (2)")
+            except OperationalError as exc:
+                errors.append(f"other: {exc}")
+            finally:
+                connections[alias].close()
+
+        try:
+            connections[alias].cursor().execute("CREATE TABLE t (x INTEGER)")
+            with transaction.atomic(using=alias):
+                connections[alias].cursor().execute("SELECT count(*) FROM t")
+                thread = threading.Thread(target=other)
+                thread.start()
+                thread.join(timeout=1)  # deferred: the other commits now; immediate: it waits for us
+                connections[alias].cursor().execute("INSERT INTO t VALUES (1)")
+        except OperationalError as exc:
+            errors.append(f"first: {exc}")
+        thread.join()
+        connections[alias].close()
+        del connections.settings[alias]
+        return errors
+
+    with django_db_blocker.unblock():
+        assert race("immediate", settings.SQLITE_OPTIONS) == []
+        deferred = {k: v for k, v in settings.SQLITE_OPTIONS.items() if k != "transaction_mode"}
+        assert race("deferred", deferred) == ["first: database is locked"]
