@@ -414,8 +414,8 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
             effective_top=have[max(have)]["effective"],
             disconnected_at=[c for c in compressions if c in have and have[c]["disconnected"]],
         )
-    counted = list(counted.values())
-    per_seed = _per_seed_runs(benchmark, list(methods), counted)
+    counted_ids = list(counted.values())
+    per_seed = _per_seed_runs(benchmark, list(methods), counted_ids)
     order = {m: (row["created_order"], m) for m, row in methods.items()}
     if scores_only:
         return [methods[result.pop("key")] | result
@@ -432,7 +432,7 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
         row = methods[result.pop("key")]
         row.update(result)
         rows.append(row)
-    twins = benchmark_mask_twins(benchmark=benchmark, counted=counted)
+    twins = benchmark_mask_twins(benchmark=benchmark, counted=counted_ids)
     for row in rows:
         row["twins"] = twins.get(row["method_id"], [])
     return rows

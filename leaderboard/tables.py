@@ -83,6 +83,19 @@ def kept_params(params, *dropped: str) -> list[tuple[str, str]]:
     return [(k, v) for k, values in params.lists() for v in values if k not in dropped]
 
 
+def carried(params) -> dict:
+    """What the page's links and forms that change one setting carry over, so that comparing,
+    switching the ranking or ranking at one point keeps the rest (sort, search, ...):
+    `compare`: the compare form's hidden fields, `every`: its "show every method" query;
+    `by`: each ranking's query (the point `at` is dropped: each ranking has its own points);
+    `at`: the rank-at form's hidden fields besides `by`."""
+    besides_compare = kept_params(params, "compare")
+    besides_ranking = kept_params(params, "by", "at")
+    return {"compare": besides_compare, "every": urlencode(besides_compare), "at": besides_ranking,
+            "by": {"compression": urlencode(besides_ranking),
+                   "speedup": urlencode(besides_ranking + [("by", "speedup")])}}
+
+
 def compared(params, ranking: list[dict]) -> tuple[list[dict], list[str]]:
     """The ranking rows the reader chose to compare (`compare`, repeated or comma-separated
     slugs), and the requested slugs that name no method of this leaderboard."""

@@ -1,8 +1,6 @@
 """Leaderboard pages and CSV downloads. The logic is in selectors.py (reads), charts.py
 (figures) and downloads.py (streamed CSV); each view fetches, then renders."""
 
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -80,6 +78,7 @@ def benchmark_detail(request, name):
         except ValueError as exc:
             at_error = str(exc)
     tracks = benchmark_tracks(benchmark=benchmark)
+    carried = tables.carried(request.GET)
     return render(request, "leaderboard/benchmark.html", {
         "tracks": tracks, "agreement": track_agreement(benchmark=benchmark, ranking=ranking, tracks=tracks),
         "benchmark": benchmark, "ranking": tables.sort_ranking(table, column, descending, benchmark.compressions),
@@ -87,15 +86,11 @@ def benchmark_detail(request, name):
         "compressions": benchmark.compressions, "done": done, "total": total,
         "entries": sum(r["tier"] == "entry" for r in ranking), "ranked": len(ranking), **search,
         "compare": {"chosen": chosen, "slugs": {r["slug"] for r in chosen}, "unknown": unknown,
-                    "methods": ranking, "kept": tables.kept_params(request.GET, "compare"),
-                    "every": urlencode(tables.kept_params(request.GET, "compare"))},
+                    "methods": ranking, "kept": carried["compare"], "every": carried["every"]},
         "sort": tables.sort_links(request.GET, benchmark.compressions, column, descending),
         "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
-        # switching the ranking (or its point) keeps what else the page had: compare, sort, search
-        "by_links": {b: urlencode(tables.kept_params(request.GET, "by", "at") + ([("by", b)] if b == "speedup" else []))
-                     for b in ("compression", "speedup")},
-        "at_kept": tables.kept_params(request.GET, "by", "at"),
+        "by_links": carried["by"], "at_kept": carried["at"],
     }, status=400 if at_error else 200)
 
 

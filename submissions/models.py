@@ -128,13 +128,18 @@ class Run(models.Model):
     def get_absolute_url(self):
         return reverse("run-csv", args=[self.pk])
 
+    @classmethod
+    def columns_from(cls, record: dict) -> dict:
+        """column -> its value copied from the record (FROM_RECORD); a key the record lacks
+        leaves its column empty (`columns_from({})`: no result)."""
+        return {column: (record.get(key) or "") if column == "masks_sha256" else record.get(key)
+                for column, key in cls.FROM_RECORD.items()}
+
     def take_record(self, record: dict) -> None:
-        """Store the evaluator's record and the columns copied from it (FROM_RECORD; a key the
-        record lacks leaves its column empty); not saved."""
+        """Store the evaluator's record and the columns copied from it; not saved."""
         self.record = record
-        for column, key in self.FROM_RECORD.items():
-            value = record.get(key)
-            setattr(self, column, (value or "") if column == "masks_sha256" else value)
+        for column, value in self.columns_from(record).items():
+            setattr(self, column, value)
 
 
 class Quota(models.Model):

@@ -467,10 +467,8 @@ def submission_cancel(submission: Submission) -> int:
 
 # A run queued again from scratch: no outcome, no lease, no result.
 _FRESH_RUN = dict(status=Run.Status.QUEUED, queued_at=None, error="", traceback="", record={}, user_error=False,
-                  limit_hit="", sandbox="", lease_token="", lease_expires=None, top1=None,
-                  top5=None, pre_top1=None, actual_compression=None, compression_error=None,
-                  speedup=None, masks_sha256="", effective_compression=None, effective_speedup=None,
-                  disconnected=None, started=None, finished=None)
+                  limit_hit="", sandbox="", lease_token="", lease_expires=None, started=None, finished=None,
+                  **Run.columns_from({}))
 
 
 def submission_rerun(submission: Submission) -> int:
