@@ -5,7 +5,7 @@ the longer decayed one). A method's score is the leaderboard's: the mean over th
 tracks through the CLI (3 seeds, 7 compressions), or reads CSVs already written.
 Run:   nice -n 10 .venv/bin/python benchmarks/track_tau.py                    # both sweeps, then tau
        nice -n 10 .venv/bin/python benchmarks/track_tau.py --methods baseline  # the 7 baselines only
-       .venv/bin/python benchmarks/track_tau.py --csv short.csv --csv-other long.csv
+       .venv/bin/python benchmarks/track_tau.py --csv short.csv --csv-other long.csv [--per-compression]
 Ends with `tau=X.XX`. One sweep runs one process; on 2 cores, running the long sweep's seeds in
 a second process (`python -m evaluator run ... --track long --seeds 1,2`, OMP_NUM_THREADS=1 in
 each) and passing the CSVs took 40 minutes for the baselines (docs/tracks.md): about 7 s a run
@@ -49,6 +49,8 @@ if __name__ == "__main__":
     p.add_argument("--csv-other", type=Path, help="the second track's runs, already written")
     p.add_argument("--methods", default="baseline,reference",
                    help="which built-ins to sweep: baseline, reference or both (default)")
+    p.add_argument("--per-compression", action="store_true",
+                   help="also tau at each compression, over the methods' mean top-1 there")
     args = p.parse_args()
     first, second = args.tracks.split(",")
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,11 +58,19 @@ if __name__ == "__main__":
         a = args.csv or sweep(args.benchmark, first, Path(tmp) / f"{first}.csv", kinds)
         b = args.csv_other or sweep(args.benchmark, second, Path(tmp) / f"{second}.csv", kinds)
         sa, sb = scores(a), scores(b)
+        if args.per_compression:
+            at = {name: pd.read_csv(path).groupby(["compression_requested", "strategy"])["top1"].mean()
+                  for name, path in ((first, a), (second, b))}
     both = sorted(set(sa.index) & set(sb.index))
     table = pd.DataFrame({first: sa[both], second: sb[both]})
     table[f"rank {first}"] = table[first].rank(ascending=False)
     table[f"rank {second}"] = table[second].rank(ascending=False)
     print(table.sort_values(first, ascending=False).to_string(float_format=lambda v: f"{v:.4f}"))
+    if args.per_compression:
+        for c in sorted(set(at[first].index.get_level_values(0)) - {1.0}):
+            x, y = at[first][c], at[second][c]
+            common = sorted(set(x.index) & set(y.index))
+            print(f"{c:g}x: tau {kendalltau(x[common], y[common]).statistic:.2f} over {len(common)} methods")
     result = kendalltau(table[first], table[second])
     print(f"\n{len(both)} methods; Kendall tau-b {result.statistic:.3f} (p = {result.pvalue:.3g})")
     print(f"tau={result.statistic:.2f}")
