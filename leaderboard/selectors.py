@@ -530,7 +530,7 @@ def method_latest_submission(*, method: Method) -> Submission | None:
 
 def method_code(*, submission: Submission | None) -> str | None:
     """The uploaded strategy file as text (read, never imported); None for a baseline."""
-    if submission is None or not submission.file:
+    if submission is None or not submission.has_code:
         return None
     return submission.code
 

@@ -10,7 +10,18 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 def env_str(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+    """NAME's value; or, where NAME_FILE is set instead, the contents of that file (a Docker or
+    Kubernetes secret), without its trailing newline. Both set is an error."""
+    path = os.environ.get(f"{name}_FILE")
+    if path is None:
+        return os.environ.get(name, default)
+    if name in os.environ:
+        raise ImproperlyConfigured(f"both {name} and {name}_FILE are set; set one")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().rstrip("\r\n")
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc.strerror}") from None
 
 
 def env_bool(name: str, default: bool) -> bool:

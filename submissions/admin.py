@@ -12,7 +12,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     search_fields = ("method__name", "owner__username", "sha256", "filename")
     list_select_related = ("method", "owner")
-    readonly_fields = ("sha256", "baseline", "filename", "file", "status", "error",
+    readonly_fields = ("sha256", "baseline", "filename", "status", "error",
                        "created", "updated", "finished")
     raw_id_fields = ("method", "owner")
     actions = ("cancel_selected", "rerun_selected")

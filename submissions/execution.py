@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
+import tempfile
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -14,7 +18,7 @@ from evaluator.runner import Context, RunFailed, calibration_batch, score_run
 from evaluator.sandbox import StrategyError, StrategySource, compute_masks
 from evaluator.weights import WeightsError, find_weights, sha256_file
 
-from .models import Run
+from .models import Run, StrategyFile
 
 _contexts: dict[str, Context] = {}  # one per benchmark per worker process: data and weights load once
 # Masks computed ahead for the queued runs of one (submission, benchmark, file SHA-256), by
@@ -40,15 +44,26 @@ def context_for(name: str) -> Context:
 
 
 def strategy_source(run: Run) -> StrategySource:
-    """The run's strategy; an uploaded file is checked against the SHA-256 stored at upload."""
+    """The run's strategy. An upload's bytes come from the database (a worker on any host needs
+    nothing else), checked against the SHA-256 stored at upload, and are written to a folder of
+    this worker's own, from which the sandbox copies them."""
     submission = run.submission
     if submission.baseline:
         return StrategySource(baseline=submission.baseline)
-    source = StrategySource(path=Path(submission.file.path))
-    if source.sha256() != submission.sha256:
+    data = bytes(StrategyFile.objects.get(submission_id=submission.pk).data)
+    if hashlib.sha256(data).hexdigest() != submission.sha256:
         raise RuntimeError(f"the stored file of submission {submission.pk} no longer matches its "
                            f"SHA-256 {submission.sha256[:12]}…; refusing to run it")
-    return source
+    folder = Path(tempfile.gettempdir()) / f"pruneboard-strategies-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise RuntimeError(f"{folder} is not a private folder of this worker's user")
+    path = folder / f"{submission.sha256}.py"
+    partial = folder / f".{submission.sha256}.{os.getpid()}"
+    partial.write_bytes(data)
+    partial.replace(path)  # whole or absent, whichever process of this host wrote it
+    return StrategySource(path=path)
 
 
 def evaluate_run(run: Run, should_stop=None, batch: bool = True) -> dict:

@@ -6,6 +6,8 @@ from leaderboard.models import Benchmark, Method
 
 
 def upload_path(instance, filename):
+    """Where uploads were kept before they moved into the database (StrategyFile); migration
+    0001 names it, and 0011 reads the old files from there."""
     return f"strategies/{instance.sha256[:2]}/{instance.sha256}.py"
 
 
@@ -26,7 +28,6 @@ class Submission(models.Model):
                                                                "is: 1, 2, ... in upload order")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="submissions")
-    file = models.FileField(upload_to=upload_path, blank=True)
     filename = models.CharField(max_length=255, blank=True)
     sha256 = models.CharField(max_length=64, db_index=True)
     baseline = models.CharField(max_length=64, blank=True, help_text="evaluator baseline name")
@@ -49,11 +50,32 @@ class Submission(models.Model):
         return reverse("submission", args=[self.pk])
 
     @property
+    def has_code(self) -> bool:
+        """An uploaded strategy (a baseline or reference method has no file)."""
+        return bool(self.filename) and StrategyFile.objects.filter(submission_id=self.pk).exists()
+
+    @property
     def code(self) -> str:
-        if not self.file:
-            return ""
-        with self.file.open("rb") as f:
-            return f.read().decode("utf-8", "replace")
+        """The uploaded file as text ("" for a built-in)."""
+        stored = StrategyFile.objects.filter(submission_id=self.pk).first()
+        return stored.text if stored else ""
+
+
+class StrategyFile(models.Model):
+    """An upload's bytes (at most PRUNEBOARD_MAX_UPLOAD_BYTES), kept in the database: a worker on
+    any host reads them from here, so web and workers share nothing but the database and the
+    broker (no shared disk). A table of its own, so that loading submissions never loads files."""
+
+    submission = models.OneToOneField(Submission, on_delete=models.CASCADE, primary_key=True,
+                                      related_name="strategy_file")
+    data = models.BinaryField()
+
+    def __str__(self):
+        return f"file of {self.submission}"
+
+    @property
+    def text(self) -> str:
+        return bytes(self.data).decode("utf-8", "replace")
 
 
 class Run(models.Model):

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
@@ -22,7 +21,7 @@ from leaderboard.models import Method
 
 from . import capabilities
 from .dispatch import dispatch_soon, runs_enqueue
-from .models import ArchivedResult, Quota, Rerun, Run, Submission
+from .models import ArchivedResult, Quota, Rerun, Run, StrategyFile, Submission
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +104,8 @@ def submission_create(*, user, upload, name: str, benchmarks, description: str =
             version = (method.submissions.aggregate(v=Max("version"))["v"] or 0) + 1
         submission = Submission(method=method, version=version, owner=user, sha256=sha,
                                 filename=upload.name, status=Submission.Status.QUEUED)
-        submission.file.save(upload.name, ContentFile(data), save=False)
         submission.save()
+        StrategyFile.objects.create(submission=submission, data=data)
         submission.benchmarks.set(benchmarks)
         runs = _runs_create(submission, benchmarks)
         transaction.on_commit(lambda: runs_enqueue(runs))

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from evaluator.columns import COLUMNS
 from leaderboard.models import Method
-from submissions.models import Run, Submission
+from submissions.models import Run, StrategyFile, Submission
 
 
 def make_record(*, benchmark: str = "digits-mlp", compression: float = 2.0, seed: int = 0,
@@ -70,9 +69,9 @@ def make_submission(method: Method, *, owner=None, code: str | None = None,
                             sha256=hashlib.sha256((code or f"{method.slug} v{version}").encode()).hexdigest(),
                             baseline=method.slug if method.is_baseline or method.is_reference else "",
                             filename="strategy.py" if code is not None else "")
-    if code is not None:
-        submission.file.save("strategy.py", ContentFile(code.encode()), save=False)
     submission.save()
+    if code is not None:
+        StrategyFile.objects.create(submission=submission, data=code.encode())
     return submission
 
 

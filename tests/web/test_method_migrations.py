@@ -67,3 +67,32 @@ def test_runs_recorded_before_the_record_columns_get_them_from_their_records():
                    queued.pk: ("", None, None, None)}
 
     MigrationExecutor(connection).migrate(leaves)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_uploads_kept_on_disk_move_into_the_database_unchanged(settings, tmp_path):
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    before = [("leaderboard", "0005_benchmark_track"), ("submissions", "0010_run_record_columns")]
+    after = [("leaderboard", "0005_benchmark_track"), ("submissions", "0011_strategy_file_in_database")]
+    executor = MigrationExecutor(connection)
+    leaves = executor.loader.graph.leaf_nodes()
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    Method, Submission = old.get_model("leaderboard", "Method"), old.get_model("submissions", "Submission")
+    code = "# é, a strategy\nclass S: pass\n".encode()
+    submission = Submission(method=Method.objects.create(name="m", slug="m"),
+                            sha256=hashlib.sha256(code).hexdigest(), filename="s.py")
+    submission.file.save("s.py", ContentFile(code), save=True)
+    builtin = Submission.objects.create(method=Method.objects.create(name="b", slug="b"), sha256="x")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    StrategyFile = executor.loader.project_state(after).apps.get_model("submissions", "StrategyFile")
+    assert bytes(StrategyFile.objects.get(submission_id=submission.pk).data) == code
+    assert not StrategyFile.objects.filter(submission_id=builtin.pk).exists()
+
+    MigrationExecutor(connection).migrate(leaves)

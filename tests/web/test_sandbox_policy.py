@@ -53,8 +53,9 @@ def test_a_sandboxed_run_carries_no_mark(run, client):
 
 
 def test_a_stored_file_that_no_longer_matches_its_checksum_is_not_run(run):
-    with open(run.submission.file.path, "ab") as f:
-        f.write(b"\n# tampered on the shared storage\n")
+    stored = run.submission.strategy_file
+    stored.data = bytes(stored.data) + b"\n# tampered in the database\n"
+    stored.save()
     with pytest.raises(RuntimeError, match="no longer matches its SHA-256"):
         run_evaluate(run.pk)  # retried as a platform error; the attempt records nothing else
     run.refresh_from_db()

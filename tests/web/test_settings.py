@@ -119,3 +119,26 @@ def test_two_processes_writing_one_sqlite_file_wait_for_each_other(tmp_path, dja
         assert race("immediate", settings.SQLITE_OPTIONS) == []
         deferred = {k: v for k, v in settings.SQLITE_OPTIONS.items() if k != "transaction_mode"}
         assert race("deferred", deferred) == ["first: database is locked"]
+
+
+def _setup(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "import django; django.setup(); from django.conf import "
+                           "settings; print(settings.SECRET_KEY)"], cwd=ROOT, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "pruneboard.settings",
+                               "PRUNEBOARD_VAR_DIR": "/tmp/pruneboard-settings-test", **env})
+
+
+def test_a_secret_can_come_from_a_file_as_docker_secrets_give_it(tmp_path):
+    secret = tmp_path / "secret_key"
+    secret.write_text("s3cret-from-a-file-0123456789abcdefghijklmnopqrstuvwxyz\n")
+    result = _setup({"PRUNEBOARD_PRODUCTION": "1", "DJANGO_SECRET_KEY_FILE": str(secret)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "s3cret-from-a-file-0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def test_a_secret_file_that_cannot_be_read_or_a_setting_given_twice_is_refused(tmp_path):
+    missing = _setup({"DJANGO_SECRET_KEY_FILE": str(tmp_path / "nowhere")})
+    assert missing.returncode != 0 and "DJANGO_SECRET_KEY_FILE=" in missing.stderr and "cannot be read" in missing.stderr
+    (tmp_path / "key").write_text("x" * 60)
+    both = _setup({"DJANGO_SECRET_KEY": "y" * 60, "DJANGO_SECRET_KEY_FILE": str(tmp_path / "key")})
+    assert both.returncode != 0 and "both DJANGO_SECRET_KEY and DJANGO_SECRET_KEY_FILE are set" in both.stderr
