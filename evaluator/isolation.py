@@ -4,7 +4,8 @@ Under bubblewrap the child sees a read-only view of the system (/usr) and of the
 runs (the interpreter, the virtualenv, the `evaluator` package; no datasets: sklearn's bundled
 digits and the mnist1d generator are hidden), its inputs read-only at /input, a size-capped
 tmpfs at /scratch (its working folder) and at /tmp, both gone when the sandbox ends, its own
-network namespace (no network at all), its own PID, IPC and UTS namespaces, an empty
+network namespace (no network at all), its own PID, IPC and UTS namespaces, no /proc (only
+/proc/cpuinfo: neither its parent's command line nor the mount table shows a path), an empty
 environment, and it dies with its parent. Run as root, the worker drops the child to a uid of
 its sandbox slot's own (`UidSlot`), so no limit counted per uid is shared between users.
 
@@ -66,11 +67,17 @@ def bwrap_problem() -> str | None:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return "bwrap is not installed"
-    result = subprocess.run([bwrap, *_namespaces(), "--ro-bind", "/", "/", "true"],
+    result = subprocess.run([bwrap, *_namespaces(), "--tmpfs", "/", *_SYSTEM_MOUNTS, "true"],
                             capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
         return f"bwrap fails: {result.stderr.strip()[:300]}"
     return None
+
+
+# No /proc of its own: the child could read its parent's command line and mount table there
+# (server paths), and inside a container whose /proc Docker masks, the kernel refuses to mount
+# one. It sees /proc/cpuinfo alone (torch's CPU detection reads it) and a minimal /dev.
+_SYSTEM_MOUNTS = ["--ro-bind-try", "/proc/cpuinfo", "/proc/cpuinfo", "--dev", "/dev"]
 
 
 def _namespaces() -> list[str]:
@@ -125,7 +132,7 @@ def bwrap_command(argv: list[str], inputs: Path, env: dict[str, str], *, uid: in
         cmd += ["--tmpfs", str(path)]
     cmd += ["--ro-bind", str(inputs), INPUT,
             "--perms", "01777", "--size", size, "--tmpfs", SCRATCH, "--chdir", SCRATCH,
-            "--proc", "/proc", "--dev", "/dev", *_namespaces(), "--die-with-parent",
+            *_SYSTEM_MOUNTS, *_namespaces(), "--die-with-parent",
             "--new-session", "--clearenv", "--json-status-fd", str(status_fd)]
     for key, value in env.items():
         cmd += ["--setenv", key, value]

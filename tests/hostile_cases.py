@@ -199,13 +199,12 @@ CASES = [
     ''', "sent a message for job '999'; there are"),
     Case("garbage-on-every-inherited-pipe", '''
         def attack(self):
-            for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
-                if fd > 2:  # the result channel, and whatever else was inherited (bwrap's status pipe)
-                    try:
-                        os.set_blocking(fd, False)
-                        os.write(fd, b'{"child-pid": 1}\\n' + b"x" * 4096)
-                    except OSError:
-                        pass
+            for fd in range(3, 256):  # the result channel, and whatever else was inherited
+                try:
+                    os.set_blocking(fd, False)
+                    os.write(fd, b'{"child-pid": 1}\\n' + b"x" * 4096)
+                except OSError:
+                    pass
             time.sleep(30)
     ''', "sent a message of an unknown kind"),
     Case("closed-channel", '''
@@ -263,6 +262,17 @@ CASES = [
                     found.append(type(exc).__name__)
             raise RuntimeError(f"read: {found}")
     ''', "read: ["),
+    Case("server-paths-in-proc", '''
+        import base64
+        def attack(self):
+            found = []  # what the parent's command line and the mount table would say, encoded
+            for path in ["/proc/1/cmdline", "/proc/self/mountinfo", "/proc/self/cmdline", "/proc/1/environ"]:
+                try:
+                    found.append(base64.b64encode(open(path, "rb").read()).decode())
+                except OSError as exc:
+                    found.append(type(exc).__name__)
+            raise RuntimeError(f"proc: {found}")
+    ''', "proc: ['FileNotFoundError', 'FileNotFoundError', 'FileNotFoundError', 'FileNotFoundError']"),
     Case("write-into-the-inputs", '''
         def attack(self):
             outcomes = []
