@@ -3,6 +3,7 @@
 a Celery broker kept in a SQLite file (no server), uploads and state under `var/`."""
 
 import re
+import socket
 from pathlib import Path
 
 import dj_database_url
@@ -233,6 +234,9 @@ if PRUNEBOARD_DISPATCH_AHEAD < 1 or PRUNEBOARD_DISPATCH_SECONDS < 1 or PRUNEBOAR
 # every PRUNEBOARD_WORKER_HEARTBEAT_SECONDS after; a worker not heard from for
 # PRUNEBOARD_WORKER_STALE_SECONDS no longer counts. Only benchmarks some live worker can run
 # are offered.
+# The name a worker's runs record as `worker_host`: the machine's by default; each container of
+# docker-compose.yml names itself (containers on host networking share the machine's name).
+PRUNEBOARD_WORKER_NAME = env_str("PRUNEBOARD_WORKER_NAME", socket.gethostname())
 PRUNEBOARD_WORKER_HEARTBEAT_SECONDS = env_int("PRUNEBOARD_WORKER_HEARTBEAT_SECONDS", 30)
 PRUNEBOARD_WORKER_STALE_SECONDS = env_int("PRUNEBOARD_WORKER_STALE_SECONDS", 120)
 if not 1 <= PRUNEBOARD_WORKER_HEARTBEAT_SECONDS < PRUNEBOARD_WORKER_STALE_SECONDS:

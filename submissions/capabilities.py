@@ -82,6 +82,9 @@ def worker_heartbeat(*, hostname: str, queues, device: str, capabilities: dict,
     return WorkerHeartbeat.objects.get(hostname=hostname)
 
 
+ALIVE = settings.VAR_DIR / "worker-alive"
+
+
 class WorkerBeat:
     """The worker's heartbeat thread: reports at once, then every PRUNEBOARD_WORKER_HEARTBEAT_SECONDS
     (the capabilities are probed again each time: weights removed or replaced show within one beat)."""
@@ -97,6 +100,7 @@ class WorkerBeat:
     def beat(self) -> None:
         worker_heartbeat(hostname=self.hostname, queues=self.queues, device=self.device,
                          capabilities=worker_report(self.queues), started=self.started)
+        ALIVE.touch()  # the container's health check: a worker that reached the database lately
 
     def _run(self) -> None:
         try:

@@ -8,7 +8,6 @@ runs whose lease expired. Errors in the submitter's code are recorded, never ret
 errors (the database or broker gone for a moment, a bug) are retried with exponential backoff."""
 
 import logging
-import socket
 
 from celery import shared_task
 from django.conf import settings
@@ -31,7 +30,7 @@ _TRANSIENT = (OperationalError, InterfaceError)
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def run_evaluate(self, run_id: int) -> None:
     try:
-        started = services.run_start(run_id, host=socket.gethostname())
+        started = services.run_start(run_id, host=settings.PRUNEBOARD_WORKER_NAME)
     except _TRANSIENT as exc:
         raise _retry(self, exc)
     if started is None:

@@ -240,3 +240,27 @@ def test_a_rerun_on_a_benchmark_no_worker_can_run_now_is_refused_saying_why(alic
     assert not Rerun.objects.exists()
     only(local=(["cpu"], report(["digits-mlp"])))
     assert api_as(alice).post(f"/api/runs/{run.pk}/rerun/").status_code == 202
+
+
+@pytest.mark.django_db
+def test_a_heartbeat_that_reached_the_database_marks_the_worker_alive_for_its_health_check(settings, tmp_path, monkeypatch):
+    alive = tmp_path / "worker-alive"
+    monkeypatch.setattr(capabilities, "ALIVE", alive)
+    capabilities.WorkerBeat("cpu-1@host", ["cpu"]).beat()
+    assert alive.exists()
+
+
+@pytest.mark.django_db
+def test_the_health_address_answers_ok_while_the_database_answers(client):
+    answer = client.get("/healthz")
+    assert answer.status_code == 200 and answer.content == b"ok"
+
+
+def test_the_health_address_answers_503_saying_why_when_the_database_is_gone(client, monkeypatch):
+    from django.db import OperationalError, connection
+
+    def refuse(*_, **__):
+        raise OperationalError("connection refused")
+    monkeypatch.setattr(connection, "cursor", refuse)
+    answer = client.get("/healthz")
+    assert answer.status_code == 503 and b"database unreachable: OperationalError" in answer.content
