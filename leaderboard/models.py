@@ -58,8 +58,9 @@ def _tag_field(axis: str):
 
 class Method(models.Model):
     """A pruning method: a baseline or a reference method of the evaluator (both built in, no
-    owner, always shown), or a researcher's entry. An entry's name is unique per owner (case
-    aside); its submissions are its versions (Submission.version, 1, 2, ...)."""
+    owner, always shown, found by `builtin_name`), or a researcher's entry. An entry's name is
+    unique per owner (case aside); its submissions are its versions (Submission.version, 1, 2,
+    ...). An entry's slug is never one the built-ins use or may use (metadata.slug_reserved)."""
 
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=120, unique=True)
@@ -72,6 +73,9 @@ class Method(models.Model):
     is_reference = models.BooleanField(
         default=False, help_text="a built-in reference method (SNIP, GraSP, SynFlow, LAMP, L1-norm filters): "
                                  "a tier between the baselines and the entries, always shown")
+    builtin_name = models.CharField(
+        max_length=64, blank=True, default="", editable=False,
+        help_text="a built-in's name in the evaluator's registry ('random', 'lamp'); empty for an entry")
     is_public = models.BooleanField(default=True)
     is_hidden = models.BooleanField(default=False, help_text="hidden by a moderator")
     created = models.DateTimeField(auto_now_add=True)
@@ -91,13 +95,34 @@ class Method(models.Model):
     class Meta:
         ordering = ["created", "id"]
         constraints = [models.UniqueConstraint(Lower("name"), "owner", name="method_name_unique_per_owner",
-                                               condition=models.Q(owner__isnull=False))]
+                                               condition=models.Q(owner__isnull=False)),
+                       models.UniqueConstraint(fields=["builtin_name"], name="method_builtin_unique",
+                                               condition=~models.Q(builtin_name=""))]
 
     def __str__(self):
         return self.name
 
     def get_absolute_url(self):
         return reverse("method", args=[self.slug])
+
+    def clean(self):
+        """An entry (any method but a built-in) may not take a built-in's slug or name (the
+        admin's forms call this; the upload form and the API check the name themselves)."""
+        from django.core.exceptions import ValidationError
+        from django.utils.text import slugify
+
+        from .metadata import reserved_slug_message, slug_reserved
+
+        super().clean()
+        if self.builtin_name:
+            return
+        errors = {}
+        if self.slug and slug_reserved(self.slug):
+            errors["slug"] = reserved_slug_message(self.slug)
+        if self.name and slug_reserved(slugify(self.name)):
+            errors["name"] = reserved_slug_message(slugify(self.name), name=self.name)
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def listed(self) -> bool:

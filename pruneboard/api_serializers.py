@@ -255,6 +255,11 @@ class SubmissionCreateSerializer(serializers.Serializer):
     tracks = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
     public = serializers.BooleanField(default=True)
 
+    def validate_name(self, value):
+        from leaderboard.metadata import validate_method_name
+
+        return validate_method_name(value)
+
     def validate_benchmarks(self, value):
         names = _names(value)
         known = {b.name: b for b in Benchmark.objects.all()}

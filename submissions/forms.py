@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from leaderboard.metadata import validate_method_name
 from leaderboard.models import Benchmark
 
 from . import capabilities
@@ -73,6 +74,9 @@ class SubmissionForm(forms.Form):
                 f"%(pk)s is not a benchmark and track of this site; known: {known}"
                 if code == "invalid_pk_value" else
                 f"%(value)s is not a benchmark and track of this site; known: {known}")
+
+    def clean_name(self):
+        return validate_method_name(self.cleaned_data["name"])
 
     def clean_benchmarks(self):
         chosen = self.cleaned_data["benchmarks"]
