@@ -23,9 +23,22 @@ VOCABULARY: dict[str, str] = {tag: axis for axis, tags in TAG_AXES.items() for t
 RESERVED_SLUG_PREFIXES = ("baseline-", "reference-", "builtin-")
 RESERVED_SLUGS = frozenset({"baseline", "reference", "builtin"})
 
+# The caps of a method's free texts (the model's fields; every form, the API and the admin take
+# them from there): a description of more is an essay, and each character costs at save.
+DESCRIPTION_MAX_CHARS = 20_000
 BIBTEX_MAX_CHARS = 20_000
 KEYWORDS_MAX = 10
 KEYWORD_MAX_CHARS = 40
+
+
+def name_caps(fields) -> None:
+    """Make a form's too-long errors name the field and its cap ("Description is too long: at
+    most 20000 characters (it has 20001)."), for every field of the form that has a max_length."""
+    for name, field in fields.items():
+        if getattr(field, "max_length", None):
+            label = field.label or name.replace("_", " ").capitalize()
+            field.error_messages["max_length"] = (f"{label} is too long: at most %(limit_value)d "
+                                                  f"characters (it has %(show_value)d).")
 
 
 def slug_reserved(slug: str) -> bool:

@@ -1,9 +1,10 @@
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 
-from .metadata import TAG_AXES, keyword_list
+from .metadata import BIBTEX_MAX_CHARS, DESCRIPTION_MAX_CHARS, TAG_AXES, keyword_list
 
 
 class Benchmark(models.Model):
@@ -64,7 +65,12 @@ class Method(models.Model):
 
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=120, unique=True)
-    description = models.TextField(blank=True, help_text="Markdown; rendered safely")
+    # A TextField's max_length caps only its form field: the validator caps the model too.
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_CHARS,
+                                   validators=[MaxLengthValidator(DESCRIPTION_MAX_CHARS)],
+                                   help_text="Markdown; rendered safely when saved")
+    description_html = models.TextField(blank=True, editable=False,
+                                        help_text="the description rendered and sanitized (leaderboard/markdown.py)")
     paper_url = models.URLField(blank=True)
     code_url = models.URLField(blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -85,7 +91,8 @@ class Method(models.Model):
                                                                      "'Lee, Ajanthan, Torr'")
     venue = models.CharField(max_length=100, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True)
-    bibtex = models.TextField(blank=True, help_text="one BibTeX entry, validated; shown escaped")
+    bibtex = models.TextField(blank=True, max_length=BIBTEX_MAX_CHARS, validators=[MaxLengthValidator(BIBTEX_MAX_CHARS)],
+                              help_text="one BibTeX entry, validated; shown escaped")
     granularity = _tag_field("granularity")
     data_use = _tag_field("data_use")
     schedule = _tag_field("schedule")
@@ -104,6 +111,19 @@ class Method(models.Model):
 
     def get_absolute_url(self):
         return reverse("method", args=[self.slug])
+
+    def save(self, *args, **kwargs):
+        """Render the description whenever it may have changed: pages show description_html and
+        never parse Markdown (leaderboard/markdown.py). A queryset .update() of the description
+        must set description_html too (markdown.render)."""
+        from .markdown import render
+
+        fields = kwargs.get("update_fields")
+        if fields is None or "description" in fields:
+            self.description_html = render(self.description)
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "description_html"}
+        super().save(*args, **kwargs)
 
     def clean(self):
         """An entry (any method but a built-in) may not take a built-in's slug or name (the
@@ -142,3 +162,9 @@ class Method(models.Model):
     def tier(self) -> str:
         """'baseline', 'reference' or 'entry'."""
         return "baseline" if self.is_baseline else "reference" if self.is_reference else "entry"
+
+
+def cap(field: str) -> int:
+    """A method field's length cap: the model's max_length, the one place every form, the API
+    and the admin take it from."""
+    return Method._meta.get_field(field).max_length

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from evaluator.checks import UploadRejected, check_strategy_source
+from leaderboard.markdown import render as render_markdown
 from leaderboard.metadata import slug_reserved
 from leaderboard.models import Method
 
@@ -106,6 +107,8 @@ def submission_create(*, user, upload, name: str, benchmarks, description: str =
         else:
             given = {k: v for k, v in [("description", description), ("paper_url", paper_url),
                                        ("code_url", code_url)] if v}
+            if "description" in given:
+                given["description_html"] = render_markdown(description)  # as Method.save does
             if given:
                 Method.objects.filter(pk=method.pk).update(**given)
             version = (method.submissions.aggregate(v=Max("version"))["v"] or 0) + 1
