@@ -91,7 +91,8 @@ class Method(models.Model):
                                                                      "'Lee, Ajanthan, Torr'")
     venue = models.CharField(max_length=100, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True)
-    bibtex = models.TextField(blank=True, max_length=BIBTEX_MAX_CHARS, validators=[MaxLengthValidator(BIBTEX_MAX_CHARS)],
+    bibtex = models.TextField(blank=True, max_length=BIBTEX_MAX_CHARS,
+                              validators=[MaxLengthValidator(BIBTEX_MAX_CHARS)],
                               help_text="one BibTeX entry, validated; shown escaped")
     granularity = _tag_field("granularity")
     data_use = _tag_field("data_use")

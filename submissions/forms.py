@@ -46,7 +46,8 @@ class SubmissionForm(forms.Form):
                   "defines a subclass of evaluator.pruning.Pruning.",
         widget=forms.ClearableFileInput(attrs={"accept": ".py,text/x-python"}))
     name = forms.CharField(max_length=cap("name"), help_text="The method's name on the leaderboard.")
-    description = forms.CharField(required=False, max_length=cap("description"), widget=forms.Textarea(attrs={"rows": 5}),
+    description = forms.CharField(required=False, max_length=cap("description"),
+                                  widget=forms.Textarea(attrs={"rows": 5}),
                                   help_text=f"Optional, Markdown: what the method does, in a few lines "
                                             f"(at most {cap('description'):,} characters).")
     paper_url = WebURLField(required=False, label="Paper URL", help_text="Optional; http:// or https://.")
