@@ -25,10 +25,14 @@ class BenchmarkAdmin(admin.ModelAdmin):
 
 @admin.register(Method)
 class MethodAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "owner", "is_baseline", "is_public", "is_hidden", "created"]
-    list_filter = ["is_baseline", "is_public", "is_hidden"]
+    """An entry's slug and name may not be a built-in's (Method.clean, with the error shown on
+    the field); a built-in's registry name is read-only."""
+
+    list_display = ["name", "slug", "owner", "is_baseline", "is_reference", "builtin_name", "is_public",
+                    "is_hidden", "created"]
+    list_filter = ["is_baseline", "is_reference", "is_public", "is_hidden"]
     search_fields = ["name", "slug", "owner__username", "description"]
-    readonly_fields = ["created"]
+    readonly_fields = ["builtin_name", "created"]
     raw_id_fields = ["owner"]
     actions = ["hide", "unhide"]
 

@@ -8,8 +8,8 @@ from django import forms
 from submissions import capabilities
 from submissions.forms import BenchmarkChoiceField, WebURLField
 
-from .metadata import TAG_AXES, TAG_AXIS_LABELS, normalize_keywords, validate_bibtex, vocabulary_text
-from .models import Benchmark, Method
+from .metadata import TAG_AXES, TAG_AXIS_LABELS, name_caps, normalize_keywords, validate_bibtex, vocabulary_text
+from .models import Benchmark, Method, cap
 
 
 def _tag_choice(axis: str) -> forms.ChoiceField:
@@ -28,7 +28,7 @@ class MethodEditForm(forms.ModelForm):
     granularity = _tag_choice("granularity")
     data_use = _tag_choice("data_use")
     schedule = _tag_choice("schedule")
-    keywords = forms.CharField(required=False, max_length=500,
+    keywords = forms.CharField(required=False, max_length=cap("keywords"),
                                help_text="Free keywords, comma-separated (e.g. saliency, lottery ticket).")
     is_public = forms.BooleanField(required=False, label="Public",
                                    help_text="Shown on the leaderboard. Unticked: only you and the moderators see it.")
@@ -38,6 +38,10 @@ class MethodEditForm(forms.ModelForm):
         fields = ["title", "authors", "venue", "year", "bibtex", "paper_url", "code_url", "description",
                   "granularity", "data_use", "schedule", "keywords", "is_public"]
         widgets = {"description": forms.Textarea(attrs={"rows": 5})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        name_caps(self.fields)  # every text field's cap is the model's (BibTeX's: validate_bibtex)
 
     def clean_bibtex(self):
         # The size is checked before parsing, whatever the field's length: a 1 MB paste gets

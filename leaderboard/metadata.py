@@ -1,6 +1,7 @@
-"""A method's paper metadata and tags: the fixed tag vocabulary, BibTeX validation and keyword
-normalization. Plain functions raising Django's ValidationError, shared by the edit form, the
-API and the search (leaderboard/selectors.py)."""
+"""A method's name, paper metadata and tags: the slugs reserved for the built-ins, the length
+caps' messages, the fixed tag vocabulary, BibTeX validation and keyword normalization. Plain
+functions raising Django's ValidationError, shared by the forms, the API and the search
+(leaderboard/selectors.py)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,54 @@ TAG_AXES: dict[str, tuple[str, ...]] = {
 TAG_AXIS_LABELS = {"granularity": "Granularity", "data_use": "Data use", "schedule": "Schedule"}
 VOCABULARY: dict[str, str] = {tag: axis for axis, tags in TAG_AXES.items() for tag in tags}
 
+# A built-in's slug is "<tier>-<registry name>" (submissions.services.baseline_ensure): an entry
+# may take none of them, now or in a later release, nor the bare tier words.
+RESERVED_SLUG_PREFIXES = ("baseline-", "reference-", "builtin-")
+RESERVED_SLUGS = frozenset({"baseline", "reference", "builtin"})
+
+# The caps of a method's free texts (the model's fields; every form, the API and the admin take
+# them from there): a description of more is an essay, and each character costs at save.
+DESCRIPTION_MAX_CHARS = 20_000
 BIBTEX_MAX_CHARS = 20_000
 KEYWORDS_MAX = 10
 KEYWORD_MAX_CHARS = 40
+
+
+def name_caps(fields) -> None:
+    """Make a form's too-long errors name the field and its cap ("Description is too long: at
+    most 20000 characters (it has 20001)."), for every field of the form that has a max_length."""
+    for name, field in fields.items():
+        if getattr(field, "max_length", None):
+            label = field.label or name.replace("_", " ").capitalize()
+            field.error_messages["max_length"] = (f"{label} is too long: at most %(limit_value)d "
+                                                  f"characters (it has %(show_value)d).")
+
+
+def slug_reserved(slug: str) -> bool:
+    """Whether the slug is a built-in's, or one a built-in may take: every baseline and reference
+    method of the evaluator's registries, and anything under their prefixes."""
+    from evaluator.pruning import BASELINES, REFERENCES
+
+    builtins = {f"baseline-{n}" for n in BASELINES} | {f"reference-{n}" for n in REFERENCES}
+    return slug in builtins or slug in RESERVED_SLUGS or slug.startswith(RESERVED_SLUG_PREFIXES)
+
+
+def reserved_slug_message(slug: str, name: str | None = None) -> str:
+    what = (f"The name {name[:100]!r} would give the method the address /m/{slug}/, which is"
+            if name is not None else f"The address /m/{slug}/ is")
+    return (f"{what} reserved for the site's built-in methods (no entry's address may start with "
+            f"{', '.join(RESERVED_SLUG_PREFIXES)}): choose another name.")
+
+
+def validate_method_name(name: str) -> str:
+    """An entry's name, stripped; refused when its slug would be a reserved one (`slug_reserved`),
+    so that no entry takes, or looks like, a built-in (the upload form and the API)."""
+    from django.utils.text import slugify
+
+    name = (name or "").strip()
+    if slug_reserved(slugify(name)):
+        raise ValidationError(reserved_slug_message(slugify(name), name=name), code="reserved")
+    return name
 
 
 def vocabulary_text() -> str:

@@ -1,9 +1,10 @@
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 
-from .metadata import TAG_AXES, keyword_list
+from .metadata import BIBTEX_MAX_CHARS, DESCRIPTION_MAX_CHARS, TAG_AXES, keyword_list
 
 
 class Benchmark(models.Model):
@@ -58,12 +59,18 @@ def _tag_field(axis: str):
 
 class Method(models.Model):
     """A pruning method: a baseline or a reference method of the evaluator (both built in, no
-    owner, always shown), or a researcher's entry. An entry's name is unique per owner (case
-    aside); its submissions are its versions (Submission.version, 1, 2, ...)."""
+    owner, always shown, found by `builtin_name`), or a researcher's entry. An entry's name is
+    unique per owner (case aside); its submissions are its versions (Submission.version, 1, 2,
+    ...). An entry's slug is never one the built-ins use or may use (metadata.slug_reserved)."""
 
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=120, unique=True)
-    description = models.TextField(blank=True, help_text="Markdown; rendered safely")
+    # A TextField's max_length caps only its form field: the validator caps the model too.
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_CHARS,
+                                   validators=[MaxLengthValidator(DESCRIPTION_MAX_CHARS)],
+                                   help_text="Markdown; rendered safely when saved")
+    description_html = models.TextField(blank=True, editable=False,
+                                        help_text="the description rendered and sanitized (leaderboard/markdown.py)")
     paper_url = models.URLField(blank=True)
     code_url = models.URLField(blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -72,6 +79,9 @@ class Method(models.Model):
     is_reference = models.BooleanField(
         default=False, help_text="a built-in reference method (SNIP, GraSP, SynFlow, LAMP, L1-norm filters): "
                                  "a tier between the baselines and the entries, always shown")
+    builtin_name = models.CharField(
+        max_length=64, blank=True, default="", editable=False,
+        help_text="a built-in's name in the evaluator's registry ('random', 'lamp'); empty for an entry")
     is_public = models.BooleanField(default=True)
     is_hidden = models.BooleanField(default=False, help_text="hidden by a moderator")
     created = models.DateTimeField(auto_now_add=True)
@@ -81,7 +91,9 @@ class Method(models.Model):
                                                                      "'Lee, Ajanthan, Torr'")
     venue = models.CharField(max_length=100, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True)
-    bibtex = models.TextField(blank=True, help_text="one BibTeX entry, validated; shown escaped")
+    bibtex = models.TextField(blank=True, max_length=BIBTEX_MAX_CHARS,
+                              validators=[MaxLengthValidator(BIBTEX_MAX_CHARS)],
+                              help_text="one BibTeX entry, validated; shown escaped")
     granularity = _tag_field("granularity")
     data_use = _tag_field("data_use")
     schedule = _tag_field("schedule")
@@ -91,13 +103,47 @@ class Method(models.Model):
     class Meta:
         ordering = ["created", "id"]
         constraints = [models.UniqueConstraint(Lower("name"), "owner", name="method_name_unique_per_owner",
-                                               condition=models.Q(owner__isnull=False))]
+                                               condition=models.Q(owner__isnull=False)),
+                       models.UniqueConstraint(fields=["builtin_name"], name="method_builtin_unique",
+                                               condition=~models.Q(builtin_name=""))]
 
     def __str__(self):
         return self.name
 
     def get_absolute_url(self):
         return reverse("method", args=[self.slug])
+
+    def save(self, *args, **kwargs):
+        """Render the description whenever it may have changed: pages show description_html and
+        never parse Markdown (leaderboard/markdown.py). A queryset .update() of the description
+        must set description_html too (markdown.render)."""
+        from .markdown import render
+
+        fields = kwargs.get("update_fields")
+        if fields is None or "description" in fields:
+            self.description_html = render(self.description)
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "description_html"}
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        """An entry (any method but a built-in) may not take a built-in's slug or name (the
+        admin's forms call this; the upload form and the API check the name themselves)."""
+        from django.core.exceptions import ValidationError
+        from django.utils.text import slugify
+
+        from .metadata import reserved_slug_message, slug_reserved
+
+        super().clean()
+        if self.builtin_name:
+            return
+        errors = {}
+        if self.slug and slug_reserved(self.slug):
+            errors["slug"] = reserved_slug_message(self.slug)
+        if self.name and slug_reserved(slugify(self.name)):
+            errors["name"] = reserved_slug_message(slugify(self.name), name=self.name)
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def listed(self) -> bool:
@@ -117,3 +163,9 @@ class Method(models.Model):
     def tier(self) -> str:
         """'baseline', 'reference' or 'entry'."""
         return "baseline" if self.is_baseline else "reference" if self.is_reference else "entry"
+
+
+def cap(field: str) -> int:
+    """A method field's length cap: the model's max_length, the one place every form, the API
+    and the admin take it from."""
+    return Method._meta.get_field(field).max_length

@@ -29,7 +29,7 @@ from submissions.models import Run
 from .api_serializers import (BenchmarkSerializer, EnterSerializer, MethodDetailSerializer, MethodSerializer,
                               MethodUpdateSerializer, RunSerializer, SubmissionCreateSerializer,
                               SubmissionSerializer, ranking_rows)
-from .throttles import UsernameRateThrottle
+from .throttles import LoginThrottle, login_succeeded
 
 
 class BenchmarkList(generics.ListAPIView):
@@ -256,8 +256,9 @@ class TokenView(APIView):
     """POST username and password: the user's token (made on first use). DELETE with the token:
     revoke it. Only token authentication here, so no session or CSRF is involved.
 
-    POSTs are throttled (pruneboard.throttles): PRUNEBOARD_TOKEN_RATE per client address and
-    per username, right password or wrong; past it, 429 with Retry-After."""
+    POSTs are throttled (pruneboard.throttles): PRUNEBOARD_TOKEN_RATE per client address, right
+    password or wrong, and the log-in forms' failure counts (per address; per username from the
+    addresses that failed for it); past them, 429 with Retry-After."""
 
     authentication_classes = [TokenAuthentication]
     throttle_scope = "token"
@@ -266,7 +267,7 @@ class TokenView(APIView):
         return [IsAuthenticated()] if self.request.method == "DELETE" else [AllowAny()]
 
     def get_throttles(self):
-        return [] if self.request.method == "DELETE" else [ScopedRateThrottle(), UsernameRateThrottle()]
+        return [] if self.request.method == "DELETE" else [ScopedRateThrottle(), LoginThrottle()]
 
     def check_throttles(self, request):
         # The first throttle that refuses ends it: one over its rate records nothing in the
@@ -277,7 +278,8 @@ class TokenView(APIView):
 
     def post(self, request):
         form = AuthTokenSerializer(data=request.data, context={"request": request})
-        form.is_valid(raise_exception=True)
+        form.is_valid(raise_exception=True)  # a wrong password raises here, and stays counted
+        login_succeeded(request, request.login_username)
         token, _ = Token.objects.get_or_create(user=form.validated_data["user"])
         return Response({"token": token.key})
 

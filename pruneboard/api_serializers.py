@@ -9,6 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from rest_framework import serializers
 
 from leaderboard.models import Benchmark, Method
+from leaderboard.models import cap
 from submissions import capabilities
 from submissions.models import Run, Submission
 from submissions.selectors import submission_errors_visible
@@ -114,18 +115,25 @@ class MethodDetailSerializer(MethodSerializer):
                 for s in method_versions(method=m)]
 
 
+def capped(field: str, **kwargs) -> serializers.CharField:
+    """A method's text field, capped at the model's max_length, whose too-long error names the
+    field and the cap ("description is too long: at most 20000 characters")."""
+    return serializers.CharField(max_length=cap(field), error_messages={
+        "max_length": f"{field.replace('_', ' ')} is too long: at most {{max_length}} characters"}, **kwargs)
+
+
 class MethodUpdateSerializer(serializers.Serializer):
     """PATCH /api/methods/<slug>/ (its owner): any of these fields; `tags` a list of the fixed
     vocabulary (one per axis; [] clears them), `keywords` a list or a comma-separated string."""
 
-    title = serializers.CharField(required=False, allow_blank=True, max_length=300)
-    authors = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    venue = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    title = capped("title", required=False, allow_blank=True)
+    authors = capped("authors", required=False, allow_blank=True)
+    venue = capped("venue", required=False, allow_blank=True)
     year = serializers.IntegerField(required=False, allow_null=True, min_value=1950, max_value=2100)
     bibtex = serializers.CharField(required=False, allow_blank=True, trim_whitespace=True)
-    paper_url = serializers.CharField(required=False, allow_blank=True, max_length=200, validators=[])
-    code_url = serializers.CharField(required=False, allow_blank=True, max_length=200, validators=[])
-    description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    paper_url = capped("paper_url", required=False, allow_blank=True, validators=[])
+    code_url = capped("code_url", required=False, allow_blank=True, validators=[])
+    description = capped("description", required=False, allow_blank=True)
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     keywords = serializers.JSONField(required=False)
     public = serializers.BooleanField(required=False)
@@ -245,15 +253,18 @@ class SubmissionCreateSerializer(serializers.Serializer):
     named by its target. Resolved to Benchmark rows in `validated_data["benchmarks"]`."""
 
     file = serializers.FileField()
-    name = serializers.CharField(max_length=Method._meta.get_field("name").max_length)
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
-    paper_url = serializers.CharField(required=False, allow_blank=True, default="",
-                                      max_length=200, validators=[_http_url])
-    code_url = serializers.CharField(required=False, allow_blank=True, default="",
-                                     max_length=200, validators=[_http_url])
+    name = capped("name")
+    description = capped("description", required=False, allow_blank=True, default="")
+    paper_url = capped("paper_url", required=False, allow_blank=True, default="", validators=[_http_url])
+    code_url = capped("code_url", required=False, allow_blank=True, default="", validators=[_http_url])
     benchmarks = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
     tracks = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
     public = serializers.BooleanField(default=True)
+
+    def validate_name(self, value):
+        from leaderboard.metadata import validate_method_name
+
+        return validate_method_name(value)
 
     def validate_benchmarks(self, value):
         names = _names(value)

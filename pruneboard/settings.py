@@ -141,19 +141,30 @@ FILE_UPLOAD_HANDLERS = ["submissions.uploads.LimitedUploadHandler"]
 PRUNEBOARD_SUBMISSIONS_PER_DAY = env_int("PRUNEBOARD_SUBMISSIONS_PER_DAY", 10)
 PRUNEBOARD_QUEUED_RUNS_PER_USER = env_int("PRUNEBOARD_QUEUED_RUNS_PER_USER", 200)
 
-# Password guessing (pruneboard.throttles): the log-in forms refuse every log-in from an address,
-# or for a username, with PRUNEBOARD_LOGIN_FAILURES failures in the PRUNEBOARD_LOGIN_WINDOW_SECONDS
-# since the first; /api/token/ takes PRUNEBOARD_TOKEN_RATE requests per address and per username.
-# The client's address is X-Forwarded-For's only behind PRUNEBOARD_NUM_PROXIES trusted proxies.
+# Password guessing and sign-up (pruneboard.throttles, whose docstring has the design): a client
+# address with PRUNEBOARD_LOGIN_FAILURES failed log-ins (site, admin and /api/token/ together)
+# in the PRUNEBOARD_LOGIN_WINDOW_SECONDS since the first is refused until the window ends; a
+# username with that many failures from anywhere is refused only from the addresses that failed
+# for it (never from a new one or one its owner logged in from). /api/token/ also takes
+# PRUNEBOARD_TOKEN_RATE requests per address; sign-up makes PRUNEBOARD_SIGNUP_RATE accounts per
+# address. The client's address is X-Forwarded-For's only behind PRUNEBOARD_NUM_PROXIES trusted proxies.
 PRUNEBOARD_LOGIN_FAILURES = env_int("PRUNEBOARD_LOGIN_FAILURES", 5)
 PRUNEBOARD_LOGIN_WINDOW_SECONDS = env_int("PRUNEBOARD_LOGIN_WINDOW_SECONDS", 15 * 60)
-PRUNEBOARD_TOKEN_RATE = env_str("PRUNEBOARD_TOKEN_RATE", "10/hour")
 PRUNEBOARD_NUM_PROXIES = env_int("PRUNEBOARD_NUM_PROXIES", 0)
 if PRUNEBOARD_LOGIN_FAILURES < 1 or PRUNEBOARD_LOGIN_WINDOW_SECONDS < 1:
     raise ImproperlyConfigured("PRUNEBOARD_LOGIN_FAILURES and PRUNEBOARD_LOGIN_WINDOW_SECONDS must be 1 or more")
-if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", PRUNEBOARD_TOKEN_RATE):
-    raise ImproperlyConfigured(f"PRUNEBOARD_TOKEN_RATE={PRUNEBOARD_TOKEN_RATE!r} is not a rate "
-                               f"(requests/period: e.g. 10/hour; periods second, minute, hour, day)")
+
+
+def _rate(name: str, rate: str) -> str:
+    """A DRF throttle rate, requests/period; anything else stops the process, naming the setting."""
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
+        raise ImproperlyConfigured(f"{name}={rate!r} is not a rate (requests/period: e.g. 10/hour; "
+                                   f"periods second, minute, hour, day)")
+    return rate
+
+
+PRUNEBOARD_TOKEN_RATE = _rate("PRUNEBOARD_TOKEN_RATE", env_str("PRUNEBOARD_TOKEN_RATE", "10/hour"))
+PRUNEBOARD_SIGNUP_RATE = _rate("PRUNEBOARD_SIGNUP_RATE", env_str("PRUNEBOARD_SIGNUP_RATE", "5/day"))
 if PRUNEBOARD_NUM_PROXIES < 0:
     raise ImproperlyConfigured("PRUNEBOARD_NUM_PROXIES must be 0 (clients connect directly) or more")
 

@@ -5,7 +5,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from leaderboard.models import Benchmark
+from leaderboard.metadata import name_caps, validate_method_name
+from leaderboard.models import Benchmark, cap
 
 from . import capabilities
 
@@ -19,6 +20,7 @@ class WebURLField(forms.URLField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("assume_scheme", "https")
+        kwargs.setdefault("max_length", cap("paper_url"))
         super().__init__(**kwargs)
 
     def to_python(self, value):
@@ -43,9 +45,11 @@ class SubmissionForm(forms.Form):
         help_text=f"One .py file, at most {settings.PRUNEBOARD_MAX_UPLOAD_BYTES // 1024} KB, that "
                   "defines a subclass of evaluator.pruning.Pruning.",
         widget=forms.ClearableFileInput(attrs={"accept": ".py,text/x-python"}))
-    name = forms.CharField(max_length=100, help_text="The method's name on the leaderboard.")
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5}),
-                                  help_text="Optional, Markdown: what the method does, in a few lines.")
+    name = forms.CharField(max_length=cap("name"), help_text="The method's name on the leaderboard.")
+    description = forms.CharField(required=False, max_length=cap("description"),
+                                  widget=forms.Textarea(attrs={"rows": 5}),
+                                  help_text=f"Optional, Markdown: what the method does, in a few lines "
+                                            f"(at most {cap('description'):,} characters).")
     paper_url = WebURLField(required=False, label="Paper URL", help_text="Optional; http:// or https://.")
     code_url = WebURLField(required=False, label="Code URL", help_text="Optional; http:// or https://.")
     benchmarks = BenchmarkChoiceField(
@@ -58,6 +62,7 @@ class SubmissionForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        name_caps(self.fields)
         # Only the benchmarks some live worker can run are offered (submissions.capabilities);
         # the others are listed with what is missing, and refused if posted all the same.
         self.availability = found = capabilities.availability()
@@ -73,6 +78,9 @@ class SubmissionForm(forms.Form):
                 f"%(pk)s is not a benchmark and track of this site; known: {known}"
                 if code == "invalid_pk_value" else
                 f"%(value)s is not a benchmark and track of this site; known: {known}")
+
+    def clean_name(self):
+        return validate_method_name(self.cleaned_data["name"])
 
     def clean_benchmarks(self):
         chosen = self.cleaned_data["benchmarks"]

@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from evaluator.checks import UploadRejected, check_strategy_source
+from leaderboard.markdown import render as render_markdown
+from leaderboard.metadata import slug_reserved
 from leaderboard.models import Method
 
 from . import capabilities
@@ -30,8 +32,13 @@ __all__ = ["UploadRejected", "LimitExceeded", "RerunPending", "submission_create
            "submission_cancel", "submission_rerun", "rerun_request"]
 
 
-def _unique_slug(name: str) -> str:
+def _unique_slug(name: str, *, builtin: str = "") -> str:
+    """A free slug from the name ("lamp", then "lamp-2", ...). An entry's is never a reserved
+    one (leaderboard.metadata.slug_reserved; the form and the API refuse such names, and a
+    caller that did not gets "entry-reference-lamp"); a built-in's is "<tier>-<name>"."""
     base = slugify(name)[:100] or "method"
+    if not builtin and slug_reserved(base):
+        base = f"entry-{base}"
     slug, n = base, 1
     while Method.objects.filter(slug=slug).exists():
         n += 1
@@ -99,6 +106,8 @@ def submission_create(*, user, upload, name: str, benchmarks, description: str =
         else:
             given = {k: v for k, v in [("description", description), ("paper_url", paper_url),
                                        ("code_url", code_url)] if v}
+            if "description" in given:
+                given["description_html"] = render_markdown(description)  # as Method.save does
             if given:
                 Method.objects.filter(pk=method.pk).update(**given)
             version = (method.submissions.aggregate(v=Max("version"))["v"] or 0) + 1
@@ -225,10 +234,11 @@ def baseline_ensure(name: str, benchmarks) -> tuple[Submission, list[Run]]:
     cls, tier = get_builtin(name), builtin_tier(name)
     doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip()
     with transaction.atomic():
-        method, _ = Method.objects.get_or_create(
-            slug=f"{tier}-{name}",
-            defaults={"name": name, "description": doc, "is_baseline": tier == "baseline",
-                      "is_reference": tier == "reference"})
+        # Found by its registry name, never by slug: an entry that took "<tier>-<name>" before
+        # such slugs were reserved keeps it, and the built-in gets "<tier>-<name>-2".
+        method, _ = Method.objects.get_or_create(builtin_name=name, defaults={
+            "slug": lambda: _unique_slug(f"{tier}-{name}", builtin=name), "name": name, "description": doc,
+            "is_baseline": tier == "baseline", "is_reference": tier == "reference"})
         submission, _ = Submission.objects.get_or_create(
             method=method, baseline=name,
             defaults={"sha256": f"baseline:{name}", "status": Submission.Status.QUEUED})

@@ -1,3 +1,5 @@
+import math
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -6,6 +8,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from leaderboard import selectors as board
+from pruneboard.throttles import SignupThrottle, wait_in_words
 
 from . import dispatch, selectors, services
 from .forms import SubmissionForm
@@ -71,11 +74,21 @@ def submission_progress(request, pk: int):
 
 
 def signup(request):
+    """PRUNEBOARD_SIGNUP_RATE accounts per client address (pruneboard.throttles): past it the
+    form again, 429, with when to try again. Only a form that makes an account is counted."""
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("submit")
+        throttle = SignupThrottle()
+        if throttle.allow_request(request, None):
+            user = form.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("submit")
+        wait = max(1, math.ceil(throttle.wait() or 1))
+        form.add_error(None, f"Too many accounts were made from your address. Try again in "
+                             f"{wait_in_words(wait)}.")
+        response = render(request, "registration/signup.html", {"form": form}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     return render(request, "registration/signup.html", {"form": form})
 
 

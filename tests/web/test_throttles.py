@@ -1,7 +1,11 @@
-"""Passwords cannot be guessed at speed: the log-in forms (site and admin) refuse every log-in
-from an address, or for a username, after PRUNEBOARD_LOGIN_FAILURES failures in a window, and
-/api/token/ takes PRUNEBOARD_TOKEN_RATE requests per address and per username. alice is
-guessed at; bob is someone else; the moderator is staff."""
+"""Passwords cannot be guessed at speed, and nobody can lock another person out: the log-in
+forms (site and admin) and /api/token/ refuse every log-in from an address after
+PRUNEBOARD_LOGIN_FAILURES failures in a window; a username failed that often from anywhere is
+refused only from the addresses that failed for it, never from a new one or one its owner
+logged in from; every spelling of a username that authentication accepts counts as one;
+/api/token/ takes PRUNEBOARD_TOKEN_RATE requests per address; sign-up makes
+PRUNEBOARD_SIGNUP_RATE accounts per address. alice is guessed at; bob is someone else; the
+moderator is staff."""
 
 import pytest
 from django.conf import settings as django_settings
@@ -80,10 +84,51 @@ def test_one_address_guessing_many_usernames_is_refused(client, alice, bob, sett
     assert log_in(client, "bob", "battery staple 42").status_code == 429
 
 
-def test_one_username_guessed_from_many_addresses_is_refused(alice, settings):
+def guess_from_many_addresses(settings, variants=("alice",)):
+    """One failure from each of PRUNEBOARD_LOGIN_FAILURES addresses, 10.0.0.0, 10.0.0.1, ...,
+    cycling through the spellings given: alice is now under attack."""
     for n in range(settings.PRUNEBOARD_LOGIN_FAILURES):
-        fail(Client(REMOTE_ADDR=f"10.0.0.{n}"), 1)
-    assert log_in(Client(REMOTE_ADDR="10.0.1.1")).status_code == 429
+        fail(Client(REMOTE_ADDR=f"10.0.0.{n}"), 1, username=variants[n % len(variants)])
+
+
+def test_a_username_guessed_from_many_addresses_is_refused_at_each_of_them(alice, settings):
+    guess_from_many_addresses(settings)
+    for n in range(settings.PRUNEBOARD_LOGIN_FAILURES):
+        response = log_in(Client(REMOTE_ADDR=f"10.0.0.{n}"))
+        assert response.status_code == 429 and "Try again in" in response.content.decode()
+
+
+def test_its_owner_still_logs_in_from_a_new_address_while_the_guessers_are_refused(alice, settings):
+    guess_from_many_addresses(settings)
+    fail(Client(REMOTE_ADDR="10.0.0.200"), 1)  # a new guesser gets one guess
+    assert log_in(Client(REMOTE_ADDR="10.0.0.200")).status_code == 429
+    owner = Client(REMOTE_ADDR="10.0.1.1")
+    assert log_in(owner).status_code == 302 and owner.session["_auth_user_id"] == str(alice.pk)
+
+
+def test_an_address_the_owner_logged_in_from_before_forgives_a_slip_during_an_attack(alice, settings):
+    home, cafe = Client(REMOTE_ADDR="10.0.2.1"), Client(REMOTE_ADDR="10.0.2.2")
+    assert log_in(home).status_code == 302
+    home.logout()
+    guess_from_many_addresses(settings)
+    fail(home, 1)
+    assert log_in(home).status_code == 302
+    fail(cafe, 1)  # a new address that fails while alice is under attack waits like the guessers
+    assert log_in(cafe).status_code == 429
+
+
+def test_spellings_of_a_username_count_as_one_on_the_log_in_form(alice, settings):
+    guess_from_many_addresses(settings, variants=("alice", " alice", "ALICE ", "\talice", "Alice"))
+    assert log_in(Client(REMOTE_ADDR="10.0.0.0"), "   alice").status_code == 429
+    assert log_in(Client(REMOTE_ADDR="10.0.0.1"), "alice ").status_code == 429
+    assert log_in(Client(REMOTE_ADDR="10.0.1.1"), " alice").status_code == 302  # the owner, elsewhere
+
+
+def test_a_guesser_at_one_address_is_refused_and_the_owner_elsewhere_is_not(alice, settings):
+    guesser = Client(REMOTE_ADDR="10.0.0.1")
+    fail(guesser, settings.PRUNEBOARD_LOGIN_FAILURES)
+    assert log_in(guesser).status_code == 429
+    assert log_in(Client(REMOTE_ADDR="10.0.1.1")).status_code == 302
 
 
 def test_others_log_in_as_usual_meanwhile(client, alice, bob, settings):
@@ -130,24 +175,41 @@ def token_rate() -> int:
 
 def test_after_the_token_rate_even_the_right_password_is_429(alice):
     for _ in range(token_rate()):
-        assert token(password="wrong").status_code == 400
+        assert token().status_code == 200
     response = token()
     assert response.status_code == 429 and int(response["Retry-After"]) > 0
     assert "throttled" in response.json()["detail"].lower()
+    assert token(address="10.0.0.9").status_code == 200  # per address
 
 
-def test_the_token_rate_is_per_username_across_addresses(alice, bob):
-    for n in range(token_rate()):
-        assert token(password="wrong", address=f"10.0.0.{n}").status_code == 400
-    assert token(address="10.0.1.1").status_code == 429
-    assert token("bob", "battery staple 42", address="10.0.1.1").status_code == 200
-
-
-def test_the_token_rate_is_per_address_across_usernames(alice, bob):
-    for n in range(token_rate()):
+def test_an_address_that_failed_too_often_gets_no_token(alice, bob, settings):
+    for n in range(settings.PRUNEBOARD_LOGIN_FAILURES):
         assert token(f"user{n}", "wrong").status_code == 400
-    assert token("bob", "battery staple 42").status_code == 429
+    response = token("bob", "battery staple 42")
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
     assert token("bob", "battery staple 42", address="10.0.0.9").status_code == 200
+
+
+@pytest.mark.parametrize("spelling", ["   bob", " bob", "bob ", "BOB", "\tbob\n"])
+def test_spellings_of_a_username_are_throttled_as_one_on_the_token_endpoint(bob, settings, spelling):
+    variants = ["bob", " bob", "bob ", "Bob", "\tbob"]
+    for n in range(settings.PRUNEBOARD_LOGIN_FAILURES):
+        assert token(variants[n % len(variants)], "wrong", address=f"10.0.0.{n}").status_code == 400
+    response = token(spelling, "battery staple 42", address="10.0.0.0")
+    assert response.status_code == 429 and "token" not in response.json()
+
+
+def test_the_owner_gets_a_token_from_a_new_address_while_the_guessers_are_refused(bob, settings):
+    for n in range(settings.PRUNEBOARD_LOGIN_FAILURES):
+        token("bob", "wrong", address=f"10.0.0.{n}")
+    assert token("bob", "battery staple 42", address="10.0.0.1").status_code == 429
+    assert "token" in token("   bob", "battery staple 42", address="10.0.1.1").json()
+
+
+def test_the_log_in_form_and_the_token_endpoint_count_failures_together(client, alice, settings):
+    for _ in range(settings.PRUNEBOARD_LOGIN_FAILURES):
+        assert token(password="wrong").status_code == 400
+    assert log_in(client).status_code == 429
 
 
 def test_revoking_a_token_is_not_throttled(alice):
@@ -159,8 +221,9 @@ def test_revoking_a_token_is_not_throttled(alice):
     assert client.delete("/api/token/").status_code == 204
 
 
+@pytest.mark.parametrize("name", ["PRUNEBOARD_TOKEN_RATE", "PRUNEBOARD_SIGNUP_RATE"])
 @pytest.mark.parametrize("rate", ["ten/hour", "10/fortnight", "0/hour"])
-def test_a_malformed_token_rate_stops_the_process(rate):
+def test_a_malformed_rate_stops_the_process(name, rate):
     import subprocess
     import sys
     from pathlib import Path
@@ -168,6 +231,38 @@ def test_a_malformed_token_rate_stops_the_process(rate):
     result = subprocess.run([sys.executable, "-c", "import django; django.setup()"],
                             cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
                             env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "pruneboard.settings",
-                                 "PRUNEBOARD_TOKEN_RATE": rate,
+                                 name: rate,
                                  "PRUNEBOARD_VAR_DIR": "/tmp/pruneboard-settings-test"})
-    assert result.returncode != 0 and f"PRUNEBOARD_TOKEN_RATE={rate!r} is not a rate" in result.stderr
+    assert result.returncode != 0 and f"{name}={rate!r} is not a rate" in result.stderr
+
+
+# Sign-up (per client address)
+
+def sign_up(username, address="127.0.0.1", password="a long pass phrase 7", again=None):
+    return Client(REMOTE_ADDR=address).post(reverse("signup"), {
+        "username": username, "password1": password, "password2": again or password})
+
+
+def test_sign_up_makes_at_most_the_rate_of_accounts_per_address(db, django_user_model, settings):
+    settings.PRUNEBOARD_SIGNUP_RATE = "3/hour"
+    for n in range(3):
+        assert sign_up(f"carol{n}").status_code == 302
+    response = sign_up("carol3")
+    assert response.status_code == 429 and 3000 < int(response["Retry-After"]) <= 3600
+    assert response.context["form"].non_field_errors() == [
+        "Too many accounts were made from your address. Try again in 60 minutes."]
+    assert not django_user_model.objects.filter(username="carol3").exists()
+    assert sign_up("carol3", address="10.0.0.9").status_code == 302  # another address
+
+
+def test_the_default_rate_refuses_a_burst_of_accounts_from_one_address(db, django_user_model):
+    codes = [sign_up(f"sock{n}").status_code for n in range(8)]
+    assert codes == [302] * 5 + [429] * 3
+    assert django_user_model.objects.count() == 5
+
+
+def test_a_sign_up_form_with_errors_is_not_counted(db, settings):
+    settings.PRUNEBOARD_SIGNUP_RATE = "2/hour"
+    for n in range(4):
+        assert sign_up(f"carol{n}", again="another pass phrase 7").status_code == 200
+    assert [sign_up(f"carol{n}").status_code for n in range(3)] == [302, 302, 429]
