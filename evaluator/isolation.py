@@ -67,7 +67,7 @@ def bwrap_problem() -> str | None:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return "bwrap is not installed"
-    result = subprocess.run([bwrap, *_namespaces(), "--tmpfs", "/", *_SYSTEM_MOUNTS, "true"],
+    result = subprocess.run([bwrap, *_namespaces(), "--ro-bind", "/", "/", *_SYSTEM_MOUNTS, "true"],
                             capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
         return f"bwrap fails: {result.stderr.strip()[:300]}"
@@ -77,7 +77,8 @@ def bwrap_problem() -> str | None:
 # No /proc of its own: the child could read its parent's command line and mount table there
 # (server paths), and inside a container whose /proc Docker masks, the kernel refuses to mount
 # one. It sees /proc/cpuinfo alone (torch's CPU detection reads it) and a minimal /dev.
-_SYSTEM_MOUNTS = ["--ro-bind-try", "/proc/cpuinfo", "/proc/cpuinfo", "--dev", "/dev"]
+_SYSTEM_MOUNTS = ["--perms", "0755", "--dir", "/proc", "--ro-bind-try", "/proc/cpuinfo", "/proc/cpuinfo",
+                  "--dev", "/dev"]
 
 
 def _namespaces() -> list[str]:

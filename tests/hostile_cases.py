@@ -265,14 +265,14 @@ CASES = [
     Case("server-paths-in-proc", '''
         import base64
         def attack(self):
-            found = []  # what the parent's command line and the mount table would say, encoded
+            found = {}  # the parent's command line and the mount table, encoded past the redaction
             for path in ["/proc/1/cmdline", "/proc/self/mountinfo", "/proc/self/cmdline", "/proc/1/environ"]:
                 try:
-                    found.append(base64.b64encode(open(path, "rb").read()).decode())
-                except OSError as exc:
-                    found.append(type(exc).__name__)
-            raise RuntimeError(f"proc: {found}")
-    ''', "proc: ['FileNotFoundError', 'FileNotFoundError', 'FileNotFoundError', 'FileNotFoundError']"),
+                    found[path] = base64.b64encode(open(path, "rb").read()).decode()
+                except OSError:
+                    pass
+            raise RuntimeError(f"proc read: {found}; cpuinfo: {len(open('/proc/cpuinfo').read()) > 0}")
+    ''', "proc read: {}; cpuinfo: True"),
     Case("write-into-the-inputs", '''
         def attack(self):
             outcomes = []
