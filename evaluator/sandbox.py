@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,8 @@ from .pruning import Mask, MaskError, get_builtin
 from .strategy import strategy_masks
 from .supervise import StrategyError, Watch
 
-__all__ = ["StrategyError", "StrategySource", "compute_masks", "sandbox_label", "limits_report"]
+__all__ = ["StrategyError", "StrategySource", "JobOutcome", "compute_jobs", "compute_masks",
+           "sandbox_label", "limits_report"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,14 @@ def sandbox_label(source: StrategySource) -> str:
     return "trusted" if source.baseline else sandbox_mode()
 
 
+@dataclass(frozen=True)
+class JobOutcome:
+    """One (compression, seed) job of a batch."""
+
+    result: Mask | StrategyError | None  # None: not started (the batch's window closed first)
+    seconds: float  # this job's own mask time: from its clock's start to its result, s
+
+
 def child_environment(workdir: str) -> dict[str, str]:
     """Nothing of the parent's environment (no database, broker, secrets) reaches the child."""
     return {
@@ -97,11 +107,26 @@ def compute_masks(source: StrategySource, *, model_name: str, num_classes: int,
                   calibration: dict[int, tuple[torch.Tensor, torch.Tensor]],
                   jobs: list[tuple[float, int]],
                   limits: Limits | None = None) -> list[Mask | StrategyError]:
-    """Masks for each (compression, seed) job, or the StrategyError that job ended with.
+    """Masks for each (compression, seed) job, or the StrategyError that job ended with
+    (`compute_jobs`, every job computed, without the seconds)."""
+    outcomes = compute_jobs(source, model_name=model_name, num_classes=num_classes,
+                            state_dict=state_dict, calibration=calibration, jobs=jobs, limits=limits)
+    return [outcome.result for outcome in outcomes]
+
+
+def compute_jobs(source: StrategySource, *, model_name: str, num_classes: int,
+                 state_dict: dict[str, torch.Tensor],
+                 calibration: dict[int, tuple[torch.Tensor, torch.Tensor]],
+                 jobs: list[tuple[float, int]], limits: Limits | None = None,
+                 window: float | None = None) -> list[JobOutcome]:
+    """Per (compression, seed) job: its masks, or the StrategyError it ended with, and its own
+    mask seconds.
 
     `calibration` maps a seed to its (inputs, targets) batch from the training split; the
     child gets only the seeds its jobs use. `limits` default to the operator's settings (pass
     `Limits.from_environment(benchmark.mask_seconds)` for a benchmark's time budget).
+    `window`: seconds (after the file loaded) within which a job may still be started with
+    its whole budget; the jobs left when it closes are not started (result None). None: all.
     Raises SandboxUnavailable where untrusted code cannot be isolated and that is not allowed.
     Masks from the child are rebuilt from bits of the model's exact layout; the caller still
     validates them (shapes against its model, the compression reached).
@@ -116,7 +141,7 @@ def compute_masks(source: StrategySource, *, model_name: str, num_classes: int,
     inputs = Path(tempfile.mkdtemp(prefix=f"pruneboard-sandbox-{os.getpid()}-"))
     try:
         _write_inputs(inputs, source, model_name, num_classes, state_dict, calibration, jobs)
-        return _run_child(inputs, jobs, layout, limits, mode)
+        return _run_child(inputs, jobs, layout, limits, mode, window)
     finally:
         shutil.rmtree(inputs)  # only the parent ever wrote here: the child saw it read-only
 
@@ -144,15 +169,17 @@ def _baseline_masks(name, model_name, num_classes, state_dict, calibration, jobs
     results = []
     for compression, seed in jobs:
         inputs, targets = (t.cpu() for t in calibration[seed])
+        t0 = time.perf_counter()
         try:
-            results.append(strategy_masks(cls, lambda: get_model(model_name, num_classes=num_classes), state,
-                                          inputs, targets, compression, seed, num_classes))
+            result = strategy_masks(cls, lambda: get_model(model_name, num_classes=num_classes), state,
+                                    inputs, targets, compression, seed, num_classes)
         except (MaskError, ValueError) as exc:
-            results.append(StrategyError(f"{type(exc).__name__}: {exc}"))
+            result = StrategyError(f"{type(exc).__name__}: {exc}")
+        results.append(JobOutcome(result, time.perf_counter() - t0))
     return results
 
 
-def _run_child(inputs: Path, jobs, layout, limits: Limits, mode: str) -> list[Mask | StrategyError]:
+def _run_child(inputs: Path, jobs, layout, limits: Limits, mode: str, window) -> list[JobOutcome]:
     result_r, result_w = os.pipe()
     output_r, output_w = os.pipe()
     status_r, status_w = os.pipe()
@@ -176,11 +203,11 @@ def _run_child(inputs: Path, jobs, layout, limits: Limits, mode: str) -> list[Ma
             for fd in (result_w, output_w, status_w):
                 os.close(fd)
             result_w = output_w = status_w = -1
-            watch = Watch(proc, result_r, output_r, list(jobs), layout, limits, cgroup)
+            watch = Watch(proc, result_r, output_r, list(jobs), layout, limits, cgroup, window)
             results = watch.run()
             if mode == "bwrap":
                 _check_bwrap_started(status_r, watch)
-            return results
+            return [JobOutcome(r, s) for r, s in zip(results, watch.seconds)]
     finally:
         for fd in (result_r, output_r, status_r, result_w, output_w, status_w):
             if fd >= 0:

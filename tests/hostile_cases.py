@@ -52,6 +52,7 @@ class Case:
     limit: str = ""  # the limit the parent must record
     settings: dict = field(default_factory=dict)  # PRUNEBOARD_SANDBOX_* for this case
     root_only: bool = False  # needs a root worker (uid slots, cgroups)
+    compressions: tuple = (2,)  # the CLI's jobs (seed 0); the worker's batch is the benchmark's 21
 
     def source(self, secret: Path, token: str) -> str:
         body = textwrap.dedent(self.body).replace("{secret}", str(secret)).replace("{token}", token)
@@ -197,6 +198,21 @@ CASES = [
             send(json.dumps({"kind": "masks", "job": 999, "bytes": 1}).encode() + b"\\n")
             time.sleep(30)
     ''', "sent a message for job '999'; there are"),
+    Case("forged-results-for-other-jobs", '''
+        import threading
+        def attack(self):
+            if self.compression != 2 or self.seed != 0:
+                return
+            jobs = len(json.load(open("/input/job.json"))["jobs"])
+            def forge():  # one forged error a budget, for the last job down: each used to restart the clock
+                for job in range(jobs - 1, 0, -1):
+                    report = json.dumps({"message": "forged", "traceback": ""}).encode()
+                    send(json.dumps({"kind": "error", "job": job, "bytes": len(report)}).encode() + b"\\n" + report)
+                    time.sleep(2.5)
+            threading.Thread(target=forge, daemon=True).start()
+            time.sleep(12)
+    ''', "while job 0 was being computed; results come in order, one per job",
+         settings={"PRUNEBOARD_SANDBOX_TIMEOUT": "3"}, compressions=(2, 4, 8)),
     Case("garbage-on-every-inherited-pipe", '''
         def attack(self):
             for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):

@@ -217,3 +217,38 @@ def test_without_a_cgroup_the_sandbox_falls_back_to_rlimits_and_says_so(tmp_path
         assert isinstance(result, Mask)
     finally:
         cgroups.cgroup_problem.cache_clear()
+
+
+def test_each_job_carries_its_own_mask_seconds_not_the_batchs_average(tmp_path, state, calibration):
+    from evaluator.sandbox import compute_jobs
+
+    path = tmp_path / "slow.py"
+    path.write_text(HEADER.replace("attack(self)", "attack(self) if self.compression == 4 else None") + """
+def attack(self):
+    time.sleep(1.5)
+""")
+    outcomes = compute_jobs(StrategySource(path=path), model_name=MODEL, num_classes=10, state_dict=state,
+                            calibration=calibration, jobs=[(2.0, 0), (4.0, 0), (8.0, 0)],
+                            limits=Limits(wall_seconds=30))
+    fast, slow, after = (o.seconds for o in outcomes)
+    assert all(isinstance(o.result, Mask) for o in outcomes)
+    assert 1.5 <= slow < 3.0 and fast < 1.0 and after < 1.0
+
+
+def test_a_batch_starts_no_job_whose_budget_would_end_past_its_window(tmp_path, state, calibration):
+    from evaluator.sandbox import compute_jobs
+
+    path = tmp_path / "steady.py"
+    path.write_text(HEADER + """
+def attack(self):
+    time.sleep(0.8)
+""")
+    started = time.monotonic()
+    outcomes = compute_jobs(StrategySource(path=path), model_name=MODEL, num_classes=10, state_dict=state,
+                            calibration=calibration, jobs=[(c, 0) for c in (2.0, 4.0, 8.0, 16.0, 32.0)],
+                            limits=Limits(wall_seconds=2), window=5)
+    results = [o.result for o in outcomes]
+    # job 0 ends at ~0.8 s, job 1 at ~1.6, job 2 at ~2.4: a fourth could end past 5 s (2.4 + 2 < 5, 3.2 + 2 > 5)
+    assert [isinstance(r, Mask) for r in results] == [True, True, True, True, False]
+    assert results[4] is None  # not started: neither masks nor an error of the submitter's
+    assert time.monotonic() - started < 5 + Limits().startup_seconds
