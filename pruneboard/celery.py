@@ -37,6 +37,20 @@ def say_how_sandbox_limits_hold(**_) -> None:
     logging.getLogger("pruneboard.sandbox").log(level, limits_report())
 
 
+@signals.task_received.connect
+def note_the_message_is_held(request, **_) -> None:
+    """This worker holds a run's message (prefetched, or a retry counting down): the dispatcher
+    must not send it again while the worker lives (submissions.dispatch.message_received)."""
+    from submissions.dispatch import message_received
+
+    try:
+        message_received(request.name, request.args, request.hostname)
+    except Exception as exc:  # noqa: BLE001 - the database away: the message is only at risk of a duplicate
+        import logging
+
+        logging.getLogger("pruneboard.dispatch").warning("cannot note a received message: %s", exc)
+
+
 _worker_beat = None
 
 
