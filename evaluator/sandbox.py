@@ -31,8 +31,9 @@ from safetensors.torch import save_file
 
 from .cgroups import Cgroup, cgroup_problem
 from .channel import mask_layout
-from .isolation import (INPUT, UidSlot, bwrap_command, prepare_inputs, resource_limiter,
+from .isolation import (INPUT, UidSlot, args_fd, bwrap_command, prepare_inputs, resource_limiter,
                         sandbox_mode)
+from .mounts import CHECKOUT
 from .limits import Limits
 from .models import get_model
 from .pruning import Mask, MaskError, get_builtin
@@ -88,11 +89,12 @@ class JobOutcome:
     seconds: float  # this job's own mask time: from its clock's start to its result, s
 
 
-def child_environment(workdir: str) -> dict[str, str]:
-    """Nothing of the parent's environment (no database, broker, secrets) reaches the child."""
+def child_environment(workdir: str, checkout: str = str(REPO_ROOT)) -> dict[str, str]:
+    """Nothing of the parent's environment (no database, broker, secrets) reaches the child;
+    `checkout` is where it finds the `evaluator` package."""
     return {
         "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(REPO_ROOT),
+        "PYTHONPATH": checkout,
         "HOME": workdir,
         "TMPDIR": workdir,
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -183,33 +185,38 @@ def _run_child(inputs: Path, jobs, layout, limits: Limits, mode: str, window) ->
     result_r, result_w = os.pipe()
     output_r, output_w = os.pipe()
     status_r, status_w = os.pipe()
+    args_r = -1  # bwrap's options (isolation.args_fd)
     scratch = None if mode == "bwrap" else Path(tempfile.mkdtemp(prefix=f"pruneboard-scratch-{os.getpid()}-"))
     cgroup = _make_cgroup(limits)
     try:
         with UidSlot(enabled=mode == "bwrap") as slot:
             where = INPUT if mode == "bwrap" else str(inputs)
             argv = [sys.executable, "-m", "evaluator.sandbox_child", where, str(result_w)]
-            env = child_environment("/scratch" if mode == "bwrap" else str(scratch))
             if mode == "bwrap":
-                command = bwrap_command(argv, inputs, env, uid=slot.uid,
-                                        scratch_bytes=limits.scratch_mib << 20, status_fd=status_w)
+                env = child_environment("/scratch", CHECKOUT)
+                command, args_r = args_fd(bwrap_command(argv, inputs, env, uid=slot.uid,
+                                                        scratch_bytes=limits.scratch_mib << 20,
+                                                        status_fd=status_w))
             else:
+                env = child_environment(str(scratch))
                 command = argv
             limiter = resource_limiter(limits, own_uid=slot.uid is not None, cgroup=cgroup,
                                        cpu_total=int(limits.cpu_seconds * len(jobs) + 2 * limits.startup_seconds))
             proc = subprocess.Popen(command, cwd=scratch or inputs, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=output_w, stderr=output_w, pass_fds=(result_w, status_w),
+                                    stdout=output_w, stderr=output_w,
+                                    pass_fds=(result_w, status_w) + ((args_r,) if args_r >= 0 else ()),
                                     start_new_session=True, preexec_fn=limiter)
-            for fd in (result_w, output_w, status_w):
-                os.close(fd)
-            result_w = output_w = status_w = -1
+            for fd in (result_w, output_w, status_w, args_r):
+                if fd >= 0:
+                    os.close(fd)
+            result_w = output_w = status_w = args_r = -1
             watch = Watch(proc, result_r, output_r, list(jobs), layout, limits, cgroup, window)
             results = watch.run()
             if mode == "bwrap":
                 _check_bwrap_started(status_r, watch)
             return [JobOutcome(r, s) for r, s in zip(results, watch.seconds)]
     finally:
-        for fd in (result_r, output_r, status_r, result_w, output_w, status_w):
+        for fd in (result_r, output_r, status_r, result_w, output_w, status_w, args_r):
             if fd >= 0:
                 os.close(fd)
         if cgroup is not None:

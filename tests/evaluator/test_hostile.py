@@ -109,6 +109,9 @@ def test_it_cannot_write_outside_its_scratch_folder(tmp_path, state, calibration
 
 
 def test_it_cannot_read_the_test_split_or_the_database_from_disk(tmp_path, state, calibration):
+    import sklearn
+
+    sklearn_data = [str(Path(sklearn.__file__).parent / "datasets" / "data")]
     result = attack(tmp_path, state, calibration, f"""
         def attack(self):
             found = []
@@ -116,9 +119,15 @@ def test_it_cannot_read_the_test_split_or_the_database_from_disk(tmp_path, state
                          {str(ROOT / "pruneboard" / "settings.py")!r}]:
                 if os.path.exists(path):
                     found.append(path)
-            import sklearn, importlib
-            data = os.path.join(os.path.dirname(sklearn.__file__), "datasets", "data")
-            found += [f for f in os.listdir(data)]
+            try:
+                import sklearn
+                data = os.path.join(os.path.dirname(sklearn.__file__), "datasets", "data")
+                found += [f for f in os.listdir(data)]
+            except ImportError:
+                pass
+            for data in {sklearn_data!r}:
+                if os.path.exists(data):
+                    found += [data] + os.listdir(data)
             try:
                 from sklearn.datasets import load_digits
                 load_digits()
@@ -252,3 +261,180 @@ def attack(self):
     assert [isinstance(r, Mask) for r in results] == [True, True, True, True, False]
     assert results[4] is None  # not started: neither masks nor an error of the submitter's
     assert time.monotonic() - started < 5 + Limits().startup_seconds
+
+
+def _server_paths() -> list[str]:
+    import os
+    import sys
+    import tempfile
+
+    paths = {str(ROOT), sys.prefix, sys.base_prefix, os.path.realpath(sys.prefix), tempfile.gettempdir()
+             + "/pruneboard-sandbox-"}
+    return sorted(p for p in paths if len(p) > 1)
+
+
+def test_the_child_reads_no_server_path_from_proc_or_any_inherited_descriptor(tmp_path, state, calibration):
+    result = attack(tmp_path, state, calibration, """
+        def attack(self):
+            wanted, seen, found = %r, [], []
+            for path in ["/proc/1/cmdline", "/proc/self/mountinfo", "/proc/self/cmdline", "/proc/1/environ",
+                         "/proc/self/maps", "/proc/mounts"]:
+                try:
+                    seen.append((path, open(path, "rb").read()))
+                except OSError as exc:
+                    found.append(f"{path}: {type(exc).__name__}")
+            for fd in range(256):
+                for read in (lambda: os.pread(fd, 1 << 20, 0), lambda: os.read(fd, 1 << 20)):
+                    try:
+                        os.set_blocking(fd, False)
+                        seen.append((f"fd {fd}", read()))
+                    except OSError:
+                        pass
+            for where, data in seen:
+                found += [f"{path} in {where}" for path in wanted if path.encode() in data]
+            raise RuntimeError(f"found={found}")
+    """ % _server_paths())
+    assert "found=[" in result.message
+    assert " in " not in result.message, result.message  # no server path anywhere it could read
+    assert "/proc/1/cmdline: FileNotFoundError" in result.message  # no /proc at all
+
+
+def test_the_child_sees_evaluator_at_a_neutral_path_not_the_checkout(tmp_path, state, calibration):
+    result = attack(tmp_path, state, calibration, """
+        import evaluator
+        def attack(self):
+            raise RuntimeError("at " + evaluator.__file__ + " " + str([os.path.exists(p) for p in %r]))
+    """ % [str(ROOT / "evaluator"), str(ROOT / "pruneboard")])
+    assert "at /opt/pruneboard/evaluator/__init__.py [False, False]" in result.message
+
+
+def _site_folders():
+    """Where another install layout keeps a data set inside a tree the old sandbox bound whole:
+    the base prefix's site-packages (a pyenv-virtualenv's venv lives inside its base prefix) and
+    Debian's /usr/lib/python3/dist-packages (python3-sklearn)."""
+    import sys
+    import sysconfig
+
+    base = sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_prefix})["purelib"]
+    return [pytest.param(base, id="base-prefix-site-packages"),
+            pytest.param("/usr/lib/python3/dist-packages", id="debian-usr-dist-packages")]
+
+
+@pytest.fixture
+def planted_digits(request):
+    """A fake `sklearn/datasets/data/digits.csv.gz` (with labels) in the given site folder."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = Path(request.param)
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        pytest.skip(f"cannot plant a data set in {folder} here")
+    package = Path(tempfile.mkdtemp(prefix="pruneboard_planted_sklearn_", dir=folder))
+    try:
+        data = package / "datasets" / "data"
+        data.mkdir(parents=True)
+        (data / "digits.csv.gz").write_text("0,0,5,13,9,1,0,0,label=0\n")
+        package.chmod(0o755)
+        yield data / "digits.csv.gz"
+    finally:
+        shutil.rmtree(package)
+
+
+@pytest.mark.parametrize("planted_digits", _site_folders(), indirect=True)
+def test_no_data_set_is_reachable_whatever_the_install_layout(tmp_path, state, calibration, planted_digits):
+    from evaluator import mounts
+
+    assert not mounts.reachable(str(planted_digits))
+    result = attack(tmp_path, state, calibration, f"""
+        def attack(self):
+            path = {str(planted_digits)!r}
+            try:
+                raise RuntimeError("read " + open(path).read())
+            except OSError as exc:
+                raise RuntimeError(f"unreadable: {{type(exc).__name__}}, folder listed: "
+                                   f"{{os.path.exists(os.path.dirname(os.path.dirname(os.path.dirname(path))))}}")
+    """)
+    assert result.message == "RuntimeError: unreadable: FileNotFoundError, folder listed: False"
+
+
+def test_the_sandbox_is_the_oom_killers_first_choice_and_the_worker_is_not():
+    import subprocess
+
+    from evaluator.isolation import resource_limiter
+
+    own = Path("/proc/self/oom_score_adj").read_text().strip()
+    limiter = resource_limiter(Limits(), own_uid=False, cpu_total=60)
+    child = subprocess.run(["sh", "-c", "cat /proc/self/oom_score_adj"], preexec_fn=limiter,
+                           capture_output=True, text=True, check=True)
+    assert child.stdout.strip() == "1000"
+    assert Path("/proc/self/oom_score_adj").read_text().strip() == own
+
+
+def test_a_worker_refuses_to_start_with_a_sandbox_memory_limit_above_its_ram(monkeypatch):
+    import os
+
+    from pruneboard.celery import check_and_clean_for_sandboxes
+
+    ram_mib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
+    monkeypatch.setenv("PRUNEBOARD_SANDBOX_MEMORY_MB", str(2 * ram_mib))
+    with pytest.raises(SystemExit, match="is more than this worker can give"):
+        check_and_clean_for_sandboxes()
+
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="makes a memory cgroup")
+def test_a_sandbox_memory_limit_above_the_workers_cgroup_limit_is_refused():
+    import os
+    import subprocess
+    import sys
+
+    from evaluator import cgroups
+
+    own = cgroups._own_paths()
+    if "memory" not in own:
+        pytest.skip("no cgroup v1 memory hierarchy here")
+    group = cgroups.ROOT / "memory" / own["memory"].lstrip("/") / f"pbtest-worker-{os.getpid()}"
+    group.mkdir()
+    try:
+        (group / "memory.limit_in_bytes").write_text(str(int(1.2 * (1 << 30))))
+        script = ("from evaluator.hygiene import memory_problem; from evaluator.limits import Limits; "
+                  "print(memory_problem(Limits(memory_mib=4096))); print(memory_problem(Limits(memory_mib=1024)))")
+        out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
+                             preexec_fn=lambda: (group / "cgroup.procs").write_text(str(os.getpid())))
+        too_big, fits = out.stdout.strip().splitlines()
+        assert too_big.startswith("PRUNEBOARD_SANDBOX_MEMORY_MB=4096 (4 GiB) is more than this worker can give: "
+                                  "the worker's cgroup memory limit") and "is 1.20 GiB" in too_big
+        assert fits == "None"
+    finally:
+        group.rmdir()
+
+
+def test_a_worker_start_removes_only_the_sandbox_leftovers_of_dead_processes(tmp_path):
+    import os
+    import subprocess
+
+    from evaluator import cgroups
+    from evaluator.hygiene import clean_stale
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f"pruneboard-sandbox-{dead.pid}-abc"
+    (stale / "inner").mkdir(parents=True)
+    live = tmp_path / f"pruneboard-sandbox-{os.getpid()}-def"
+    live.mkdir()
+    groups = []
+    if os.geteuid() == 0 and cgroups.cgroup_problem() is None:
+        own = cgroups._own_paths()
+        groups = [cgroups.ROOT / "memory" / own["memory"].lstrip("/") / f"pruneboard-{pid}-0"
+                  for pid in (dead.pid, os.getpid())]
+        for group in groups:
+            group.mkdir()
+    try:
+        removed = clean_stale(tmp=str(tmp_path))
+        assert str(stale) in removed and not stale.exists() and live.exists()
+        if groups:
+            assert str(groups[0]) in removed and not groups[0].exists() and groups[1].exists()
+    finally:
+        for group in groups:
+            if group.exists():
+                group.rmdir()
