@@ -25,6 +25,23 @@ def set_torch_threads(**_) -> None:
         torch.set_num_threads(settings.PRUNEBOARD_TORCH_THREADS)
 
 
+@signals.worker_init.connect
+def check_and_clean_for_sandboxes(**_) -> None:
+    """Before any run: refuse to start with a sandbox memory limit the worker cannot give, and
+    remove the sandbox cgroups and temp folders a killed worker left (evaluator.hygiene)."""
+    import logging
+
+    from evaluator.hygiene import clean_stale, memory_problem
+
+    log = logging.getLogger("pruneboard.sandbox")
+    problem = memory_problem()
+    if problem is not None:
+        log.critical("worker not started: %s", problem)
+        raise SystemExit(f"worker not started: {problem}")  # Celery's signal catches Exception only
+    for path in clean_stale():
+        log.warning("removed %s, left by a worker process that died", path)
+
+
 @signals.worker_ready.connect
 def say_how_sandbox_limits_hold(**_) -> None:
     """Once at worker start: per-sandbox cgroups, or (where none can be made) the rlimit fallback."""

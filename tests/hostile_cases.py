@@ -149,6 +149,15 @@ CASES = [
     ''', "ran out of memory (limit 1 GiB", "memory",
          {"PRUNEBOARD_SANDBOX_MEMORY_MB": "1024", "PRUNEBOARD_SANDBOX_SCRATCH_MB": "4096",
           "PRUNEBOARD_SANDBOX_FILE_MB": "4096"}, root_only=True),
+    Case("memfds-count-toward-memory", '''
+        def attack(self):
+            held, block = [], b"x" * (16 << 20)
+            for i in range(24):  # 1.5 GiB in memfds of 64 MiB, each under the file limit: nobody's RSS
+                fd = os.memfd_create(f"hoard-{i}")
+                for _ in range(4):
+                    os.write(fd, block)
+                held.append(fd)
+    ''', "ran out of memory (limit 1 GiB", "memory", {"PRUNEBOARD_SANDBOX_MEMORY_MB": "1024"}, root_only=True),
     # Reports
     Case("eight-megabyte-exception", '''
         def attack(self):
@@ -215,13 +224,12 @@ CASES = [
          settings={"PRUNEBOARD_SANDBOX_TIMEOUT": "3"}, compressions=(2, 4, 8)),
     Case("garbage-on-every-inherited-pipe", '''
         def attack(self):
-            for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
-                if fd > 2:  # the result channel, and whatever else was inherited (bwrap's status pipe)
-                    try:
-                        os.set_blocking(fd, False)
-                        os.write(fd, b'{"child-pid": 1}\\n' + b"x" * 4096)
-                    except OSError:
-                        pass
+            for fd in range(3, 256):  # the result channel, and whatever else was inherited (bwrap's status pipe)
+                try:
+                    os.set_blocking(fd, False)
+                    os.write(fd, b'{"child-pid": 1}\\n' + b"x" * 4096)
+                except OSError:
+                    pass
             time.sleep(30)
     ''', "sent a message of an unknown kind"),
     Case("closed-channel", '''
@@ -279,6 +287,27 @@ CASES = [
                     found.append(type(exc).__name__)
             raise RuntimeError(f"read: {found}")
     ''', "read: ["),
+    Case("read-the-parents-command-line-and-mounts", '''
+        import base64
+        def attack(self):  # base64 would carry a path past the redaction of messages
+            found = []
+            for path in ["/proc/1/cmdline", "/proc/self/mountinfo"]:
+                try:
+                    found.append(base64.b64encode(open(path, "rb").read()).decode()[:200])
+                except OSError as exc:
+                    found.append(type(exc).__name__)
+            raise RuntimeError(f"proc: {found}")
+    ''', "proc: ['FileNotFoundError', 'FileNotFoundError']"),
+    Case("look-for-the-digits-anywhere", '''
+        def attack(self):
+            found = []
+            roots = [p for p in sys.path if p] + ["/usr", "/opt", "/root", "/work", "/srv", "/home"]
+            for root in roots:
+                for folder, dirs, files in os.walk(root):
+                    found += [os.path.join(folder, f) for f in files
+                              if f.startswith(("digits", "mnist")) and not f.endswith((".py", ".pyc"))]
+            raise RuntimeError(f"digits files: {sorted(set(found))}")
+    ''', "digits files: []"),
     Case("write-into-the-inputs", '''
         def attack(self):
             outcomes = []
