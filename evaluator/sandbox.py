@@ -247,6 +247,7 @@ def limits_report() -> str:
     """One line for the worker's start-up log: how sandbox limits are enforced here."""
     problem = cgroup_problem()
     if problem is None:
-        return "sandbox limits: one cgroup per sandbox (memory with scratch, processes, CPU)"
+        return "sandbox limits: one cgroup per sandbox (memory with scratch and memfds, processes, CPU)"
     return (f"sandbox limits: no cgroup can be made here ({problem}); falling back to "
-            "per-process rlimits (memory as address space per process, processes per sandbox uid)")
+            "per-process rlimits (memory as address space per process, memfds and tmpfs only per "
+            "file, processes per sandbox uid, CPU for the whole batch)")
