@@ -2,6 +2,11 @@
 keep a bounded tail of what it printed, give each job its time and CPU budget, and decide by
 itself, from what it saw (its own clock, the cgroup's counters, the exit status and rusage),
 whether a limit was hit. Nothing the child claims about limits is believed.
+
+Jobs run one after the other: a job's clock and CPU count start when the job before it answered
+(the first's when the file loaded), only the job being computed may answer (the channel refuses
+any other), and each job's seconds are its own. With a `window` (a worker's batch), no job is
+started whose whole budget could end past it: the jobs left are returned unstarted (None).
 """
 
 from __future__ import annotations
