@@ -438,3 +438,60 @@ def test_a_worker_start_removes_only_the_sandbox_leftovers_of_dead_processes(tmp
         for group in groups:
             if group.exists():
                 group.rmdir()
+
+
+OOM_SCRIPT = """
+import sys, torch
+from evaluator.models import get_model
+from evaluator.sandbox import StrategySource, compute_masks
+torch.manual_seed(0)
+g = torch.Generator().manual_seed(0)
+calibration = {0: (torch.rand(16, 1, 8, 8, generator=g), torch.randint(0, 10, (16,), generator=g))}
+[result] = compute_masks(StrategySource(path=__import__("pathlib").Path(sys.argv[1])), model_name="digits_mlp",
+                         num_classes=10, state_dict=get_model("digits_mlp").state_dict(),
+                         calibration=calibration, jobs=[(1.0, 0)])
+print("survived:", getattr(result, "message", result))
+"""
+
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="makes a memory cgroup")
+def test_memfds_beyond_the_workers_own_cgroup_get_the_child_killed_not_the_worker(tmp_path):
+    """Issue 19, case 7: the worker's group (1.2 GiB) is smaller than the sandbox's limit
+    (4 GiB, which a worker now refuses at start; forced here), and the strategy fills memfds,
+    which are nobody's RSS. The OOM killer must take the sandbox, never the worker."""
+    import os
+    import subprocess
+    import sys
+
+    from evaluator import cgroups
+
+    own = cgroups._own_paths()
+    if "memory" not in own or cgroups.cgroup_problem() is not None:
+        pytest.skip("no cgroup v1 memory hierarchy here")
+    group = cgroups.ROOT / "memory" / own["memory"].lstrip("/") / f"pbtest-oom-{os.getpid()}"
+    group.mkdir()
+    path = tmp_path / "hoard.py"
+    path.write_text(HEADER + """
+def attack(self):
+    held, block = [], b"x" * (16 << 20)
+    for i in range(24):
+        fd = os.memfd_create(f"hoard-{i}")
+        for _ in range(4):
+            os.write(fd, block)
+        held.append(fd)
+""")
+    try:
+        limit = str(int(1.2 * (1 << 30)))
+        (group / "memory.limit_in_bytes").write_text(limit)
+        if (group / "memory.memsw.limit_in_bytes").exists():
+            (group / "memory.memsw.limit_in_bytes").write_text(limit)
+        env = {**os.environ, "PRUNEBOARD_SANDBOX_MEMORY_MB": "4096", "PRUNEBOARD_SANDBOX_TIMEOUT": "60"}
+        out = subprocess.run([sys.executable, "-c", OOM_SCRIPT, str(path)], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=300,
+                             preexec_fn=lambda: (group / "cgroup.procs").write_text(str(os.getpid())))
+        assert out.returncode == 0, out.stderr[-2000:]  # the worker lived (it was killed with 137)
+        assert "survived: the strategy" in out.stdout
+        assert "ran out of memory" in out.stdout or "SIGKILL" in out.stdout, out.stdout
+    finally:  # a worker killed by the OOM killer leaves its sandbox's group inside this one
+        for folder in [*[p for p in group.iterdir() if p.is_dir()], group]:
+            cgroups.Cgroup({"memory": folder}, 1).remove()
