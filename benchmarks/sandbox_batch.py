@@ -8,7 +8,7 @@ run (before) vs one per (submission, benchmark) batch (after).
 Each mode runs in a fresh process on a fresh SQLite database under a temporary PRUNEBOARD_VAR_DIR:
 a user uploads a layerwise-magnitude strategy file, and the 21 runs are evaluated one after the
 other through the Celery task (`submissions.tasks.run_evaluate`), as one worker does. A sandbox
-start is a call of `evaluator.sandbox.compute_masks` for the uploaded file.
+start is a call of `evaluator.sandbox.compute_jobs` for the uploaded file.
 """
 
 from __future__ import annotations
@@ -55,13 +55,13 @@ def one(benchmark: str, batch: bool, masks_only: bool) -> dict:
         user=user, upload=SimpleUploadedFile("s.py", STRATEGY), name="Layer magnitude",
         benchmarks=[Benchmark.objects.get(name=benchmark)])
     starts = []
-    real = execution.compute_masks
+    real = execution.compute_jobs
 
     def counted(source, **kwargs):
         starts.append(len(kwargs["jobs"]))
         return real(source, **kwargs)
 
-    execution.compute_masks = counted
+    execution.compute_jobs = counted
     if masks_only:
         from tests.web.factories import make_record
 

@@ -10,7 +10,9 @@ exactly the length the header declares.
 
 The strategy runs in the same process as the harness that writes these, so everything on the
 pipe is untrusted: the parent (`ChannelReader`) checks each header before it reads a payload
-byte, accepts a masks payload only of the exact size the model's prunable parameters need
+byte, accepts 'ready' once and then a result only for the job being computed (jobs in order,
+one result each: a result for any other job is a protocol violation, never a restart of a
+job's clock), accepts a masks payload only of the exact size the model's prunable parameters need
 (bits in the parameters' canonical order: nothing is compressed, so nothing inflates) and a
 report only up to `REPORT_BYTES`. Anything else is a `ProtocolError`, the submitter's error,
 worded for them. Reports carry no claim about limits: the parent decides that itself.
@@ -102,7 +104,8 @@ class ChannelReader:
         self.received = 0  # bytes, for the submitter's message
         self._buffer = bytearray()
         self._pending: dict | None = None  # the header whose payload is being read
-        self._seen: set[int] = set()
+        self._ready = False  # 'ready' came: the file loaded, job 0's clock runs
+        self._next = 0  # the job being computed: the only one whose result is accepted
 
     def feed(self, data: bytes) -> list[tuple]:
         self.received += len(data)
@@ -137,15 +140,26 @@ class ChannelReader:
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise ProtocolError("the strategy process sent a message without a valid length")
         job = header.get("job")
-        if header["kind"] == "ready" and size != 0:
-            raise ProtocolError("the strategy process sent a malformed message (a payload after 'ready')")
+        if header["kind"] == "ready":
+            if size != 0:
+                raise ProtocolError("the strategy process sent a malformed message (a payload after 'ready')")
+            if self._ready:
+                raise ProtocolError("the strategy process sent 'ready' twice")
+            self._ready = True
         if header["kind"] in ("masks", "error"):
             if not isinstance(job, int) or isinstance(job, bool) or not 0 <= job < self.jobs:
                 raise ProtocolError(f"the strategy process sent a message for job {str(job)[:20]!r}; "
                                     f"there are {self.jobs} jobs")
-            if job in self._seen:
+            if not self._ready:
+                raise ProtocolError(f"the strategy process sent a result for job {job} before the "
+                                    f"strategy file had loaded")
+            if job < self._next:
                 raise ProtocolError(f"the strategy process sent two results for job {job}")
-            self._seen.add(job)
+            if job > self._next:  # results come one per job, in order: only the job being computed
+                raise ProtocolError(f"the strategy process sent a result for job {job} while job "
+                                    f"{self._next} was being computed; results come in order, "
+                                    f"one per job")
+            self._next += 1
         if header["kind"] == "masks" and size != self.expected:
             raise ProtocolError(f"your strategy sent {size_text(size)} of masks; masks for this model "
                                 f"are {size_text(self.expected)}")

@@ -1,12 +1,12 @@
 """How the sandbox child is isolated: bubblewrap, an unprivileged uid of its own, rlimits.
 
-Under bubblewrap the child sees a read-only view of the system (/usr) and of the Python it
-runs (the interpreter, the virtualenv, the `evaluator` package; no datasets: sklearn's bundled
-digits and the mnist1d generator are hidden), its inputs read-only at /input, a size-capped
-tmpfs at /scratch (its working folder) and at /tmp, both gone when the sandbox ends, its own
-network namespace (no network at all), its own PID, IPC and UTS namespaces, no /proc (only
-/proc/cpuinfo: neither its parent's command line nor the mount table shows a path), an empty
-environment, and it dies with its parent. Run as root, the worker drops the child to a uid of
+Under bubblewrap the child sees, read-only, only what it runs (`evaluator.mounts`: the
+interpreter, the standard library, the packages it imports, the shared libraries, `evaluator/`
+at a neutral path; never a whole prefix, so no data set whatever the install layout), its
+inputs read-only at /input, a size-capped tmpfs at /scratch (its working folder) and at /tmp,
+both gone when the sandbox ends, no /proc (only /proc/cpuinfo), its own network namespace (no network at all), its
+own PID, IPC and UTS namespaces, an empty environment, and it dies with its parent. bwrap's
+options travel through a memfd (`args_fd`), so no host path is on a command line. Run as root, the worker drops the child to a uid of
 its sandbox slot's own (`UidSlot`), so no limit counted per uid is shared between users.
 
 Memory, processes and CPU are limited per sandbox through a cgroup where the host allows one
@@ -27,6 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import mounts
 from .limits import Limits, describe_limit  # noqa: F401  (re-exported)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +90,8 @@ def _namespaces() -> list[str]:
 
 
 def _hidden_data() -> list[Path]:
-    """Package folders that hold or generate benchmark data: the child must not read them."""
+    """Package folders that hold or generate benchmark data: emptied should one of them be inside
+    what the child sees (`evaluator.mounts` binds none of their packages: a second fence)."""
     hidden = []
     for module, sub in (("sklearn", "datasets/data"), ("sklearn", "datasets/descr"), ("mnist1d", "")):
         spec = __import__("importlib.util").util.find_spec(module)
@@ -112,25 +114,33 @@ def _dirs_for(path: Path, made: set[str]) -> list[str]:
 
 def bwrap_command(argv: list[str], inputs: Path, env: dict[str, str], *, uid: int | None,
                   scratch_bytes: int, status_fd: int) -> list[str]:
-    """The bubblewrap command line. `inputs` (the parent's folder) is mounted read-only at
-    /input; /scratch and /tmp are fresh tmpfs of `scratch_bytes` each, gone with the sandbox.
-    bwrap (trusted) writes the sandboxed child's pid to `status_fd` once it has started it."""
+    """The bubblewrap command line. The child sees only what `evaluator.mounts.plan()` lists
+    (read-only), `inputs` (the parent's folder) read-only at /input, and fresh tmpfs of
+    `scratch_bytes` each at /scratch and /tmp, gone with the sandbox. No /proc: the child reads
+    neither the parent's command line nor the mount table (and a container that refuses a fresh
+    procfs still runs it). bwrap (trusted) writes the child's pid to `status_fd` once started.
+    Pass the result through `args_fd` so that no host path is in any process's command line."""
+    plan = mounts.plan()
     made: set[str] = {"/tmp"}  # already a fresh tmpfs
-    binds = [Path(sys.prefix), Path(sys.base_prefix), REPO_ROOT / "evaluator"]
     size = str(scratch_bytes)
     # A private /tmp first: binds below may live under /tmp (a checkout there) and must stay
     # visible on top of it.
     cmd = [shutil.which("bwrap"), "--perms", "01777", "--size", size, "--tmpfs", "/tmp",
            "--perms", "0755", "--dir", "/etc"]
-    for system in ("/usr", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives"):
+    for system in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d"):
         cmd += ["--ro-bind-try", system, system]
     for name in ("bin", "lib", "lib64", "sbin"):
         target = os.readlink(f"/{name}") if os.path.islink(f"/{name}") else None
-        cmd += ["--symlink", target, f"/{name}"] if target else ["--ro-bind-try", f"/{name}", f"/{name}"]
-    for path in dict.fromkeys(binds):
-        cmd += _dirs_for(path, made) + ["--ro-bind", str(path), str(path)]
+        cmd += ["--symlink", target, f"/{name}"] if target else []
+    for tree in plan.trees:
+        cmd += _dirs_for(Path(tree), made) + ["--ro-bind", tree, tree]
+    for folder in plan.emptied:
+        cmd += ["--perms", "0755", "--tmpfs", folder]
+    for host, inside in plan.entries:
+        cmd += _dirs_for(Path(inside), made) + ["--ro-bind", host, inside]
     for path in _hidden_data():
-        cmd += ["--tmpfs", str(path)]
+        if mounts.reachable(str(path), plan):
+            cmd += ["--tmpfs", str(path)]
     cmd += ["--ro-bind", str(inputs), INPUT,
             "--perms", "01777", "--size", size, "--tmpfs", SCRATCH, "--chdir", SCRATCH,
             *_SYSTEM_MOUNTS, *_namespaces(), "--die-with-parent",
@@ -143,6 +153,25 @@ def bwrap_command(argv: list[str], inputs: Path, env: dict[str, str], *, uid: in
                 f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                 "--bounding-set=-all", "--no-new-privs"]
     return cmd + argv
+
+
+def args_fd(command: list[str]) -> tuple[list[str], int]:
+    """`command` (from `bwrap_command`) with its options moved into a pipe that bwrap reads to
+    its end (`--args FD`): returns the short command line and the pipe's read end, to pass to
+    bwrap and close once it started. What stays on the command line is the program and its own
+    arguments. A pipe, not a file: what the child inherits of it is already read, empty."""
+    split = command.index("--")
+    data = b"".join(arg.encode() + b"\0" for arg in command[1:split])
+    read, write = os.pipe()
+    try:
+        fcntl.fcntl(write, 1031, max(len(data), 1 << 16))  # F_SETPIPE_SZ: the whole list fits
+        os.write(write, data)
+    except OSError:
+        os.close(read)
+        raise
+    finally:
+        os.close(write)
+    return [command[0], "--args", str(read), *command[split:]], read
 
 
 def prepare_inputs(inputs: Path) -> None:
@@ -226,15 +255,21 @@ def _own_process_count() -> int:
 
 def resource_limiter(limits: Limits, *, own_uid: bool, cpu_total: int, cgroup=None):
     """A preexec_fn: move into the sandbox's cgroup, then set the rlimits (inherited through
-    bwrap and setpriv). With a cgroup, memory and processes are the group's (every process of
-    the sandbox and its tmpfs together) and the rlimits are backstops; without one, memory is
-    an address-space limit per process."""
+    bwrap and setpriv), and make the sandbox the OOM killer's first choice (oom_score_adj
+    1000). With a cgroup, memory and processes are the group's (every process of the sandbox
+    and its tmpfs and memfds together) and the rlimits are backstops; without one, memory is an
+    address-space limit per process, and what a strategy keeps in memfds or tmpfs files is
+    capped only per file (RLIMIT_FSIZE) and by the number of open files (RLIMIT_NOFILE)."""
     # RLIMIT_NPROC counts every process of the real uid: exact for a uid of the sandbox's own,
     # and on top of what the worker's own user already runs otherwise.
     nproc = limits.processes if own_uid else _own_process_count() + limits.processes
     memory = limits.memory_mib * 1024 * 1024
 
     def apply():
+        # The OOM killer's first choice is the sandbox (inherited by bwrap and every process of
+        # the child's), never the worker: memory in memfds and tmpfs is nobody's RSS.
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
         if cgroup is not None:
             cgroup.attach()
         else:

@@ -4,7 +4,9 @@ Time is a budget *per job* (one (compression, seed) pair), not per child: a chil
 21 jobs gets each job's budget afresh when the job before it returns, so a slow job fails alone
 and the masks already sent are kept. A benchmark sets its own mask-time budget
 (`Benchmark.mask_seconds`, fitted to its model); `PRUNEBOARD_SANDBOX_TIMEOUT` overrides it for
-every benchmark. Memory counts every process of the sandbox and its scratch tmpfs together
+every benchmark. In a worker, one run's sandbox also computes the masks of its queued
+siblings, within a window (`Limits.window`) that the run task's time limit covers
+(`Limits.task_seconds`). Memory counts every process of the sandbox and its scratch tmpfs together
 (a cgroup, see `evaluator.cgroups`); where no cgroup can be made it falls back to an
 address-space rlimit per process.
 """
@@ -15,6 +17,7 @@ import os
 from dataclasses import asdict, dataclass, replace
 
 STARTUP_SECONDS = 60.0  # to load Python, torch and the strategy file, before the first job's clock starts
+BATCH_SECONDS = 300.0  # a worker's batch: the window within which its sandbox may start another job
 
 
 def _env_number(name: str, default, cast=int):
@@ -40,6 +43,7 @@ class Limits:
     processes: int = 128  # PRUNEBOARD_SANDBOX_PROCESSES: processes and threads of the sandbox
     open_files: int = 256  # PRUNEBOARD_SANDBOX_OPEN_FILES: per process
     startup_seconds: float = STARTUP_SECONDS  # PRUNEBOARD_SANDBOX_STARTUP_SECONDS
+    batch_seconds: float = BATCH_SECONDS  # PRUNEBOARD_SANDBOX_BATCH_SECONDS: see `window`
 
     @classmethod
     def from_environment(cls, mask_seconds: float | None = None) -> Limits:
@@ -54,7 +58,21 @@ class Limits:
             processes=_env_number("PRUNEBOARD_SANDBOX_PROCESSES", cls.processes),
             open_files=_env_number("PRUNEBOARD_SANDBOX_OPEN_FILES", cls.open_files),
             startup_seconds=_env_number("PRUNEBOARD_SANDBOX_STARTUP_SECONDS", cls.startup_seconds, float),
+            batch_seconds=_env_number("PRUNEBOARD_SANDBOX_BATCH_SECONDS", cls.batch_seconds, float),
         )
+
+    @property
+    def window(self) -> float:
+        """Seconds of a worker's batch after the strategy file loaded: a job of the batch is
+        started only if its whole budget ends within them (the run's own job always is), so a
+        run's task holds its worker for at most `startup_seconds + window` of mask time,
+        whatever the strategy does; the jobs left wait for a batch of their own."""
+        return max(self.batch_seconds, self.wall_seconds)
+
+    def task_seconds(self, run_seconds: float) -> int:
+        """The time limit of a run's task on a worker: the run's own limit (`run_seconds`,
+        finetuning and scoring) plus its batch of masks, so that a batch never outlives it."""
+        return int(run_seconds + self.startup_seconds + self.window)
 
     def with_budget(self, mask_seconds: float) -> Limits:
         """These limits with another per-job time budget (CPU follows unless set explicitly)."""

@@ -29,7 +29,7 @@ from .metrics import collapsed_layers, layer_sparsity, model_metrics
 from .models import get_model
 from .pruning import Mask, MaskError
 from .redact import redact
-from .sandbox import StrategyError, StrategySource, compute_masks, sandbox_label
+from .sandbox import StrategyError, StrategySource, compute_jobs, sandbox_label
 from .weights import verified_weights
 
 # A strategy may keep at most this much more than the requested compression allows, relative:
@@ -190,17 +190,16 @@ def sweep(ctx: Context, sources: Iterable[StrategySource], compressions: Iterabl
     jobs = [(c, s) for c in compressions for s in seeds]
     records, failures = [], []
     for source in sources:
-        t0 = time.perf_counter()
-        outputs = compute_masks(source, model_name=ctx.benchmark.model,
+        outcomes = compute_jobs(source, model_name=ctx.benchmark.model,
                                 num_classes=ctx.splits.num_classes, state_dict=ctx.state_dict,
                                 calibration=calibration, jobs=jobs,
                                 limits=Limits.from_environment(ctx.benchmark.mask_seconds))
-        per_job = (time.perf_counter() - t0) / max(len(jobs), 1)
-        for (c, s), out in zip(jobs, outputs):
+        for (c, s), outcome in zip(jobs, outcomes):
+            out = outcome.result
             try:
                 if isinstance(out, StrategyError):
                     raise RunFailed(out.message, out.traceback, limit=out.limit)
-                item = score_run(ctx, source, c, s, out, per_job)
+                item = score_run(ctx, source, c, s, out, outcome.seconds)
                 records.append(item)
             except RunFailed as exc:
                 item = Failure(source.label, c, s, exc)

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,15 +31,17 @@ from safetensors.torch import save_file
 
 from .cgroups import Cgroup, cgroup_problem
 from .channel import mask_layout
-from .isolation import (INPUT, UidSlot, bwrap_command, prepare_inputs, resource_limiter,
+from .isolation import (INPUT, UidSlot, args_fd, bwrap_command, prepare_inputs, resource_limiter,
                         sandbox_mode)
+from .mounts import CHECKOUT
 from .limits import Limits
 from .models import get_model
 from .pruning import Mask, MaskError, get_builtin
 from .strategy import strategy_masks
 from .supervise import StrategyError, Watch
 
-__all__ = ["StrategyError", "StrategySource", "compute_masks", "sandbox_label", "limits_report"]
+__all__ = ["StrategyError", "StrategySource", "JobOutcome", "compute_jobs", "compute_masks",
+           "sandbox_label", "limits_report"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
 
@@ -78,11 +81,20 @@ def sandbox_label(source: StrategySource) -> str:
     return "trusted" if source.baseline else sandbox_mode()
 
 
-def child_environment(workdir: str) -> dict[str, str]:
-    """Nothing of the parent's environment (no database, broker, secrets) reaches the child."""
+@dataclass(frozen=True)
+class JobOutcome:
+    """One (compression, seed) job of a batch."""
+
+    result: Mask | StrategyError | None  # None: not started (the batch's window closed first)
+    seconds: float  # this job's own mask time: from its clock's start to its result, s
+
+
+def child_environment(workdir: str, checkout: str = str(REPO_ROOT)) -> dict[str, str]:
+    """Nothing of the parent's environment (no database, broker, secrets) reaches the child;
+    `checkout` is where it finds the `evaluator` package."""
     return {
         "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(REPO_ROOT),
+        "PYTHONPATH": checkout,
         "HOME": workdir,
         "TMPDIR": workdir,
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -97,11 +109,26 @@ def compute_masks(source: StrategySource, *, model_name: str, num_classes: int,
                   calibration: dict[int, tuple[torch.Tensor, torch.Tensor]],
                   jobs: list[tuple[float, int]],
                   limits: Limits | None = None) -> list[Mask | StrategyError]:
-    """Masks for each (compression, seed) job, or the StrategyError that job ended with.
+    """Masks for each (compression, seed) job, or the StrategyError that job ended with
+    (`compute_jobs`, every job computed, without the seconds)."""
+    outcomes = compute_jobs(source, model_name=model_name, num_classes=num_classes,
+                            state_dict=state_dict, calibration=calibration, jobs=jobs, limits=limits)
+    return [outcome.result for outcome in outcomes]
+
+
+def compute_jobs(source: StrategySource, *, model_name: str, num_classes: int,
+                 state_dict: dict[str, torch.Tensor],
+                 calibration: dict[int, tuple[torch.Tensor, torch.Tensor]],
+                 jobs: list[tuple[float, int]], limits: Limits | None = None,
+                 window: float | None = None) -> list[JobOutcome]:
+    """Per (compression, seed) job: its masks, or the StrategyError it ended with, and its own
+    mask seconds.
 
     `calibration` maps a seed to its (inputs, targets) batch from the training split; the
     child gets only the seeds its jobs use. `limits` default to the operator's settings (pass
     `Limits.from_environment(benchmark.mask_seconds)` for a benchmark's time budget).
+    `window`: seconds (after the file loaded) within which a job may still be started with
+    its whole budget; the jobs left when it closes are not started (result None). None: all.
     Raises SandboxUnavailable where untrusted code cannot be isolated and that is not allowed.
     Masks from the child are rebuilt from bits of the model's exact layout; the caller still
     validates them (shapes against its model, the compression reached).
@@ -116,7 +143,7 @@ def compute_masks(source: StrategySource, *, model_name: str, num_classes: int,
     inputs = Path(tempfile.mkdtemp(prefix=f"pruneboard-sandbox-{os.getpid()}-"))
     try:
         _write_inputs(inputs, source, model_name, num_classes, state_dict, calibration, jobs)
-        return _run_child(inputs, jobs, layout, limits, mode)
+        return _run_child(inputs, jobs, layout, limits, mode, window)
     finally:
         shutil.rmtree(inputs)  # only the parent ever wrote here: the child saw it read-only
 
@@ -144,45 +171,52 @@ def _baseline_masks(name, model_name, num_classes, state_dict, calibration, jobs
     results = []
     for compression, seed in jobs:
         inputs, targets = (t.cpu() for t in calibration[seed])
+        t0 = time.perf_counter()
         try:
-            results.append(strategy_masks(cls, lambda: get_model(model_name, num_classes=num_classes), state,
-                                          inputs, targets, compression, seed, num_classes))
+            result = strategy_masks(cls, lambda: get_model(model_name, num_classes=num_classes), state,
+                                    inputs, targets, compression, seed, num_classes)
         except (MaskError, ValueError) as exc:
-            results.append(StrategyError(f"{type(exc).__name__}: {exc}"))
+            result = StrategyError(f"{type(exc).__name__}: {exc}")
+        results.append(JobOutcome(result, time.perf_counter() - t0))
     return results
 
 
-def _run_child(inputs: Path, jobs, layout, limits: Limits, mode: str) -> list[Mask | StrategyError]:
+def _run_child(inputs: Path, jobs, layout, limits: Limits, mode: str, window) -> list[JobOutcome]:
     result_r, result_w = os.pipe()
     output_r, output_w = os.pipe()
     status_r, status_w = os.pipe()
+    args_r = -1  # bwrap's options (isolation.args_fd)
     scratch = None if mode == "bwrap" else Path(tempfile.mkdtemp(prefix=f"pruneboard-scratch-{os.getpid()}-"))
     cgroup = _make_cgroup(limits)
     try:
         with UidSlot(enabled=mode == "bwrap") as slot:
             where = INPUT if mode == "bwrap" else str(inputs)
             argv = [sys.executable, "-m", "evaluator.sandbox_child", where, str(result_w)]
-            env = child_environment("/scratch" if mode == "bwrap" else str(scratch))
             if mode == "bwrap":
-                command = bwrap_command(argv, inputs, env, uid=slot.uid,
-                                        scratch_bytes=limits.scratch_mib << 20, status_fd=status_w)
+                env = child_environment("/scratch", CHECKOUT)
+                command, args_r = args_fd(bwrap_command(argv, inputs, env, uid=slot.uid,
+                                                        scratch_bytes=limits.scratch_mib << 20,
+                                                        status_fd=status_w))
             else:
+                env = child_environment(str(scratch))
                 command = argv
             limiter = resource_limiter(limits, own_uid=slot.uid is not None, cgroup=cgroup,
                                        cpu_total=int(limits.cpu_seconds * len(jobs) + 2 * limits.startup_seconds))
             proc = subprocess.Popen(command, cwd=scratch or inputs, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=output_w, stderr=output_w, pass_fds=(result_w, status_w),
+                                    stdout=output_w, stderr=output_w,
+                                    pass_fds=(result_w, status_w) + ((args_r,) if args_r >= 0 else ()),
                                     start_new_session=True, preexec_fn=limiter)
-            for fd in (result_w, output_w, status_w):
-                os.close(fd)
-            result_w = output_w = status_w = -1
-            watch = Watch(proc, result_r, output_r, list(jobs), layout, limits, cgroup)
+            for fd in (result_w, output_w, status_w, args_r):
+                if fd >= 0:
+                    os.close(fd)
+            result_w = output_w = status_w = args_r = -1
+            watch = Watch(proc, result_r, output_r, list(jobs), layout, limits, cgroup, window)
             results = watch.run()
             if mode == "bwrap":
                 _check_bwrap_started(status_r, watch)
-            return results
+            return [JobOutcome(r, s) for r, s in zip(results, watch.seconds)]
     finally:
-        for fd in (result_r, output_r, status_r, result_w, output_w, status_w):
+        for fd in (result_r, output_r, status_r, result_w, output_w, status_w, args_r):
             if fd >= 0:
                 os.close(fd)
         if cgroup is not None:
@@ -213,6 +247,7 @@ def limits_report() -> str:
     """One line for the worker's start-up log: how sandbox limits are enforced here."""
     problem = cgroup_problem()
     if problem is None:
-        return "sandbox limits: one cgroup per sandbox (memory with scratch, processes, CPU)"
+        return "sandbox limits: one cgroup per sandbox (memory with scratch and memfds, processes, CPU)"
     return (f"sandbox limits: no cgroup can be made here ({problem}); falling back to "
-            "per-process rlimits (memory as address space per process, processes per sandbox uid)")
+            "per-process rlimits (memory as address space per process, memfds and tmpfs only per "
+            "file, processes per sandbox uid, CPU for the whole batch)")

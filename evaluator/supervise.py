@@ -2,6 +2,11 @@
 keep a bounded tail of what it printed, give each job its time and CPU budget, and decide by
 itself, from what it saw (its own clock, the cgroup's counters, the exit status and rusage),
 whether a limit was hit. Nothing the child claims about limits is believed.
+
+Jobs run one after the other: a job's clock and CPU count start when the job before it answered
+(the first's when the file loaded), only the job being computed may answer (the channel refuses
+any other), and each job's seconds are its own. With a `window` (a worker's batch), no job is
+started whose whole budget could end past it: the jobs left are returned unstarted (None).
 """
 
 from __future__ import annotations
@@ -58,16 +63,21 @@ class Watch:
     layout: Layout
     limits: Limits
     cgroup: object = None  # evaluator.cgroups.Cgroup
+    window: float | None = None  # seconds after 'ready' within which a job may still start; None: no end
     results: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)  # per job: from its clock's start to its result, s
+    stopped: bool = False  # the window closed: the jobs left were not started (results None)
     output: bytearray = field(default_factory=bytearray)
     rusage: object = None  # the child's resource usage, once reaped (os.wait4)
 
     def run(self) -> list[Mask | StrategyError]:
         self.results = [None] * len(self.jobs)
+        self.seconds = [0.0] * len(self.jobs)
         reader = ChannelReader(self.layout, len(self.jobs))
         failure = self._watch(reader)
+        self.ended_at = time.monotonic()
         status, rusage = self._reap()
-        if failure is None and None in self.results:
+        if failure is None and None in self.results and not self.stopped:
             failure = self._ended(status, rusage)
         if failure is not None:
             self._fail_rest(failure)
@@ -82,7 +92,7 @@ class Watch:
         self._start_job(startup=True)
         exited_at = None
         try:
-            while selector.get_map() and None in self.results:
+            while selector.get_map() and None in self.results and not self.stopped:
                 for key, _ in selector.select(POLL_SECONDS):
                     data = _read(key.fd)
                     if data is None:
@@ -116,7 +126,12 @@ class Watch:
         """Start a job's clock and CPU count; before 'ready', the start-up budget's."""
         self.starting = startup
         seconds = self.limits.startup_seconds
-        self.deadline = time.monotonic() + (seconds if startup else self.limits.wall_seconds)
+        self.started_at = time.monotonic()
+        if startup:
+            self.ready_at = None
+        elif self.ready_at is None:
+            self.ready_at = self.started_at
+        self.deadline = self.started_at + (seconds if startup else self.limits.wall_seconds)
         self.cpu_budget = 2 * seconds if startup else self.limits.cpu_seconds
         self.base = Evidence.read(self.cgroup)
 
@@ -129,10 +144,11 @@ class Watch:
         return StrategyError(message, self.printed(), limit=kind)
 
     def _take(self, messages: list[tuple]) -> StrategyError | None:
+        """Results, which the reader accepts only for the job being computed, in order: each
+        job's clock starts when the one before it answered, and no message restarts another's."""
         for kind, job, value in messages:
             if kind == "ready":
-                if self.starting:
-                    self._start_job()
+                self._start_job()
                 continue
             if kind == "fatal":
                 message, traceback = value
@@ -143,8 +159,17 @@ class Watch:
                 message, traceback = value
                 limit = self._limit_seen(message)
                 self.results[job] = limit or StrategyError(message, traceback)
+            self.seconds[job] = time.monotonic() - self.started_at
+            if job + 1 < len(self.jobs) and self._window_closed():
+                self.stopped = True  # the jobs left wait for a batch of their own
+                return None
             self._start_job()
         return None
+
+    def _window_closed(self) -> bool:
+        """Whether the next job, given its whole budget, could end past the batch's window."""
+        return (self.window is not None
+                and time.monotonic() - self.ready_at + self.limits.wall_seconds > self.window)
 
     def _limit_seen(self, said: str = "") -> StrategyError | None:
         """A limit the cgroup saw hit since the current job started, if any."""
@@ -199,6 +224,8 @@ class Watch:
     def _fail_rest(self, failure: StrategyError) -> None:
         """The job that failed and every job after it get the same error, at once."""
         missing = [i for i, r in enumerate(self.results) if r is None]
+        if missing and not self.starting:
+            self.seconds[missing[0]] = self.ended_at - self.started_at
         if len(missing) < len(self.jobs) and missing:
             c, s = self.jobs[missing[0]]
             failure = StrategyError(f"{failure.message} (at compression {c:g}, seed {s}; the "

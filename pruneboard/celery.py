@@ -25,6 +25,23 @@ def set_torch_threads(**_) -> None:
         torch.set_num_threads(settings.PRUNEBOARD_TORCH_THREADS)
 
 
+@signals.worker_init.connect
+def check_and_clean_for_sandboxes(**_) -> None:
+    """Before any run: refuse to start with a sandbox memory limit the worker cannot give, and
+    remove the sandbox cgroups and temp folders a killed worker left (evaluator.hygiene)."""
+    import logging
+
+    from evaluator.hygiene import clean_stale, memory_problem
+
+    log = logging.getLogger("pruneboard.sandbox")
+    problem = memory_problem()
+    if problem is not None:
+        log.critical("worker not started: %s", problem)
+        raise SystemExit(f"worker not started: {problem}")  # Celery's signal catches Exception only
+    for path in clean_stale():
+        log.warning("removed %s, left by a worker process that died", path)
+
+
 @signals.worker_ready.connect
 def say_how_sandbox_limits_hold(**_) -> None:
     """Once at worker start: per-sandbox cgroups, or (where none can be made) the rlimit fallback."""
@@ -35,6 +52,20 @@ def say_how_sandbox_limits_hold(**_) -> None:
 
     level = logging.INFO if cgroup_problem() is None else logging.WARNING
     logging.getLogger("pruneboard.sandbox").log(level, limits_report())
+
+
+@signals.task_received.connect
+def note_the_message_is_held(request, **_) -> None:
+    """This worker holds a run's message (prefetched, or a retry counting down): the dispatcher
+    must not send it again while the worker lives (submissions.dispatch.message_received)."""
+    from submissions.dispatch import message_received
+
+    try:
+        message_received(request.name, request.args, request.hostname)
+    except Exception as exc:  # noqa: BLE001 - the database away: the message is only at risk of a duplicate
+        import logging
+
+        logging.getLogger("pruneboard.dispatch").warning("cannot note a received message: %s", exc)
 
 
 _worker_beat = None

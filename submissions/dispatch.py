@@ -156,11 +156,13 @@ def _send(items: list[Item]) -> int:
     sent = 0
     for item in items:
         model = Run if item.kind == "run" else Rerun
-        claimed = model.objects.filter(pk=item.pk, status="queued", queued_at__isnull=True).update(
-            queued_at=timezone.now())
+        fields = {"queued_at": timezone.now()}
+        if model is Run:
+            fields["worker_host"] = ""  # in the broker: no worker holds it (`message_received`)
+        claimed = model.objects.filter(pk=item.pk, status="queued", queued_at__isnull=True).update(**fields)
         if not claimed:
             continue  # another dispatcher sent it, or it was cancelled meanwhile
-        limit = get_benchmark(item.benchmark).time_limit_s
+        limit = get_benchmark(item.benchmark).task_seconds()  # covers the batch of masks, too
         task = f"submissions.tasks.{'run_evaluate' if item.kind == 'run' else 'rerun_evaluate'}"
         try:
             # no retrying here (an upload request may be the caller): the row waits for the next tick
@@ -184,18 +186,39 @@ def broker_count(queue: str) -> int:
                                                   auto_delete=False).message_count
 
 
+def message_received(task_name: str, args, hostname: str) -> None:
+    """A worker took a run's message from the broker (Celery's `task_received`, in the worker,
+    before the run starts: a prefetched message, or a retry waiting for its countdown): the run
+    row names the worker that holds it, so `runs_find_lost` does not count it lost while that
+    worker is alive."""
+    if task_name != "submissions.tasks.run_evaluate" or not args:
+        return
+    Run.objects.filter(pk=args[0], status=Run.Status.QUEUED, queued_at__isnull=False).update(
+        worker_host=hostname)
+
+
+def _held_by_live_workers():
+    """Sent runs whose message a live worker holds (`message_received`)."""
+    from .capabilities import live_workers
+
+    return _sent_runs().filter(worker_host__in=live_workers().values("hostname"))
+
+
 def runs_find_lost() -> int:
     """Rows the database says are in the broker, beyond what the broker holds, go back to
     waiting: the oldest first (the broker delivers in order, so what it still holds is the
-    newest). Only rows sent PRUNEBOARD_QUEUE_STALE_SECONDS ago or more, so that a message a
-    worker just took, and has not yet marked running, is not counted lost."""
+    newest). A message a live worker holds (reserved, unacknowledged, a retry counting down) is
+    not in the broker's count and is never counted lost; one held by a worker that stopped
+    reporting is. Only rows sent PRUNEBOARD_QUEUE_STALE_SECONDS ago or more, so that a message
+    a worker just took, and has not yet said so, is not counted lost."""
     stale = timezone.now() - timedelta(seconds=settings.PRUNEBOARD_QUEUE_STALE_SECONDS)
+    held_runs = _held_by_live_workers().values("pk")
     lost = 0  # only queues with a message old enough to be missed: the broker is asked rarely
     queues = set(_sent_runs().filter(queued_at__lt=stale).values_list("benchmark__queue", flat=True).distinct())
     queues |= set(_sent_reruns().filter(queued_at__lt=stale).values_list("run__benchmark__queue", flat=True)
                   .distinct())
     for queue in sorted(queues):
-        expected = _in_broker(queue)
+        expected = _in_broker(queue) - _held_by_live_workers().filter(benchmark__queue=queue).count()
         try:
             held = broker_count(queue)
         except Exception as exc:  # noqa: BLE001 - cannot tell; nothing can be sent now either
@@ -206,7 +229,7 @@ def runs_find_lost() -> int:
             continue
         old = sorted(
             [("run", pk, at) for pk, at in _sent_runs().filter(benchmark__queue=queue, queued_at__lt=stale)
-             .values_list("pk", "queued_at")]
+             .exclude(pk__in=held_runs).values_list("pk", "queued_at")]
             + [("rerun", pk, at) for pk, at in _sent_reruns().filter(
                 run__benchmark__queue=queue, queued_at__lt=stale).values_list("pk", "queued_at")],
             key=lambda r: r[2])[:missing]

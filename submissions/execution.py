@@ -6,7 +6,7 @@ import hashlib
 import os
 import stat
 import tempfile
-import time
+import uuid
 from collections import OrderedDict
 from pathlib import Path
 
@@ -15,15 +15,16 @@ from django.conf import settings
 from evaluator.benchmarks import get_benchmark
 from evaluator.limits import Limits
 from evaluator.runner import Context, RunFailed, calibration_batch, score_run
-from evaluator.sandbox import StrategyError, StrategySource, compute_masks
+from evaluator.sandbox import StrategyError, StrategySource, compute_jobs
 from evaluator.weights import WeightsError, find_weights, sha256_file
 
+from . import services
 from .models import Run, StrategyFile
 
 _contexts: dict[str, Context] = {}  # one per benchmark per worker process: data and weights load once
-# Masks computed ahead for the queued runs of one (submission, benchmark, file SHA-256), by
-# (compression, seed), each with its share of the sandbox's seconds; each is used once. A few
-# batches are kept, the least recent dropped.
+# Masks computed ahead for the queued runs of one (submission, benchmark, file SHA-256) that
+# this process's batch claimed, by (compression, seed), each with its own mask seconds; each is
+# used once. A few batches are kept, the least recent dropped.
 _batches: OrderedDict[tuple, dict[tuple[float, int], tuple[object, float]]] = OrderedDict()
 _BATCHES_KEPT = 4
 
@@ -69,12 +70,10 @@ def strategy_source(run: Run) -> StrategySource:
 def evaluate_run(run: Run, should_stop=None, batch: bool = True) -> dict:
     """The evaluator's record for this run; RunFailed when the run cannot produce one.
 
-    batch: an uploaded strategy's masks are computed in one sandbox for this run and every
-    other run of its submission on its benchmark still queued, as the CLI does; this worker
-    keeps the others' masks for when their own tasks arrive (each run is still started,
-    leased, scored and recorded on its own). A job that failed in the batch is not kept: its
-    run computes it again alone, and records its own error and limit. batch=False (a
-    reproducibility re-run): this run's masks alone, from scratch."""
+    batch: an uploaded strategy's masks are computed in one sandbox for this run and the other
+    runs of its submission on its benchmark still queued that no other batch claimed, as the
+    CLI does (`_masks_for`); each run is still started, leased, scored and recorded on its own.
+    batch=False (a reproducibility re-run): this run's masks alone, from scratch."""
     ctx = context_for(run.benchmark.name)
     source = strategy_source(run)
     masks, seconds = _masks_for(run, ctx, source, batch)
@@ -89,7 +88,15 @@ def evaluate_run(run: Run, should_stop=None, batch: bool = True) -> dict:
     return record
 
 
-def _masks_for(run: Run, ctx: Context, source: StrategySource, batch: bool):
+def _masks_for(run: Run, ctx: Context, source: StrategySource, batch: bool) -> tuple:
+    """(masks or StrategyError, this job's own mask seconds) for the run.
+
+    Every job of a submission is attempted once: the batch is this run's job (first, with its
+    whole budget) and the queued siblings it claims in the database (`services.batch_claim`;
+    a sibling another worker's batch holds is not computed again here). A sibling that failed
+    in the batch is recorded as that run's failure at once; one the batch's window left
+    unstarted is given back; the masks of the others wait here for their run's task. A run whose
+    masks another process holds computes them alone."""
     job = (run.compression, run.seed)
     if source.baseline or not batch:  # baselines: trusted, computed in this process, no sandbox
         return _compute(ctx, source, [job])[0]
@@ -98,27 +105,35 @@ def _masks_for(run: Run, ctx: Context, source: StrategySource, batch: bool):
     if job in kept:
         _batches.move_to_end(key)
         return kept.pop(job)
-    siblings = (Run.objects.filter(submission_id=run.submission_id, benchmark_id=run.benchmark_id,
-                                   status=Run.Status.QUEUED).exclude(pk=run.pk)
-                .order_by("seed", "compression").values_list("compression", "seed"))
-    jobs = [job] + [sibling for sibling in siblings if sibling != job]
-    results = dict(zip(jobs, _compute(ctx, source, jobs)))
-    mine = results.pop(job)
-    _batches[key] = {j: m for j, m in results.items() if not isinstance(m[0], StrategyError)}
+    limits = Limits.from_environment(ctx.benchmark.mask_seconds)
+    claim = uuid.uuid4().hex
+    siblings = services.batch_claim(run, claim=claim, seconds=ctx.benchmark.task_seconds())
+    outcomes = _compute(ctx, source, [job] + [(c, s) for _, c, s in siblings], window=limits.window)
+    mine, kept, failed, unstarted = outcomes[0], {}, [], []
+    for (pk, c, s), (result, seconds) in zip(siblings, outcomes[1:]):
+        if result is None:
+            unstarted.append(pk)
+        elif isinstance(result, StrategyError):
+            error = RunFailed(result.message, result.traceback, limit=result.limit)  # redacted
+            failed.append((pk, error.message, error.traceback, error.limit))
+        else:
+            kept[(c, s)] = (result, seconds)
+    services.batch_release(unstarted, claim=claim)
+    services.batch_record_failures(run.submission, failed, claim=claim)
+    _batches[key] = {**_batches.get(key, {}), **kept}
     _batches.move_to_end(key)
     while len(_batches) > _BATCHES_KEPT:
         _batches.popitem(last=False)
     return mine
 
 
-def _compute(ctx: Context, source: StrategySource, jobs: list[tuple[float, int]]) -> list[tuple]:
-    """One sandbox (or, for a baseline, this process) for all the jobs: per job, its masks (or
-    StrategyError) and its share of the seconds, as the CLI's sweep charges it (`time_masks_s`)."""
-    t0 = time.perf_counter()
+def _compute(ctx: Context, source: StrategySource, jobs: list[tuple[float, int]],
+             window: float | None = None) -> list[tuple]:
+    """One sandbox (or, for a baseline, this process) for the jobs: per job, its masks (a
+    StrategyError, or None where `window` closed before it started) and its own seconds."""
     calibration = {seed: calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, seed)
                    for seed in sorted({seed for _, seed in jobs})}
-    outputs = compute_masks(source, model_name=ctx.benchmark.model, num_classes=ctx.splits.num_classes,
+    outcomes = compute_jobs(source, model_name=ctx.benchmark.model, num_classes=ctx.splits.num_classes,
                             state_dict=ctx.state_dict, calibration=calibration, jobs=jobs,
-                            limits=Limits.from_environment(ctx.benchmark.mask_seconds))
-    share = (time.perf_counter() - t0) / max(len(jobs), 1)
-    return [(output, share) for output in outputs]
+                            limits=Limits.from_environment(ctx.benchmark.mask_seconds), window=window)
+    return [(outcome.result, outcome.seconds) for outcome in outcomes]

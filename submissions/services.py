@@ -266,8 +266,9 @@ def _lease_seconds() -> int:
 def run_start(run_id: int, *, host: str) -> tuple[Run, str] | None:
     """Take the run's lease and mark it running: returns (run, lease token), or None when there
     is nothing to do: the run is final, another worker holds a live lease on it (a duplicate
-    delivery), its submission was cancelled, or another of its jobs on the benchmark hit a
-    sandbox limit (the run fails at once with that limit, no sandbox started)."""
+    delivery), its submission was cancelled, another of its jobs on the benchmark hit a
+    sandbox limit (the run fails at once with that limit, no sandbox started), or it was
+    started PRUNEBOARD_MAX_ATTEMPTS times already (it fails as the platform's)."""
     now = timezone.now()
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("submission", "benchmark").get(pk=run_id)
@@ -280,13 +281,21 @@ def run_start(run_id: int, *, host: str) -> tuple[Run, str] | None:
             run.save(update_fields=["status"])
             return None
         tripped = _limit_tripped_by_sibling(run)
-        if tripped is None:
+        spent = tripped is None and run.attempt >= settings.PRUNEBOARD_MAX_ATTEMPTS
+        if spent:  # however it came back (the reaper, a retry, a duplicate message): no more starts
+            run.status, run.finished, run.user_error = Run.Status.FAILED, now, False
+            run.error = (f"platform failure: the run was started {run.attempt} times without a "
+                         f"result (not charged to you)")
+            run.lease_token, run.lease_expires = "", None
+            run.save(update_fields=["status", "finished", "user_error", "error", "lease_token",
+                                    "lease_expires"])
+        elif tripped is None:
             token = _lease_take(run, host=host, now=now)
         else:
             run.status, run.finished, run.user_error = Run.Status.FAILED, now, True
             run.error, run.limit_hit = _sibling_hit_limit(tripped), tripped.limit_hit
             run.save(update_fields=["status", "finished", "user_error", "error", "limit_hit"])
-    if tripped is not None:
+    if tripped is not None or spent:
         submission_refresh(run.submission)
         return None
     return run, token
@@ -340,6 +349,44 @@ def _fail_queued_siblings(run: Run) -> int:
                     lease_token="", lease_expires=None))
 
 
+# A batch: the sandbox of one run's task computes the masks of the run's queued siblings too
+# (submissions.execution). Its claim on them is the siblings' `lease_token` (the batch's own,
+# while they are still queued; `run_start` replaces it with the run's lease) until
+# `lease_expires`: no other batch computes them meanwhile.
+
+def batch_claim(run: Run, *, claim: str, seconds: int) -> list[tuple[int, float, int]]:
+    """Claim `run`'s queued siblings (same submission and benchmark) that no live batch holds,
+    for `seconds`; returns them as (pk, compression, seed), by seed then compression."""
+    now = timezone.now()
+    siblings = Run.objects.filter(submission_id=run.submission_id, benchmark_id=run.benchmark_id,
+                                  status=Run.Status.QUEUED).exclude(pk=run.pk)
+    siblings.filter(Q(lease_token="") | Q(lease_expires__isnull=True) | Q(lease_expires__lt=now)).update(
+        lease_token=claim, lease_expires=now + timedelta(seconds=seconds))
+    return list(siblings.filter(lease_token=claim).order_by("seed", "compression")
+                .values_list("pk", "compression", "seed"))
+
+
+def batch_release(run_ids, *, claim: str) -> int:
+    """Give back the claim on runs the batch did not compute (its window closed first)."""
+    return Run.objects.filter(pk__in=list(run_ids), status=Run.Status.QUEUED, lease_token=claim).update(
+        lease_token="", lease_expires=None)
+
+
+def batch_record_failures(submission: Submission, failures, *, claim: str) -> int:
+    """Record each (run id, message, traceback, limit) as the failure of that queued run, the
+    submitter's: its job failed in a batch, so no task computes it again (the run's own task
+    finds it final). Returns how many were recorded."""
+    now, recorded = timezone.now(), 0
+    for pk, message, traceback, limit in failures:
+        recorded += Run.objects.filter(pk=pk, status=Run.Status.QUEUED, lease_token=claim).update(
+            status=Run.Status.FAILED, finished=now, user_error=True, error=message,
+            traceback=traceback, limit_hit=limit, lease_token="", lease_expires=None)
+    if recorded:
+        log.info("submission %s: %s run(s) failed in another run's batch", submission.pk, recorded)
+        submission_refresh(submission)
+    return recorded
+
+
 def run_heartbeat(run_id: int, token: str) -> bool:
     """Renew the lease; False when the worker should stop: it lost the lease (the reaper gave
     the run to another worker) or the submission was cancelled."""
@@ -383,7 +430,7 @@ def runs_reap() -> dict:
                 run.save(update_fields=["status", "lease_token", "queued_at"])
                 requeued += 1
         for rerun in Rerun.objects.filter(status=Rerun.Status.QUEUED, started__isnull=False).select_related("run__benchmark"):
-            limit = get_benchmark(rerun.run.benchmark.name).time_limit_s + _lease_seconds()
+            limit = get_benchmark(rerun.run.benchmark.name).task_seconds() + _lease_seconds()
             if rerun.started < now - timedelta(seconds=limit):
                 requeued += Rerun.objects.filter(pk=rerun.pk, started=rerun.started).update(
                     started=None, queued_at=None)

@@ -10,6 +10,7 @@ errors (the database or broker gone for a moment, a bug) are retried with expone
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
@@ -49,8 +50,13 @@ def run_evaluate(self, run_id: int) -> None:
         _record(self, services.run_record_failure, run=run, token=token, user_error=False,
                 message=redact(f"platform error: {exc}"))
         raise
+    except SoftTimeLimitExceeded:  # the run outlived its task's limit: a retry would too
+        _record(self, services.run_record_failure, run=run, token=token, user_error=False,
+                message="platform error: the run took longer than its task's time limit "
+                        "(not charged to you)")
     except Exception as exc:  # the platform's fault (a database blip, missing data, a bug)
-        if self.request.retries < settings.PRUNEBOARD_TASK_RETRIES:
+        if (self.request.retries < settings.PRUNEBOARD_TASK_RETRIES
+                and run.attempt < settings.PRUNEBOARD_MAX_ATTEMPTS):
             log.warning("run %s: platform error, retrying: %r", run_id, exc)
             _release(run.pk, token)
             raise _retry(self, exc)
@@ -73,7 +79,8 @@ def _release(run_id: int, token: str) -> None:
     is a message in the broker (`queued_at`), which the dispatcher sends again if it is lost."""
     try:
         Run.objects.filter(pk=run_id, lease_token=token, status=Run.Status.RUNNING).update(
-            status=Run.Status.QUEUED, lease_token="", lease_expires=None, queued_at=timezone.now())
+            status=Run.Status.QUEUED, lease_token="", lease_expires=None, queued_at=timezone.now(),
+            worker_host="")  # in the broker until a worker takes the retry (dispatch.message_received)
     except DatabaseError:
         pass  # the lease expires by itself; the reaper re-queues the run
 

@@ -52,6 +52,7 @@ class Case:
     limit: str = ""  # the limit the parent must record
     settings: dict = field(default_factory=dict)  # PRUNEBOARD_SANDBOX_* for this case
     root_only: bool = False  # needs a root worker (uid slots, cgroups)
+    compressions: tuple = (2,)  # the CLI's jobs (seed 0); the worker's batch is the benchmark's 21
 
     def source(self, secret: Path, token: str) -> str:
         body = textwrap.dedent(self.body).replace("{secret}", str(secret)).replace("{token}", token)
@@ -148,6 +149,15 @@ CASES = [
     ''', "ran out of memory (limit 1 GiB", "memory",
          {"PRUNEBOARD_SANDBOX_MEMORY_MB": "1024", "PRUNEBOARD_SANDBOX_SCRATCH_MB": "4096",
           "PRUNEBOARD_SANDBOX_FILE_MB": "4096"}, root_only=True),
+    Case("memfds-count-toward-memory", '''
+        def attack(self):
+            held, block = [], b"x" * (16 << 20)
+            for i in range(24):  # 1.5 GiB in memfds of 64 MiB, each under the file limit: nobody's RSS
+                fd = os.memfd_create(f"hoard-{i}")
+                for _ in range(4):
+                    os.write(fd, block)
+                held.append(fd)
+    ''', "ran out of memory (limit 1 GiB", "memory", {"PRUNEBOARD_SANDBOX_MEMORY_MB": "1024"}, root_only=True),
     # Reports
     Case("eight-megabyte-exception", '''
         def attack(self):
@@ -197,9 +207,24 @@ CASES = [
             send(json.dumps({"kind": "masks", "job": 999, "bytes": 1}).encode() + b"\\n")
             time.sleep(30)
     ''', "sent a message for job '999'; there are"),
+    Case("forged-results-for-other-jobs", '''
+        import threading
+        def attack(self):
+            if self.compression != 2 or self.seed != 0:
+                return
+            jobs = len(json.load(open("/input/job.json"))["jobs"])
+            def forge():  # one forged error a budget, for the last job down: each used to restart the clock
+                for job in range(jobs - 1, 0, -1):
+                    report = json.dumps({"message": "forged", "traceback": ""}).encode()
+                    send(json.dumps({"kind": "error", "job": job, "bytes": len(report)}).encode() + b"\\n" + report)
+                    time.sleep(2.5)
+            threading.Thread(target=forge, daemon=True).start()
+            time.sleep(12)
+    ''', "while job 0 was being computed; results come in order, one per job",
+         settings={"PRUNEBOARD_SANDBOX_TIMEOUT": "3"}, compressions=(2, 4, 8)),
     Case("garbage-on-every-inherited-pipe", '''
         def attack(self):
-            for fd in range(3, 256):  # the result channel, and whatever else was inherited
+            for fd in range(3, 256):  # the result channel, and whatever else was inherited (bwrap's status pipe)
                 try:
                     os.set_blocking(fd, False)
                     os.write(fd, b'{"child-pid": 1}\\n' + b"x" * 4096)
@@ -262,17 +287,28 @@ CASES = [
                     found.append(type(exc).__name__)
             raise RuntimeError(f"read: {found}")
     ''', "read: ["),
-    Case("server-paths-in-proc", '''
+    Case("read-the-parents-command-line-and-mounts", '''
         import base64
-        def attack(self):
-            found = {}  # the parent's command line and the mount table, encoded past the redaction
-            for path in ["/proc/1/cmdline", "/proc/self/mountinfo", "/proc/self/cmdline", "/proc/1/environ"]:
+        def attack(self):  # base64 would carry a path past the redaction of messages
+            found = []
+            for path in ["/proc/1/cmdline", "/proc/self/mountinfo"]:
                 try:
-                    found[path] = base64.b64encode(open(path, "rb").read()).decode()
-                except OSError:
-                    pass
-            raise RuntimeError(f"proc read: {found}; cpuinfo: {len(open('/proc/cpuinfo').read()) > 0}")
-    ''', "proc read: {}; cpuinfo: True"),
+                    found.append(base64.b64encode(open(path, "rb").read()).decode()[:200])
+                except OSError as exc:
+                    found.append(type(exc).__name__)
+            raise RuntimeError(f"proc: {found}")
+    ''', "proc: ['FileNotFoundError', 'FileNotFoundError']"),
+    Case("look-for-the-digits-anywhere", '''
+        def attack(self):
+            found = []
+            roots = [p for p in sys.path if p] + ["/usr", "/opt", "/root", "/work", "/srv", "/home"]
+            for root in roots:
+                for folder, dirs, files in os.walk(root):
+                    found += [os.path.join(folder, f) for f in files
+                              if f.startswith(("digits", "mnist"))  # data, not code (torch ships mnist.h)
+                              and f.endswith((".csv", ".gz", ".npz", ".npy", ".pkl", ".rst", "-ubyte", ".json"))]
+            raise RuntimeError(f"digits files: {sorted(set(found))}")
+    ''', "digits files: []"),
     Case("write-into-the-inputs", '''
         def attack(self):
             outcomes = []

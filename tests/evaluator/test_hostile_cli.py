@@ -13,9 +13,9 @@ pytestmark = needs_bwrap()
 secret = secret_fixture()
 
 
-def cli_run(path, out_csv):
-    return main(["run", "--benchmark", "digits-mlp", "--strategy", str(path), "--compressions", "2",
-                 "--seeds", "0", "--out", str(out_csv)])
+def cli_run(path, out_csv, compressions=(2,)):
+    return main(["run", "--benchmark", "digits-mlp", "--strategy", str(path),
+                 "--compressions", ",".join(str(c) for c in compressions), "--seeds", "0", "--out", str(out_csv)])
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +36,14 @@ def test_the_cli_fails_each_attack_cleanly_and_keeps_the_host_intact(case, warm,
     leftovers, rss = host_leftovers(), peak_rss_mb()
 
     with case_context(case):
-        code = cli_run(path, out_csv)
+        code = cli_run(path, out_csv, case.compressions)
     out, err = capsys.readouterr()
 
     everything = out + err + (out_csv.read_text() if out_csv.exists() else "")
     assert TOKEN not in everything
     if case.expect:
         assert code == 1, err
-        [failed] = [line for line in err.splitlines() if line.startswith("FAILED hostile")]
+        failed, *_ = [line for line in err.splitlines() if line.startswith("FAILED hostile")]
         assert case.expect in failed
         assert len(failed.encode()) < MESSAGE_BYTES + 64
         assert len(err.encode()) < 24_000

@@ -140,3 +140,49 @@ def test_a_heartbeat_that_loses_its_lease_tells_the_evaluation_to_stop():
                 break
             __import__("time").sleep(0.05)
     assert beat.should_stop() and renew.call_count == 3
+
+
+def test_a_run_is_never_started_more_often_than_the_configured_attempts(run, settings, quick_evaluation):
+    settings.PRUNEBOARD_MAX_ATTEMPTS = 3
+    Run.objects.filter(pk=run.pk).update(attempt=3)  # a duplicate message after the last retry
+    tasks.run_evaluate.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED and run.attempt == 3 and not run.user_error
+    assert "started 3 times" in run.error and quick_evaluation.call_count == 0
+
+
+def test_a_platform_error_on_the_last_attempt_is_recorded_not_retried(run, settings):
+    settings.PRUNEBOARD_MAX_ATTEMPTS, settings.PRUNEBOARD_TASK_RETRIES = 2, 5
+    with mock.patch.object(tasks, "evaluate_run", side_effect=OperationalError("gone")) as evaluate:
+        tasks.run_evaluate.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert evaluate.call_count == 2 and run.attempt == 2
+    assert run.status == Run.Status.FAILED and not run.user_error
+
+
+def test_a_run_past_its_tasks_soft_time_limit_is_recorded_once_and_not_retried(run):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    with mock.patch.object(tasks, "evaluate_run", side_effect=SoftTimeLimitExceeded()) as evaluate:
+        tasks.run_evaluate.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert evaluate.call_count == 1 and run.attempt == 1
+    assert run.status == Run.Status.FAILED and not run.user_error
+    assert "longer than its task's time limit" in run.error and "SoftTimeLimitExceeded" not in run.error
+
+
+def test_a_message_a_live_worker_holds_is_never_sent_again(run, submission, settings):
+    from pruneboard.celery import note_the_message_is_held
+    from submissions import capabilities, dispatch
+
+    capabilities.worker_heartbeat(hostname="cpu@w1", queues=["cpu"], device="cpu", capabilities={})
+    submission.runs.exclude(pk=run.pk).update(status=Run.Status.CANCELLED)
+    old = timezone.now() - timedelta(minutes=5)
+    Run.objects.filter(pk=run.pk).update(queued_at=old)  # sent long ago
+    request = mock.Mock(args=[run.pk], hostname="cpu@w1")
+    request.name = "submissions.tasks.run_evaluate"
+    note_the_message_is_held(request=request)  # the worker took it: a retry counting down, or prefetched
+    with mock.patch.object(dispatch, "broker_count", return_value=0):
+        assert dispatch.runs_find_lost() == 0
+        Run.objects.filter(pk=run.pk).update(worker_host="cpu@gone")  # held by a worker that died
+        assert dispatch.runs_find_lost() == 1

@@ -64,3 +64,86 @@ def test_the_worker_fails_each_attack_as_the_submitters_error_and_keeps_the_host
         assert run.status == Run.Status.FINISHED, run.error
     assert peak_rss_mb() - rss < WORKER_RSS_BUDGET_MB
     assert host_leftovers() - leftovers == set()
+
+
+BATCH_ABUSE = '''
+import time
+from evaluator.pruning import GlobalMagWeight
+
+answered = []
+
+
+class BatchAbuse(GlobalMagWeight):
+    def model_masks(self):
+        if not answered:  # the first job of this sandbox: the one its run is for
+            answered.append(True)
+            return super().model_masks()
+        time.sleep({sleep})
+        {then}
+'''
+
+
+@pytest.fixture
+def timed_tasks():
+    """Each run's task through the real sandbox, its wall time and the sandbox starts counted;
+    scoring stood in for (these tests are about the masks' time)."""
+    import time
+    from unittest import mock
+
+    import evaluator.sandbox as sandbox
+    from submissions import execution
+    from tests.web.factories import make_record
+
+    starts, seconds = [], []
+    real = sandbox._run_child
+
+    def counted(inputs, jobs, *args, **kwargs):
+        starts.append(len(jobs))
+        return real(inputs, jobs, *args, **kwargs)
+
+    def run_all(submission):
+        for run in submission.runs.order_by("seed", "compression"):
+            began = time.monotonic()
+            tasks.run_evaluate.apply(args=[run.pk])
+            seconds.append(time.monotonic() - began)
+
+    execution._batches.clear()
+    with mock.patch.object(sandbox, "_run_child", side_effect=counted), \
+            mock.patch.object(execution, "score_run", side_effect=lambda ctx, source, c, s, masks, **kw:
+                              make_record(compression=c, seed=s)):
+        yield run_all, starts, seconds
+    execution._batches.clear()
+
+
+def test_a_strategy_that_fails_every_sibling_just_under_the_budget_costs_each_job_once(
+        alice, benchmarks, strategy_upload, monkeypatch, timed_tasks):
+    run_all, starts, seconds = timed_tasks
+    monkeypatch.setenv("PRUNEBOARD_SANDBOX_TIMEOUT", "1.5")
+    upload = strategy_upload(BATCH_ABUSE.format(sleep=1.0, then='raise RuntimeError("not this one")').encode(),
+                             "abuse.py")
+    submission, _ = services.submission_create(user=alice, upload=upload, name="Abuse",
+                                               benchmarks=[benchmarks["digits-mlp"]])
+    run_all(submission)
+    assert starts == [21]  # one sandbox; each job attempted once (it was 21 + 20 + ... + 1 = 231)
+    failed = submission.runs.filter(status=Run.Status.FAILED)
+    assert failed.count() == 20 and all(r.user_error and "not this one" in r.error for r in failed)
+    assert sum(seconds) < 21 * 1.5 + 30  # at most each job's budget once, plus one start
+
+
+def test_an_honest_slow_strategy_finishes_every_run_and_each_task_stays_within_its_window(
+        alice, benchmarks, strategy_upload, monkeypatch, timed_tasks):
+    from evaluator.limits import Limits
+
+    run_all, starts, seconds = timed_tasks
+    monkeypatch.setenv("PRUNEBOARD_SANDBOX_TIMEOUT", "2")
+    monkeypatch.setenv("PRUNEBOARD_SANDBOX_BATCH_SECONDS", "6")
+    upload = strategy_upload(BATCH_ABUSE.format(sleep=1.0, then="return super().model_masks()").encode(),
+                             "slow.py")
+    submission, _ = services.submission_create(user=alice, upload=upload, name="Slow",
+                                               benchmarks=[benchmarks["digits-mlp"]])
+    run_all(submission)
+    assert {r.status for r in submission.runs.all()} == {Run.Status.FINISHED}
+    assert sum(starts[1:]) < sum(starts) and 3 <= len(starts) <= 8  # batches cut by the window
+    limits = Limits.from_environment()
+    assert max(seconds) < limits.startup_seconds + limits.window  # a turn is bounded in time
+    assert max(seconds) < 6 + 15
