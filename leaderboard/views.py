@@ -149,7 +149,7 @@ def method_detail(request, slug, version=None):
     return render(request, "leaderboard/method.html", {
         "method": method, "submission": submission, "versions": versions, "version": version,
         "code": selectors.method_code(submission=submission), "charts": charts, "runs": runs,
-        "twins": selectors.mask_twin_summary(twins=twins),
+        "twins": selectors.mask_twin_lines(summary=selectors.mask_twin_summary(twins=twins)),
         "done": sum(1 for r in runs if r.status in Run.FINAL), "total": len(runs),
         "is_owner": is_owner,
         # the form enters the latest version: offered on the method's page, not an older version's

@@ -55,7 +55,8 @@ def submission_detail(request, pk: int):
     ctx = {"submission": submission, "method": submission.method, "progress": _progress(submission),
            "benchmarks": submission.benchmarks.all(), "show_errors": show_errors,
            "failed_runs": selectors.submission_failed_runs(submission=submission) if show_errors else [],
-           "twins": board.mask_twin_summary(twins=board.run_mask_twins(runs=submission.runs.all()))}
+           "twins": board.mask_twin_lines(summary=board.mask_twin_summary(
+               twins=board.run_mask_twins(runs=submission.runs.all())))}
     return render(request, "submissions/submission.html", ctx)
 
 
