@@ -15,4 +15,5 @@ urlpatterns = [
     path("m/<slug:slug>/edit/", views.method_edit, name="method-edit"),
     path("m/<slug:slug>/enter/", views.method_enter, name="method-enter"),
     path("m/<slug:slug>/code.py", views.method_code, name="method-code"),
+    path("m/<slug:slug>/v/<int:version>/code.py", views.method_code, name="method-version-code"),
 ]

@@ -202,13 +202,17 @@ def method_enter(request, slug):
     return redirect(submission)
 
 
-def method_code(request, slug):
-    """The latest submission's file as plain text: shown, never executed by the browser."""
+def method_code(request, slug, version=None):
+    """The file of the latest version (or of `version`) as plain text: shown, never executed by
+    the browser."""
     method = get_object_or_404(selectors.methods_visible_to(user=request.user), slug=slug)
-    code = selectors.method_code(submission=selectors.method_latest_submission(method=method))
+    submission = (selectors.method_latest_submission(method=method) if version is None
+                  else method.submissions.filter(version=version).first())
+    code = selectors.method_code(submission=submission)
     if code is None:
-        raise Http404("this method has no uploaded file")
+        raise Http404("this method has no uploaded file" if version is None else f"{method.name} has no file of version {version}")
     response = HttpResponse(code, content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="{method.slug}.py"'
+    name = method.slug if version is None else f"{method.slug}-v{version}"
+    response["Content-Disposition"] = f'inline; filename="{name}.py"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
