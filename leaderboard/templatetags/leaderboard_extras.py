@@ -14,7 +14,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-from leaderboard.charts import seeds_label
+from leaderboard.charts import measured, seeds_label
 
 register = template.Library()
 
@@ -90,12 +90,24 @@ def pct(value, digits: int = 1) -> str:
 @register.filter
 def times(value, digits=None) -> str:
     """A measured ratio (actual compression, speedup) to three significant digits: '3.98×',
-    '15.8×', '350×'; with `digits`, that many decimals. Missing or infinite -> '—'."""
+    '15.8×', '32.0×' (31.98: the zero is a digit), '350×'; with `digits`, that many decimals.
+    Missing or infinite -> '—'."""
     if _missing(value) or math.isinf(float(value)):
         return "—"
     if digits is not None:
         return f"{float(value):.{int(digits)}f}×"
-    return f"{float(value):.3g}×" if abs(float(value)) < 1000 else f"{float(value):,.0f}×"
+    return f"{measured(value)}×"
+
+
+@register.filter
+def count(value) -> str:
+    """A count with thousands separators: 151306 -> '151,306'; missing -> '—'."""
+    if _missing(value) or value == "":
+        return "—"
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 @register.filter
@@ -146,6 +158,7 @@ def ranking_cells(cells, seeds: int = 3) -> str:
         n = int(cell["n"])
         low = f"<sub>{seeds_label(n)}</sub>" if n < seeds else ""
         mean, _, std = mean_std(cell).partition(" ± ")
-        std = f'<span class="pm"> ± {std}</span>' if std else ""
+        # one seed has no spread: "± 0.0" would be false precision
+        std = f'<span class="pm"> ± {std}</span>' if std and n > 1 else ""
         html.append(f'<td class="num cell" title="{seeds_label(n)}" data-sort="{cell["mean"]:.6g}">{mean}{std}{low}</td>')
     return mark_safe("".join(html))

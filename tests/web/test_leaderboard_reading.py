@@ -148,7 +148,7 @@ def test_the_status_page_writes_the_same_notation_and_the_actual_compression(cli
     assert '<td class="num">4×</td>' in row and "×4" not in html
     assert '<td class="num" data-field="top1">98.3</td>' in row
     assert '<td class="num" data-field="actual_compression">3.98×</td>' in row
-    assert '<td class="num" data-field="speedup">3.5×</td>' in row
+    assert '<td class="num" data-field="speedup">3.50×</td>' in row  # three significant digits
 
 
 def test_hover_says_n_and_one_seed(benchmarks):
