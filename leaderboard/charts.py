@@ -227,11 +227,13 @@ def initially_shown(ranking: list[dict], *, entries: int = 10) -> set[int]:
     return builtin | set(top)
 
 
-def layer_bars(record: dict) -> list[dict]:
+def layer_bars(record: dict, parameters: dict | None = None) -> list[dict]:
     """A finished run's per-layer sparsity as bars, in the model's order: per prunable
     parameter its name, the share of its weights pruned and kept (in [0, 1]), and whether it
     collapsed (kept no weight). From the record's `layer_sparsity` and `collapsed_layers`
-    columns (JSON text in the CSV, docs/columns.md). A missing or malformed column gives []."""
+    columns (JSON text in the CSV, docs/columns.md). A missing or malformed column gives [].
+    `parameters` (evaluator.models.model_parameters): each bar also gets its `module` type
+    ("Linear") and `shape` ("512 × 64"), '' when unknown."""
     import json
 
     def parsed(name, kind):
@@ -249,6 +251,8 @@ def layer_bars(record: dict) -> list[dict]:
         if pruned is None:
             continue
         pruned = min(max(pruned, 0.0), 1.0)
+        module, shape = (parameters or {}).get(str(name), ("", ()))
         bars.append({"name": str(name), "pruned": pruned, "kept": 1.0 - pruned,
-                     "collapsed": str(name) in collapsed or pruned >= 1.0})
+                     "collapsed": str(name) in collapsed or pruned >= 1.0,
+                     "module": module, "shape": " × ".join(str(d) for d in shape)})
     return bars

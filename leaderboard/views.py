@@ -13,7 +13,7 @@ from submissions.capabilities import availability
 from submissions.models import Run
 
 from . import selectors, services, tables
-from .charts import accuracy_figures, initially_shown, layer_bars
+from .charts import accuracy_figures, initially_shown
 from .downloads import csv_response
 from .forms import EnterBenchmarksForm, MethodEditForm
 from .metadata import TAG_AXES
@@ -116,10 +116,11 @@ def run_detail(request, pk):
     the collapsed layers named, and a link to its CSV row."""
     run = get_object_or_404(selectors.runs_visible_to(user=request.user)
                             .select_related("benchmark", "submission__method"), pk=pk)
-    record = run.record or {}
+    layers = selectors.run_layers(run=run)
     return render(request, "leaderboard/run.html", {
-        "run": run, "method": run.submission.method, "record": record, "layers": layer_bars(record),
-        "collapsed": [bar["name"] for bar in layer_bars(record) if bar["collapsed"]],
+        "run": run, "submission": run.submission, "method": run.submission.method,
+        "record": run.record or {}, "layers": layers,
+        "collapsed": [bar for bar in layers if bar["collapsed"]],
     })
 
 
