@@ -114,6 +114,29 @@ class MethodDetailSerializer(MethodSerializer):
                 for s in method_versions(method=m)]
 
 
+class KeywordsField(serializers.Field):
+    """Keywords as a JSON list or a comma-separated string; from a form or multipart body, the
+    field's value as sent ("a, b"), or its values when repeated (a JSONField would parse the
+    form's text as JSON and refuse "a, b")."""
+
+    def get_value(self, dictionary):
+        from rest_framework.fields import empty
+        from rest_framework.utils import html
+
+        if html.is_html_input(dictionary):
+            if self.field_name not in dictionary:
+                return empty
+            values = dictionary.getlist(self.field_name)
+            return values[0] if len(values) == 1 else values
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
 class MethodUpdateSerializer(serializers.Serializer):
     """PATCH /api/methods/<slug>/ (its owner): any of these fields; `tags` a list of the fixed
     vocabulary (one per axis; [] clears them), `keywords` a list or a comma-separated string."""
@@ -127,7 +150,7 @@ class MethodUpdateSerializer(serializers.Serializer):
     code_url = serializers.CharField(required=False, allow_blank=True, max_length=200, validators=[])
     description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
     tags = serializers.ListField(child=serializers.CharField(), required=False)
-    keywords = serializers.JSONField(required=False)
+    keywords = KeywordsField(required=False)
     public = serializers.BooleanField(required=False)
 
     def validate_bibtex(self, value):
@@ -214,6 +237,9 @@ class SubmissionSerializer(serializers.ModelSerializer):
             counts[run.status] += 1
         full = privileged(self.context, submission)
         data["progress"] = {"done": sum(counts[s] for s in Run.FINAL), "total": len(runs), **counts}
+        from submissions.dispatch import queue_position  # what the status page shows
+
+        data["queue_position"] = queue_position(submission)
         data["runs"] = [self._run(run, full) for run in runs]
         if full:
             data["error"] = submission.error

@@ -8,6 +8,7 @@ urlpatterns = [
     path("s/<int:pk>/", views.submission_detail, name="submission"),
     path("s/<int:pk>/progress.json", views.submission_progress, name="submission-progress"),
     path("accounts/", views.my_submissions, name="my-submissions"),
+    path("accounts/token/", views.api_token, name="api-token"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"),
          name="login"),

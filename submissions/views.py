@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 
 from leaderboard import selectors as board
 
@@ -84,3 +85,16 @@ def signup(request):
 def my_submissions(request):
     submissions = selectors.submission_list_for_owner(user=request.user)
     return render(request, "submissions/my_submissions.html", {"submissions": submissions})
+
+
+@login_required
+@never_cache
+def api_token(request):
+    """The user's API token; POST renews it (the old one stops working)."""
+    from pruneboard.tokens import token_of, token_renew
+
+    if request.method == "POST":
+        token_renew(user=request.user)
+        messages.success(request, "Your API token is renewed: the old one no longer works.")
+        return redirect("api-token")
+    return render(request, "submissions/api_token.html", {"token": token_of(user=request.user)})
