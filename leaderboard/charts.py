@@ -154,14 +154,15 @@ def _columns(curves: pd.DataFrame, names: list[str]) -> list[tuple]:
 
 
 def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
-                     reference_top1: float | None = None) -> dict:
+                     reference_top1: float | None = None, waiting=()) -> dict:
     """Two figures from `benchmark_curves`: top-1 against compression and against theoretical
     speedup, one trace per method (its mean top-1 over seeds, ± the std as error bars; hover
     shows value, std and n). Baselines are muted and dashed, reference methods dark and solid,
     entries in colour-blind-safe hues. `shown`: method ids drawn at first;
     the others start as 'legendonly' (a click on the legend shows them). None: all drawn.
     `reference_top1` (in [0, 1]) draws the dense model's accuracy as a dotted line.
-    Each trace's `meta` is the method's slug."""
+    Each trace's `meta` is the method's slug. `waiting`: built-in methods (Method rows) with no
+    result yet, each an empty trace named "... no results yet", so the legend lists every one."""
     points: dict[int, list] = defaultdict(list)
     meta: dict[int, tuple] = {}
     for column, default in (("is_reference", False), ("effective_compression_mean", None),
@@ -209,6 +210,13 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
                            "customdata": [[r[2], seeds_label(r[3]), r[0], r[5]] for r in rows]})
         xs_c += compression
         xs_s += [s for s in speedup if s is not None]
+    for method in waiting:
+        style = _style(method_style_index(method.pk, method.slug, method.tier), method.tier)
+        empty = {"name": f"{_escape(method.name)} ({method.tier}): no results yet", "meta": method.slug,
+                 "x": [], "y": [], "line": style["line"], "marker": style["marker"],
+                 "legendrank": 2000 if method.tier == "baseline" else 1500}
+        by_compression.append(empty)
+        by_speedup.append(dict(empty))
     return {
         "compression": {"data": by_compression, "layout": _layout(
             _log2_axis("compression (parameters / nonzero)", xs_c),

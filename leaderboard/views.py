@@ -32,8 +32,10 @@ def _search(request) -> dict:
 def home(request):
     ctx = {"benchmarks": selectors.benchmark_summaries(), **_search(request)}
     found = availability()
+    fill = selectors.builtin_fill_in(benchmarks=[b["benchmark"] for b in ctx["benchmarks"]], scored_only=False)
     for b in ctx["benchmarks"]:
         b["availability"] = found.get(b["name"])
+        b["fill_in"] = fill[b["benchmark"].pk]
     if ctx["searching"]:
         s = ctx["search"]
         ctx["found"] = list(selectors.methods_search(
@@ -52,12 +54,17 @@ def benchmark_detail(request, name):
     done, total = selectors.benchmark_progress(benchmark=benchmark)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
     chosen, unknown = tables.compared(request.GET, ranking)
+    by = "speedup" if request.GET.get("by") == "speedup" else "compression"
+    # every baseline and reference method is drawn and listed, "no results yet" when it has none
+    waiting = selectors.builtin_methods_without_results(benchmark=benchmark, ranked_ids=[r["method_id"] for r in ranking])
     if chosen:  # compare: the charts draw only the chosen methods
         ids = {r["method_id"] for r in chosen}
         figures = accuracy_figures(curves[curves.method_id.isin(ids)], reference_top1=dense["value"])
     else:
-        figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"])
-    by = "speedup" if request.GET.get("by") == "speedup" else "compression"
+        figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"],
+                                   waiting=waiting)
+    # the speedup ranking reads every compression, the compression ranking those above 1x
+    fill_in = selectors.builtin_fill_in(benchmarks=[benchmark], scored_only=by == "compression")[benchmark.pk]
     table = selectors.benchmark_speedup_ranking(ranking=ranking) if by == "speedup" else ranking
     search = _search(request)
     if search["searching"]:  # the rows that match, with their ranks on the whole board
@@ -90,6 +97,7 @@ def benchmark_detail(request, name):
         "sort": tables.sort_links(request.GET, benchmark.compressions, column, descending),
         "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
+        "fill_in": fill_in, "waiting": waiting,
         "by_links": carried["by"], "at_kept": carried["at"],
     }, status=400 if at_error else 200)
 
@@ -97,7 +105,7 @@ def benchmark_detail(request, name):
 def overview(request):
     by = "speedup" if request.GET.get("by") == "speedup" else "compression"
     return render(request, "leaderboard/overview.html",
-                  {"by": by, **selectors.benchmarks_overview(by=by)})
+                  {"by": by, **selectors.benchmarks_overview(by=by, provisional=True)})
 
 
 def benchmark_csv(request, name):

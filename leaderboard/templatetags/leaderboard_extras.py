@@ -162,3 +162,35 @@ def ranking_cells(cells, seeds: int = 3) -> str:
         std = f'<span class="pm"> ± {std}</span>' if std and n > 1 else ""
         html.append(f'<td class="num cell" title="{seeds_label(n)}" data-sort="{cell["mean"]:.6g}">{mean}{std}{low}</td>')
     return mark_safe("".join(html))
+
+
+@register.filter
+def duration(seconds) -> str:
+    """Seconds as a reader reads an ETA: 'under a minute', 'about 12 min', 'about 2 h 5 min'."""
+    if _missing(seconds):
+        return "—"
+    minutes = round(float(seconds) / 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"about {minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"about {hours} h {minutes} min" if minutes else f"about {hours} h"
+
+
+@register.filter
+def fill_in_eta(fill) -> str:
+    """A FillIn's time to go, or why it is unknown."""
+    if fill.eta_s is not None:
+        worker = "worker" if fill.workers == 1 else "workers"
+        return (f"{duration(fill.eta_s)} to go ({fill.missing:,} runs × {measured(fill.median_run_s)} s, "
+                f"the median of the finished runs, ÷ {fill.workers} live {worker})")
+    if not fill.workers:
+        return "no time to go known: no live worker of its queue"
+    return "no time to go known until a run finishes"
+
+
+@register.filter
+def zip_with(values, others) -> list[tuple]:
+    """Pairs of two lists, for a loop over both: {% for a, b in xs|zip_with:ys %}."""
+    return list(zip(values or [], others or []))

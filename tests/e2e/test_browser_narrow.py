@@ -56,7 +56,7 @@ def test_every_page_type_fits_a_phone(live_server, site, browser, client):  # no
              "compare": "/b/digits-mlp/?compare=reference-snip,baseline-random",
              "speedup": "/b/digits-mlp/?by=speedup&at=4", "method": f"/m/{slug}/",
              "version": f"/m/{slug}/v/1/", "edit": f"/m/{slug}/edit/", "run": f"/r/{run.pk}/",
-             "status": f"/s/{submission.pk}/", "submit": "/submit/", "mine": "/accounts/",
+             "status": f"/s/{submission.pk}/", "submit": "/submit/", "mine": "/accounts/", "token": "/accounts/token/",
              "builtin": "/m/baseline-random/"}
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     widths, wide = {}, {}
