@@ -87,6 +87,9 @@ class Method(models.Model):
     schedule = _tag_field("schedule")
     keywords = models.CharField(max_length=500, blank=True,
                                 help_text="free keywords, normalized to 'a, b, c' (lower case)")
+    counted_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the version the leaderboards count, on each benchmark where it is "
+                                         "complete (its owner's choice); empty: the latest complete version")
 
     class Meta:
         ordering = ["created", "id"]

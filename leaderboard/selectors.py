@@ -70,23 +70,25 @@ def benchmark_listed_runs(*, benchmark: Benchmark) -> QuerySet[Run]:
 
 # --- versions --------------------------------------------------------------------------------
 # A method's submissions are its versions (Submission.version). On each benchmark the board
-# counts one version per method: the newest whose runs there are all final with at least one
-# finished; while none is, the newest with a finished run (so a first version fills in as its
-# runs finish). A newer version still queued or running leaves the board on the previous one,
-# and one whose runs all failed never replaces it.
+# counts one version per method, and only a version that is complete there: its runs there all
+# final (none queued or running) with at least one finished. Which one: the version its owner
+# chose (Method.counted_version) where that one is complete, else the latest complete version
+# (the default). A newer version still queued or running leaves the board on the previous one,
+# and one whose runs all failed never replaces it; a first version joins the board when it is
+# complete (its page and status page show its runs meanwhile).
 
 def counted_versions(*, runs: QuerySet[Run]) -> dict[tuple[int, int], int]:
     """(benchmark id, method id) -> the id of the submission the board counts there, from
-    `runs` (any statuses: pending ones decide whether a version is done)."""
+    `runs` (any statuses: pending ones decide whether a version is complete)."""
     rows = (runs.order_by().values_list("benchmark_id", "submission__method_id", "submission_id",
-                                        "submission__version")
+                                        "submission__version", "submission__method__counted_version")
             .annotate(finished=Count("id", filter=Q(status=FINISHED, top1__isnull=False)),
                       pending=Count("id", filter=Q(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]))))
     best: dict[tuple[int, int], tuple[tuple[bool, int], int]] = {}
-    for benchmark_id, method_id, submission_id, version, finished, pending in rows:
-        if not finished:
+    for benchmark_id, method_id, submission_id, version, chosen, finished, pending in rows:
+        if not finished or pending:  # not complete here
             continue
-        key, rank = (benchmark_id, method_id), (pending == 0, version)
+        key, rank = (benchmark_id, method_id), (version == chosen, version)
         if key not in best or rank > best[key][0]:
             best[key] = (rank, submission_id)
     return {key: submission_id for key, (_, submission_id) in best.items()}
@@ -697,8 +699,11 @@ def method_runs(*, method: Method, submission: Submission | None = None) -> Quer
 
 
 def method_curves(*, method: Method, submission: Submission | None = None) -> list[tuple[Benchmark, pd.DataFrame]]:
-    """For each benchmark the method has finished runs on: its curves (the version the board
-    counts there, or the given version) beside the baselines' and the reference methods'."""
+    """For each benchmark the method has finished runs on: its curves beside the baselines' and
+    the reference methods'. With `submission`: that version's. Without: every version with
+    finished runs there, overlaid, one curve each ("Name v1", "Name v2 (counted)"); the counted
+    version keeps the method's id (so its look is the method's own, charts.method_style_index),
+    the others stand as -(submission id)."""
     mine = Run.objects.filter(submission__method=method, status=FINISHED)
     if submission is not None:
         mine = mine.filter(submission=submission)
@@ -710,7 +715,21 @@ def method_curves(*, method: Method, submission: Submission | None = None) -> li
         counted = counted_submissions(benchmark=b)
         if submission is not None:
             counted[method.pk] = submission.pk
-        charts.append((b, benchmark_curves(benchmark=b, methods=shown, submissions=counted.values())))
+            charts.append((b, benchmark_curves(benchmark=b, methods=shown, submissions=counted.values())))
+            continue
+        versions = list(method.submissions.filter(runs__in=mine.filter(benchmark=b)).distinct()
+                        .order_by("version").values_list("pk", "version"))
+        others = Method.objects.filter(pk__in=baselines)
+        frames = [benchmark_curves(benchmark=b, methods=others, submissions=counted.values())]
+        for pk, number in versions:
+            frame = benchmark_curves(benchmark=b, methods=[method], submissions=[pk])
+            is_counted = counted.get(method.pk) == pk
+            if len(versions) > 1 or not is_counted:
+                frame = frame.assign(method=f"{method.name} v{number}" + (" (counted)" if is_counted else ""))
+            if not is_counted:
+                frame = frame.assign(method_id=-pk, slug=f"{method.slug}/v{number}")
+            frames.append(frame)
+        charts.append((b, pd.concat(frames, ignore_index=True)))
     return charts
 
 

@@ -83,3 +83,20 @@ def builtin_papers_sync() -> int:
             changed += 1
     return changed
 
+
+
+def method_count_version(*, method, user, version: int | None):
+    """The owner's choice of the version the leaderboards count: a version number (counted on
+    each benchmark where it is complete; elsewhere the latest complete one), or None for the
+    default, the latest complete version. PermissionDenied for anyone but the owner; ValueError
+    for a version the method does not have."""
+    from django.core.exceptions import PermissionDenied
+
+    if method.owner_id is None or method.owner_id != user.pk:
+        raise PermissionDenied("only the method's owner may choose its counted version")
+    if version is not None and not method.submissions.filter(version=version).exists():
+        known = ", ".join(f"v{v}" for v in method.submissions.order_by("version").values_list("version", flat=True))
+        raise ValueError(f"{method.name} has no version {version} (it has {known or 'none'})")
+    method.counted_version = version
+    method.save(update_fields=["counted_version"])
+    return method

@@ -211,6 +211,33 @@ def method_enter(request, slug):
     return redirect(submission)
 
 
+@login_required
+@require_POST
+def method_count(request, slug):
+    """The owner chooses the version the leaderboards count: POST version=<n>, or "latest"."""
+    method = _own_method(request, slug)
+    choice = request.POST.get("version", "latest")
+    try:
+        version = None if choice == "latest" else int(choice)
+        services.method_count_version(method=method, user=request.user, version=version)
+    except ValueError as exc:
+        messages.error(request, str(exc) if choice.isdigit() or choice == "latest"
+                       else f"{choice[:20]!r} is not a version: choose one of the list, or the latest complete one.")
+        return redirect(_safe_next(request) or method.get_absolute_url())
+    messages.success(request, "The leaderboards now count " + (
+        "the latest complete version." if version is None else
+        f"version {version} on each benchmark where it is complete (elsewhere the latest complete version)."))
+    return redirect(_safe_next(request) or method.get_absolute_url())
+
+
+def _safe_next(request) -> str | None:
+    """A `next` that stays on this site (a path), else None."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    return target if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else None
+
+
 def method_code(request, slug, version=None):
     """The file of the latest version (or of `version`) as plain text: shown, never executed by
     the browser."""

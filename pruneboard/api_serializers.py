@@ -89,7 +89,7 @@ class MethodSerializer(serializers.ModelSerializer):
         model = Method
         fields = ["name", "slug", "description", "paper_url", "code_url", "is_baseline", "is_reference",
                   "owner", "created", "url", "title", "authors", "venue", "year", "bibtex", "tags",
-                  "keywords"]
+                  "keywords", "counted_version"]
 
     def get_url(self, m):
         return site_url(self.context, "method", m.slug)
@@ -152,6 +152,15 @@ class MethodUpdateSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     keywords = KeywordsField(required=False)
     public = serializers.BooleanField(required=False)
+    # the version the boards count (where complete): a number, or "latest" / null for the default
+    counted_version = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+    def validate_counted_version(self, value):
+        if value in (None, "", "latest"):
+            return None
+        if not str(value).isdigit():
+            raise serializers.ValidationError('a version number, or "latest"')
+        return int(value)
 
     def validate_bibtex(self, value):
         from leaderboard.metadata import validate_bibtex

@@ -40,7 +40,9 @@ def _upload_message(submission: Submission, created: bool) -> str:
     if added:
         return (f"You already submitted this file (version {submission.version} of "
                 f"{submission.method.name}); it is now also entered on {added}.")
-    return "You already submitted this file; here is that submission."
+    return ("You already submitted this file; here is that submission "
+            f"(version {submission.version} of {submission.method.name}). "
+            "To have the leaderboards count it, press “Count this version”.")
 
 
 def _visible_submission(request, pk: int) -> Submission:
