@@ -35,7 +35,8 @@ def _listed(prefix: str = "") -> Q:
             | Q(**{f"{prefix}is_public": True, f"{prefix}is_hidden": False}))
 
 
-LISTED_RUN = _listed("submission__method__")
+# A run on the leaderboards: of a listed method, from a submission its owner has not withdrawn.
+LISTED_RUN = _listed("submission__method__") & Q(submission__withdrawn=False)
 
 
 # --- visibility ------------------------------------------------------------------------------
@@ -50,10 +51,11 @@ def methods_visible_to(*, user) -> QuerySet[Method]:
 
 
 def submissions_visible_to(*, user) -> QuerySet[Submission]:
-    """Submissions of listed methods, plus the user's own; staff see every submission."""
+    """Submissions of listed methods that their owner has not withdrawn, plus the user's own;
+    staff see every submission."""
     if user.is_staff:
         return Submission.objects.all()
-    visible = _listed("method__")
+    visible = _listed("method__") & Q(withdrawn=False)
     if user.is_authenticated:
         visible |= Q(owner=user) | Q(method__owner=user)
     return Submission.objects.filter(visible)
@@ -79,8 +81,9 @@ def benchmark_listed_runs(*, benchmark: Benchmark) -> QuerySet[Run]:
 
 def counted_versions(*, runs: QuerySet[Run]) -> dict[tuple[int, int], int]:
     """(benchmark id, method id) -> the id of the submission the board counts there, from
-    `runs` (any statuses: pending ones decide whether a version is complete)."""
-    rows = (runs.order_by().values_list("benchmark_id", "submission__method_id", "submission_id",
+    `runs` (any statuses: pending ones decide whether a version is complete). A withdrawn
+    submission is never counted."""
+    rows = (runs.filter(submission__withdrawn=False).order_by().values_list("benchmark_id", "submission__method_id", "submission_id",
                                         "submission__version", "submission__method__counted_version")
             .annotate(finished=Count("id", filter=Q(status=FINISHED, top1__isnull=False)),
                       pending=Count("id", filter=Q(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]))))
@@ -100,11 +103,13 @@ def counted_submissions(*, benchmark: Benchmark) -> dict[int, int]:
             counted_versions(runs=Run.objects.filter(benchmark=benchmark)).items()}
 
 
-def method_versions(*, method: Method) -> list[Submission]:
+def method_versions(*, method: Method, with_withdrawn: bool = False) -> list[Submission]:
     """The method's submissions, newest version first, each with `counted_on`: the benchmarks
-    on which the board counts that version."""
+    on which the board counts that version. Withdrawn ones only `with_withdrawn` (its owner and
+    staff)."""
     counted = counted_versions(runs=Run.objects.filter(submission__method=method))
-    versions = list(method.submissions.order_by("-version").prefetch_related("benchmarks"))
+    versions = method.submissions.order_by("-version").prefetch_related("benchmarks")
+    versions = list(versions if with_withdrawn else versions.filter(withdrawn=False))
     names = dict(Benchmark.objects.filter(pk__in={b for b, _ in counted}).values_list("pk", "name"))
     for submission in versions:
         submission.counted_on = sorted(names[b] for (b, _), sub in counted.items() if sub == submission.pk)
@@ -677,17 +682,27 @@ def method_latest_submission(*, method: Method) -> Submission | None:
     return method.submissions.order_by("-version", "-created", "-id").first()
 
 
+def code_visible(*, method: Method, user) -> bool:
+    """Whether the user may read the method's uploaded files: published with its results unless
+    its owner keeps them private (Method.code_public); the owner and staff always may."""
+    return method.code_public or user.is_staff or (user.is_authenticated and method.owner_id == user.pk)
+
+
 def method_code(*, submission: Submission | None) -> str | None:
-    """The uploaded strategy file as text (read, never imported); None for a baseline."""
+    """The uploaded strategy file as text (read, never imported); None for a baseline. The
+    caller checks code_visible first."""
     if submission is None or not submission.file:
         return None
     return submission.code
 
 
-def method_runs(*, method: Method, submission: Submission | None = None) -> QuerySet[Run]:
+def method_runs(*, method: Method, submission: Submission | None = None,
+                with_withdrawn: bool = False) -> QuerySet[Run]:
     """Every run of the method (any status), or of one of its versions, for its page; without
-    the record JSON."""
+    the record JSON. Withdrawn submissions' runs only `with_withdrawn`."""
     runs = Run.objects.filter(submission__method=method)
+    if not with_withdrawn:
+        runs = runs.filter(submission__withdrawn=False)
     if submission is not None:
         runs = runs.filter(submission=submission)
     return (runs.select_related("benchmark")
@@ -705,8 +720,7 @@ def method_curves(*, method: Method, submission: Submission | None = None) -> li
     version keeps the method's id (so its look is the method's own, charts.method_style_index),
     the others stand as -(submission id)."""
     mine = Run.objects.filter(submission__method=method, status=FINISHED)
-    if submission is not None:
-        mine = mine.filter(submission=submission)
+    mine = mine.filter(submission=submission) if submission is not None else mine.filter(submission__withdrawn=False)
     benchmarks = Benchmark.objects.filter(pk__in=mine.values("benchmark_id"))
     baselines = Method.objects.filter(Q(is_baseline=True) | Q(is_reference=True)).values("pk")
     shown = Method.objects.filter(Q(pk=method.pk) | Q(pk__in=baselines))

@@ -23,7 +23,7 @@ def benchmarks_sync() -> list[Benchmark]:
 
 
 METHOD_EDITABLE = ("title", "authors", "venue", "year", "bibtex", "paper_url", "code_url", "description",
-                   "granularity", "data_use", "schedule", "keywords", "is_public")
+                   "granularity", "data_use", "schedule", "keywords", "is_public", "code_public")
 
 
 def method_update(*, method, user, data: dict):

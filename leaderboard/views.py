@@ -141,7 +141,9 @@ def method_detail(request, slug, version=None):
     """The method: its paper, tags, versions and, for the latest version (or `version`), its
     code, curves and runs."""
     method = get_object_or_404(selectors.methods_visible_to(user=request.user), slug=slug)
-    versions = selectors.method_versions(method=method)
+    is_owner = request.user.is_authenticated and method.owner_id == request.user.pk
+    privileged = is_owner or request.user.is_staff  # sees withdrawn versions and private code
+    versions = selectors.method_versions(method=method, with_withdrawn=privileged)
     if version is None:
         submission = versions[0] if versions else None
     else:
@@ -150,14 +152,15 @@ def method_detail(request, slug, version=None):
             raise Http404(f"{method.name} has no version {version}")
     charts = [{"benchmark": b, "figures": accuracy_figures(curves, reference_top1=b.reference_top1)}
               for b, curves in selectors.method_curves(method=method, submission=submission if version else None)]
-    runs = list(selectors.method_runs(method=method, submission=submission))
+    runs = list(selectors.method_runs(method=method, submission=submission, with_withdrawn=privileged))
     twins = selectors.run_mask_twins(runs=runs)
     for run in runs:
         run.twins = twins.get(run.pk, [])
-    is_owner = request.user.is_authenticated and method.owner_id == request.user.pk
+    code_visible = selectors.code_visible(method=method, user=request.user)
     return render(request, "leaderboard/method.html", {
         "method": method, "submission": submission, "versions": versions, "version": version,
-        "code": selectors.method_code(submission=submission), "charts": charts, "runs": runs,
+        "code": selectors.method_code(submission=submission) if code_visible else None,
+        "code_hidden": not code_visible, "charts": charts, "runs": runs,
         "twins": selectors.mask_twin_lines(summary=selectors.mask_twin_summary(twins=twins)),
         "done": sum(1 for r in runs if r.status in Run.FINAL), "total": len(runs),
         "is_owner": is_owner,
@@ -242,8 +245,13 @@ def method_code(request, slug, version=None):
     """The file of the latest version (or of `version`) as plain text: shown, never executed by
     the browser."""
     method = get_object_or_404(selectors.methods_visible_to(user=request.user), slug=slug)
-    submission = (selectors.method_latest_submission(method=method) if version is None
-                  else method.submissions.filter(version=version).first())
+    if not selectors.code_visible(method=method, user=request.user):
+        raise Http404("its owner keeps this method's code private")
+    submissions = method.submissions.all()
+    if not (request.user.is_staff or request.user.is_authenticated and method.owner_id == request.user.pk):
+        submissions = submissions.filter(withdrawn=False)
+    submission = (submissions.order_by("-version", "-created", "-id").first() if version is None
+                  else submissions.filter(version=version).first())
     code = selectors.method_code(submission=submission)
     if code is None:
         raise Http404("this method has no uploaded file" if version is None else f"{method.name} has no file of version {version}")

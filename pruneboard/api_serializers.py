@@ -89,7 +89,7 @@ class MethodSerializer(serializers.ModelSerializer):
         model = Method
         fields = ["name", "slug", "description", "paper_url", "code_url", "is_baseline", "is_reference",
                   "owner", "created", "url", "title", "authors", "venue", "year", "bibtex", "tags",
-                  "keywords", "counted_version"]
+                  "keywords", "counted_version", "code_public"]
 
     def get_url(self, m):
         return site_url(self.context, "method", m.slug)
@@ -152,6 +152,7 @@ class MethodUpdateSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     keywords = KeywordsField(required=False)
     public = serializers.BooleanField(required=False)
+    code_public = serializers.BooleanField(required=False)  # the uploaded files shown with public results
     # the version the boards count (where complete): a number, or "latest" / null for the default
     counted_version = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 

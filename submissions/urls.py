@@ -7,6 +7,7 @@ urlpatterns = [
     path("submit/", views.submit, name="submit"),
     path("s/<int:pk>/", views.submission_detail, name="submission"),
     path("s/<int:pk>/progress.json", views.submission_progress, name="submission-progress"),
+    path("s/<int:pk>/withdraw/", views.submission_withdraw, name="submission-withdraw"),
     path("accounts/", views.my_submissions, name="my-submissions"),
     path("accounts/token/", views.api_token, name="api-token"),
     path("accounts/signup/", views.signup, name="signup"),

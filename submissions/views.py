@@ -5,8 +5,10 @@ from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from leaderboard import selectors as board
+from leaderboard import services as board_services
 
 from . import dispatch, selectors, services
 from .forms import SubmissionForm
@@ -28,6 +30,10 @@ def submit(request):
         except services.UploadRejected as exc:
             form.add_error("file", str(exc))
         else:
+            method = submission.method
+            # a new method takes the box's choice; an unticked box also makes an existing one's code private
+            if method.code_public != data["code_public"] and (method.submissions.count() == 1 or not data["code_public"]):
+                board_services.method_update(method=method, user=request.user, data={"code_public": data["code_public"]})
             messages.info(request, _upload_message(submission, created))
             return redirect(submission)
     return render(request, "submissions/submit.html", {"form": form})
@@ -100,3 +106,18 @@ def api_token(request):
         messages.success(request, "Your API token is renewed: the old one no longer works.")
         return redirect("api-token")
     return render(request, "submissions/api_token.html", {"token": token_of(user=request.user)})
+
+
+@login_required
+@require_POST
+def submission_withdraw(request, pk: int):
+    """Its owner withdraws the submission (POST withdraw=1) or restores it (withdraw=0)."""
+    submission = _visible_submission(request, pk)
+    withdraw = request.POST.get("withdraw", "1") != "0"
+    cancelled = services.submission_withdraw(submission=submission, user=request.user, withdrawn=withdraw)
+    if withdraw:
+        messages.success(request, "Withdrawn: its runs are off the leaderboards and the CSVs, and only you and the "
+                                  f"moderators see it{f'; {cancelled} runs not yet done were cancelled' if cancelled else ''}.")
+    else:
+        messages.success(request, "Restored: its finished runs count again.")
+    return redirect(submission)
