@@ -77,19 +77,25 @@ def benchmark_listed_runs(*, benchmark: Benchmark) -> QuerySet[Run]:
 # chose (Method.counted_version) where that one is complete, else the latest complete version
 # (the default). A newer version still queued or running leaves the board on the previous one,
 # and one whose runs all failed never replaces it; a first version joins the board when it is
-# complete (its page and status page show its runs meanwhile).
+# complete (its page and status page show its runs meanwhile). The baselines and reference
+# methods (one built-in version each) fill in as their runs finish, and the rankings say
+# "provisional" until they are complete (builtin_fill_in).
 
 def counted_versions(*, runs: QuerySet[Run]) -> dict[tuple[int, int], int]:
     """(benchmark id, method id) -> the id of the submission the board counts there, from
     `runs` (any statuses: pending ones decide whether a version is complete). A withdrawn
     submission is never counted."""
-    rows = (runs.filter(submission__withdrawn=False).order_by().values_list("benchmark_id", "submission__method_id", "submission_id",
-                                        "submission__version", "submission__method__counted_version")
+    rows = (runs.filter(submission__withdrawn=False).order_by()
+            .values_list("benchmark_id", "submission__method_id", "submission_id", "submission__version",
+                         "submission__method__counted_version", "submission__method__is_baseline",
+                         "submission__method__is_reference")
             .annotate(finished=Count("id", filter=Q(status=FINISHED, top1__isnull=False)),
                       pending=Count("id", filter=Q(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]))))
     best: dict[tuple[int, int], tuple[tuple[bool, int], int]] = {}
-    for benchmark_id, method_id, submission_id, version, chosen, finished, pending in rows:
-        if not finished or pending:  # not complete here
+    for benchmark_id, method_id, submission_id, version, chosen, baseline, reference, finished, pending in rows:
+        # not complete here; the built-ins (one version each) fill in as their runs finish, and
+        # the ranks against them say "provisional" meanwhile (builtin_fill_in)
+        if not finished or pending and not (baseline or reference):
             continue
         key, rank = (benchmark_id, method_id), (version == chosen, version)
         if key not in best or rank > best[key][0]:
