@@ -183,7 +183,8 @@ def fill_in_eta(fill) -> str:
     """A FillIn's time to go, or why it is unknown."""
     if fill.eta_s is not None:
         worker = "worker" if fill.workers == 1 else "workers"
-        return (f"{duration(fill.eta_s)} to go ({fill.missing:,} runs × {measured(fill.median_run_s)} s, "
+        runs = "run" if fill.missing == 1 else "runs"
+        return (f"{duration(fill.eta_s)} to go ({fill.missing:,} {runs} × {measured(fill.median_run_s)} s, "
                 f"the median of the finished runs, ÷ {fill.workers} live {worker})")
     if not fill.workers:
         return "no time to go known: no live worker of its queue"

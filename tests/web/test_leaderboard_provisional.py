@@ -80,7 +80,7 @@ def test_the_overview_says_which_ranks_are_provisional(client, benchmarks):
     ten_seconds_a_run()
     html = client.get("/overview/").content.decode()
     header = html[html.index("<thead>"):html.index("</thead>")]
-    assert "provisional: 1 runs missing, under a minute" in header
+    assert "provisional: 1 run missing, under a minute to go" in header
     assert header.count("provisional:") == 1  # digits-cnn has no built-in run to wait for
     assert re.search(r'<td class="num( incomplete)? provisional"><span title="provisional rank 1 of 2', html)
 
@@ -91,6 +91,7 @@ def test_the_home_page_shows_the_fill_ins_time_to_go(client, benchmarks):
     html = client.get("/").content.decode()
     assert "baseline and reference runs 5 of 7 done" in html
     assert '<span class="fill-in-eta">under a minute to go (2 runs × 10.0 s' in html
+    assert "about" not in html[html.index('class="fill-in-eta"'):][:30]
 
 
 def test_every_baseline_is_on_the_board_and_its_tracks_no_results_yet_without_runs(client, benchmarks):
