@@ -613,9 +613,10 @@ class FillIn:
         return self.missing > 0
 
 
-def builtin_fill_in(*, benchmarks, scored_only: bool = True) -> dict[int, FillIn]:
+def builtin_fill_in(*, benchmarks, scored_only: bool = True, compressions=None) -> dict[int, FillIn]:
     """benchmark id -> its FillIn. `scored_only`: only the compressions the rankings compare
-    (above 1x); else every built-in run (the home page's progress)."""
+    (above 1x); else every built-in run (the home page's progress). `compressions`: only those
+    (a ranking at one compression)."""
     from statistics import median
 
     from submissions.capabilities import live_workers
@@ -624,6 +625,8 @@ def builtin_fill_in(*, benchmarks, scored_only: bool = True) -> dict[int, FillIn
     runs = Run.objects.filter(benchmark__in=benchmarks).filter(BUILTIN_RUN)
     if scored_only:
         runs = runs.filter(compression__gt=1)
+    if compressions is not None:
+        runs = runs.filter(compression__in=[float(c) for c in compressions])
     counts = {row["benchmark_id"]: row for row in runs.order_by().values("benchmark_id").annotate(
         total=Count("id"), missing=Count("id", filter=Q(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])))}
     queues = {b.queue for b in benchmarks}

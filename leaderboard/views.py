@@ -63,8 +63,7 @@ def benchmark_detail(request, name):
     else:
         figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"],
                                    waiting=waiting)
-    # the speedup ranking reads every compression, the compression ranking those above 1x
-    fill_in = selectors.builtin_fill_in(benchmarks=[benchmark], scored_only=by == "compression")[benchmark.pk]
+
     table = selectors.benchmark_speedup_ranking(ranking=ranking) if by == "speedup" else ranking
     search = _search(request)
     if search["searching"]:  # the rows that match, with their ranks on the whole board
@@ -84,6 +83,10 @@ def benchmark_detail(request, name):
             at_rows = selectors.benchmark_rank_at(benchmark=benchmark, **{by: at})
         except ValueError as exc:
             at_error = str(exc)
+    # the points the ranking compares: every compression by speedup, those above 1x by
+    # compression, or the one compression ranked at
+    fill_in = selectors.builtin_fill_in(benchmarks=[benchmark], scored_only=by == "compression",
+                                        compressions=[at] if at is not None and by == "compression" else None)[benchmark.pk]
     tracks = benchmark_tracks(benchmark=benchmark)
     carried = tables.carried(request.GET)
     return render(request, "leaderboard/benchmark.html", {

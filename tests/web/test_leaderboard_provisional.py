@@ -72,6 +72,16 @@ def test_when_every_baseline_is_done_the_ranks_are_final(client, benchmarks):
     assert 'id="provisional"' in client.get("/b/digits-mlp/?by=speedup").content.decode()
 
 
+def test_a_ranking_at_one_compression_waits_only_for_that_compression(client, benchmarks):
+    bench = benchmarks["digits-mlp"]
+    make_entry("Alpha", bench, {c: [0.9] for c in SCORED})
+    builtin("random", bench, queued=(64,))
+    assert 'id="provisional"' not in client.get("/b/digits-mlp/?at=16").content.decode()
+    html = re.sub(r"\s+", " ", client.get("/b/digits-mlp/?at=64").content.decode())
+    assert "1 of their 1 runs at the compared points (64×) are missing" in html
+    assert "provisional band</th>" in html
+
+
 def test_the_overview_says_which_ranks_are_provisional(client, benchmarks):
     mlp, cnn = benchmarks["digits-mlp"], benchmarks["digits-cnn"]
     for bench in (mlp, cnn):
