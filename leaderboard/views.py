@@ -63,7 +63,6 @@ def benchmark_detail(request, name):
     else:
         figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"],
                                    waiting=waiting)
-
     table = selectors.benchmark_speedup_ranking(ranking=ranking) if by == "speedup" else ranking
     search = _search(request)
     if search["searching"]:  # the rows that match, with their ranks on the whole board
