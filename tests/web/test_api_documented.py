@@ -76,3 +76,11 @@ def test_a_user_sees_and_renews_their_token_on_the_site(client, alice, bob):
     stale.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert stale.get("/api/methods/").status_code == 401  # the old token no longer works
     assert Token.objects.get(user=bob).key not in client.get("/accounts/token/").content.decode()
+
+
+def test_a_methods_documented_fields_are_its_fields(client, alice, benchmarks):
+    make_method("Mine", owner=alice)
+    listed = client.get("/api/methods/").json()["results"][0]
+    assert set(listed) == documented("`/api/methods/`, `/api/methods/<slug>/`: `name`", "`/api/methods/<slug>/` adds")
+    detail = client.get("/api/methods/mine/").json()
+    assert set(detail) - set(listed) == {"versions"}
