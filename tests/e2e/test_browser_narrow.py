@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from leaderboard.models import Method
+
 from tests.e2e.test_browser import browser  # noqa: F401 - the fixture: chromium, or a skip
 from tests.e2e.test_browser_compare import SCREENSHOTS, curve, sync_database_calls_beside_playwright  # noqa: F401
 from tests.web.factories import make_entry, make_method, make_run, make_submission
@@ -30,6 +32,10 @@ def site(settings, django_user_model):
         make_entry(name, bench, curve(0.5 + 0.03 * i), is_baseline=True, slug=f"baseline-{name}")
     for i, name in enumerate(["snip", "grasp", "synflow", "lamp", "l1-filter"]):
         make_entry(name, bench, curve(0.7 + 0.02 * i), is_reference=True, slug=f"reference-{name}")
+    from submissions.models import Run
+    random = Method.objects.get(slug="baseline-random").submissions.get()
+    for seed in (3, 4):  # the built-ins still filling in: provisional ranks, a time to go
+        make_run(random, bench, 64, seed, status=Run.Status.QUEUED)
     alice = django_user_model.objects.create_user("alice", "alice@example.org", "correct horse 42")
     method = make_method("Layerwise magnitude with a rather long name", owner=alice,
                          title="A long paper title about pruning neural networks at initialization",
