@@ -10,10 +10,11 @@ from collections import defaultdict
 import pandas as pd
 
 # Colour-blind-safe hues (Okabe & Ito 2008, "Color Universal Design", and Paul Tol's schemes:
-# distinguishable under protanopia, deuteranopia and tritanopia). Entries: saturated hues in a
-# fixed order, given by the entry's place in the figure (sorted by method id, so a method keeps
-# its colour wherever the same methods are drawn); past the last hue the cycle repeats with
-# another marker, so no two entries of one figure look alike.
+# distinguishable under protanopia, deuteranopia and tritanopia). A method's colour and marker
+# are a function of the method alone (method_style_index), never of which other methods a figure
+# draws: the same on the board, on its method page and in compare mode. Entries: saturated hues
+# by method id, and past the last hue the cycle repeats with another marker (9 x 6 looks); the
+# built-ins: their place in the evaluator's registry.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255",
            "#44AA99", "#332288"]  # blue, vermillion, green, pink, orange, sky, wine, teal, indigo
 ENTRY_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "triangle-down", "star"]
@@ -46,6 +47,16 @@ def _escape(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def method_style_index(method_id: int, slug: str, tier: str) -> int:
+    """The index of a method's look in its tier's palette: a built-in's place in the evaluator's
+    registry (its slug is "<tier>-<name>"), an entry's method id."""
+    from evaluator.pruning import BASELINES, REFERENCES
+
+    names = [f"{tier}-{name}" for name in (BASELINES if tier == "baseline" else
+                                           REFERENCES if tier == "reference" else ())]
+    return names.index(slug) if slug in names else int(method_id)
+
+
 def _style(index: int, tier: str) -> dict:
     """Line and marker of the `index`-th method of its tier in a figure."""
     if tier == "reference":
@@ -65,6 +76,15 @@ def _style(index: int, tier: str) -> dict:
     symbol = ENTRY_SYMBOLS[(index // len(PALETTE)) % len(ENTRY_SYMBOLS)]
     return {"line": {"color": colour, "width": 2.5}, "marker": {"color": colour, "size": 7, "symbol": symbol},
             "error_color": colour}
+
+
+def measured(value: float) -> str:
+    """A measured ratio to three significant digits, zeros kept ('32.0', '3.98', '350'); from
+    1000 on, whole with thousands separators ('1,234')."""
+    value = float(value)
+    if abs(float(f"{value:.3g}")) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:#.3g}".rstrip(".")
 
 
 def seeds_label(n: int) -> str:
@@ -119,9 +139,9 @@ def _effective_note(compression, speedup, disconnected: int, n: int) -> str:
     compression, speedup = _number(compression), _number(speedup)
     parts = []
     if compression is not None:
-        parts.append(f"effective compression {compression:.3g}×")
+        parts.append(f"effective compression {measured(compression)}×")
     if speedup is not None:
-        parts.append(f"effective speedup {speedup:.3g}×")
+        parts.append(f"effective speedup {measured(speedup)}×")
     note = "<br>" + " · ".join(parts) if parts else ""
     if disconnected:
         note += f"<br>disconnected in {disconnected} of {n} seeds"
@@ -134,14 +154,15 @@ def _columns(curves: pd.DataFrame, names: list[str]) -> list[tuple]:
 
 
 def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
-                     reference_top1: float | None = None) -> dict:
+                     reference_top1: float | None = None, waiting=()) -> dict:
     """Two figures from `benchmark_curves`: top-1 against compression and against theoretical
     speedup, one trace per method (its mean top-1 over seeds, ± the std as error bars; hover
     shows value, std and n). Baselines are muted and dashed, reference methods dark and solid,
     entries in colour-blind-safe hues. `shown`: method ids drawn at first;
     the others start as 'legendonly' (a click on the legend shows them). None: all drawn.
     `reference_top1` (in [0, 1]) draws the dense model's accuracy as a dotted line.
-    Each trace's `meta` is the method's slug."""
+    Each trace's `meta` is the method's slug. `waiting`: built-in methods (Method rows) with no
+    result yet, each an empty trace named "... no results yet", so the legend lists every one."""
     points: dict[int, list] = defaultdict(list)
     meta: dict[int, tuple] = {}
     for column, default in (("is_reference", False), ("effective_compression_mean", None),
@@ -159,9 +180,8 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
         points[method_id].append((float(compression), round(mean * 100, 3),
                                   round(std * 100, 3), int(n), speedup,
                                   _effective_note(eff_c, eff_s, int(disconnected or 0), int(n))))
-    # Each method's place in its tier: built-ins by slug, entries by method id.
-    order = {method_id: i for t in ("baseline", "reference", "entry") for i, method_id in enumerate(
-        sorted((m for m in meta if meta[m][2] == t), key=lambda m: (meta[m][1] if t != "entry" else "", m)))}
+    # Each method's look: a function of the method alone (the same on every chart).
+    order = {method_id: method_style_index(method_id, slug, tier) for method_id, (_, slug, tier) in meta.items()}
     by_compression, by_speedup = [], []
     xs_c, xs_s = [], []
     # Baselines first, then reference methods, so the entries are drawn on top of them.
@@ -190,6 +210,13 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
                            "customdata": [[r[2], seeds_label(r[3]), r[0], r[5]] for r in rows]})
         xs_c += compression
         xs_s += [s for s in speedup if s is not None]
+    for method in waiting:
+        style = _style(method_style_index(method.pk, method.slug, method.tier), method.tier)
+        empty = {"name": f"{_escape(method.name)} ({method.tier}): no results yet", "meta": method.slug,
+                 "x": [], "y": [], "line": style["line"], "marker": style["marker"],
+                 "legendrank": 2000 if method.tier == "baseline" else 1500}
+        by_compression.append(empty)
+        by_speedup.append(dict(empty))
     return {
         "compression": {"data": by_compression, "layout": _layout(
             _log2_axis("compression (parameters / nonzero)", xs_c),
@@ -208,11 +235,13 @@ def initially_shown(ranking: list[dict], *, entries: int = 10) -> set[int]:
     return builtin | set(top)
 
 
-def layer_bars(record: dict) -> list[dict]:
+def layer_bars(record: dict, parameters: dict | None = None) -> list[dict]:
     """A finished run's per-layer sparsity as bars, in the model's order: per prunable
     parameter its name, the share of its weights pruned and kept (in [0, 1]), and whether it
     collapsed (kept no weight). From the record's `layer_sparsity` and `collapsed_layers`
-    columns (JSON text in the CSV, docs/columns.md). A missing or malformed column gives []."""
+    columns (JSON text in the CSV, docs/columns.md). A missing or malformed column gives [].
+    `parameters` (evaluator.models.model_parameters): each bar also gets its `module` type
+    ("Linear") and `shape` ("512 × 64"), '' when unknown."""
     import json
 
     def parsed(name, kind):
@@ -230,6 +259,8 @@ def layer_bars(record: dict) -> list[dict]:
         if pruned is None:
             continue
         pruned = min(max(pruned, 0.0), 1.0)
+        module, shape = (parameters or {}).get(str(name), ("", ()))
         bars.append({"name": str(name), "pruned": pruned, "kept": 1.0 - pruned,
-                     "collapsed": str(name) in collapsed or pruned >= 1.0})
+                     "collapsed": str(name) in collapsed or pruned >= 1.0,
+                     "module": module, "shape": " × ".join(str(d) for d in shape)})
     return bars

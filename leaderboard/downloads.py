@@ -3,7 +3,9 @@
 module into an echo buffer, so memory does not grow with the number of rows.
 
 Columns: method, method_slug, is_baseline, tier (baseline, reference or entry: the reference
-methods are built in but not baselines), submission_id, run_pk, then every column of the
+methods are built in but not baselines), submission_id, run_pk, version (the submission's
+version of its method), counted (True when the leaderboard counts this row: a listed method's
+version that the board counts on the run's benchmark, selectors.counted_versions), then every column of the
 evaluator's per-run record (evaluator/columns.py COLUMNS, documented in docs/columns.md), in
 the same format as the evaluator's own CSV (booleans True/False, missing values empty).
 
@@ -26,10 +28,11 @@ from django.http import StreamingHttpResponse
 from evaluator.columns import COLUMNS
 from submissions.models import Run
 
-HEADER = ["method", "method_slug", "is_baseline", "tier", "submission_id", "run_pk", *COLUMNS]
+LEADING = ["method", "method_slug", "is_baseline", "tier", "submission_id", "run_pk", "version", "counted"]
+HEADER = [*LEADING, *COLUMNS]
 FIELDS = ("submission__method__name", "submission__method__slug",
           "submission__method__is_baseline", "submission__method__is_reference", "submission_id", "pk",
-          "record", "benchmark__track")
+          "record", "benchmark__track", "submission__version", "benchmark_id", "submission__method_id")
 CHUNK_ROWS = 2000  # rows fetched from the database at a time
 YIELD_ROWS = 500  # rows joined into one chunk of the response
 
@@ -64,13 +67,16 @@ def csv_lines(runs: QuerySet[Run]) -> Iterator[str]:
     writer = csv.writer(Echo(), lineterminator="\n")
     quoted = csv.writer(Echo(), lineterminator="\n", quoting=csv.QUOTE_ALL)
     yield writer.writerow(HEADER)
-    rows = (runs.filter(status=Run.Status.FINISHED).order_by("pk")
-            .values_list(*FIELDS).iterator(chunk_size=CHUNK_ROWS))
+    finished = runs.filter(status=Run.Status.FINISHED)
+    counted = _counted(finished)
+    rows = finished.order_by("pk").values_list(*FIELDS).iterator(chunk_size=CHUNK_ROWS)
     batch: list[str] = []
-    for name, slug, is_baseline, is_reference, submission_id, pk, record, track in rows:
+    for (name, slug, is_baseline, is_reference, submission_id, pk, record, track, version, benchmark_id,
+         method_id) in rows:
         record = {"track": track, **(record or {})}  # records from before tracks: their benchmark's
         tier = "baseline" if is_baseline else "reference" if is_reference else "entry"
-        row = [neutralise(name), neutralise(slug), is_baseline, tier, submission_id, pk,
+        row = [neutralise(name), neutralise(slug), is_baseline, tier, submission_id, pk, version,
+               counted.get((benchmark_id, method_id)) == submission_id,
                *(_cell(record.get(c)) for c in COLUMNS)]
         breaks = any(isinstance(v, str) and "\r" in v for v in row)
         batch.append((quoted if breaks else writer).writerow(row))
@@ -79,6 +85,18 @@ def csv_lines(runs: QuerySet[Run]) -> Iterator[str]:
             batch = []
     if batch:
         yield "".join(batch)
+
+
+def _counted(runs: QuerySet[Run]) -> dict[tuple[int, int], int]:
+    """(benchmark id, method id) -> the submission the leaderboards count there, for the
+    benchmarks and methods of `runs`, listed methods only (as the boards count them)."""
+    from .selectors import LISTED_RUN, counted_versions
+
+    pairs = runs.order_by().values("benchmark_id", "submission__method_id").distinct()
+    benchmarks = {p["benchmark_id"] for p in pairs}
+    methods = {p["submission__method_id"] for p in pairs}
+    return counted_versions(runs=Run.objects.filter(benchmark_id__in=benchmarks, submission__method_id__in=methods)
+                            .filter(LISTED_RUN))
 
 
 def csv_response(runs: QuerySet[Run], *, filename: str) -> StreamingHttpResponse:

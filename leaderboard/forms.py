@@ -32,11 +32,14 @@ class MethodEditForm(forms.ModelForm):
                                help_text="Free keywords, comma-separated (e.g. saliency, lottery ticket).")
     is_public = forms.BooleanField(required=False, label="Public",
                                    help_text="Shown on the leaderboard. Unticked: only you and the moderators see it.")
+    code_public = forms.BooleanField(required=False, label="Publish the code",
+                                     help_text="Anyone who sees the results can read your uploaded files on this page. "
+                                               "Unticked: the results stay public, the code only you and the moderators read.")
 
     class Meta:
         model = Method
         fields = ["title", "authors", "venue", "year", "bibtex", "paper_url", "code_url", "description",
-                  "granularity", "data_use", "schedule", "keywords", "is_public"]
+                  "granularity", "data_use", "schedule", "keywords", "is_public", "code_public"]
         widgets = {"description": forms.Textarea(attrs={"rows": 5})}
 
     def __init__(self, *args, **kwargs):

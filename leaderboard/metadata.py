@@ -149,6 +149,46 @@ def validate_bibtex(text: str) -> str:
     return text
 
 
+def bibtex_fields(text: str) -> dict:
+    """The paper fields a (valid, one-entry) BibTeX entry holds, as the method stores them:
+    title (braces dropped), authors ("First Last, First Last"), venue (booktitle, else journal),
+    year (a number), paper_url (url, else https://doi.org/<doi>). Fields the entry lacks are
+    left out; text that does not parse gives {}."""
+    if not (text or "").strip():
+        return {}
+    import bibtexparser
+
+    logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
+    library = bibtexparser.parse_string(text)
+    if len(library.entries) != 1:
+        return {}
+    raw = {k.lower(): " ".join(str(f.value).split()) for k, f in library.entries[0].fields_dict.items()}
+
+    def plain(value: str) -> str:
+        return value.replace("{", "").replace("}", "").strip()
+
+    found = {}
+    if plain(raw.get("title", "")):
+        found["title"] = plain(raw["title"])[:300]
+    if plain(raw.get("author", "")):
+        names = [plain(n) for n in re.split(r"\s+and\s+", raw["author"]) if plain(n)]
+        found["authors"] = ", ".join(" ".join(reversed([p.strip() for p in n.split(",", 1)])) if "," in n else n
+                                     for n in names)[:500]
+    venue = plain(raw.get("booktitle", "") or raw.get("journal", ""))
+    if venue:
+        found["venue"] = venue[:100]
+    year = re.search(r"\d{4}", raw.get("year", ""))
+    if year:
+        found["year"] = int(year.group())
+    url = plain(raw.get("url", ""))
+    doi = plain(raw.get("doi", ""))
+    if url.lower().startswith(("http://", "https://")):
+        found["paper_url"] = url
+    elif doi:
+        found["paper_url"] = doi if doi.lower().startswith(("http://", "https://")) else f"https://doi.org/{doi}"
+    return found
+
+
 def _reason(block) -> str:
     error = getattr(block, "error", None)
     message = getattr(error, "abort_reason", "") or str(error or "") or "syntax error"

@@ -99,6 +99,12 @@ class Method(models.Model):
     schedule = _tag_field("schedule")
     keywords = models.CharField(max_length=500, blank=True,
                                 help_text="free keywords, normalized to 'a, b, c' (lower case)")
+    code_public = models.BooleanField(
+        default=True, help_text="its uploaded files are shown on its page, with its public results; "
+                                "unticked: only its owner and the moderators read the code")
+    counted_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the version the leaderboards count, on each benchmark where it is "
+                                         "complete (its owner's choice); empty: the latest complete version")
 
     class Meta:
         ordering = ["created", "id"]

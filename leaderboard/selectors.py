@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 import pandas as pd
 from django.db.models import Avg, Count, OuterRef, Prefetch, Q, QuerySet, StdDev, Subquery
@@ -34,7 +35,8 @@ def _listed(prefix: str = "") -> Q:
             | Q(**{f"{prefix}is_public": True, f"{prefix}is_hidden": False}))
 
 
-LISTED_RUN = _listed("submission__method__")
+# A run on the leaderboards: of a listed method, from a submission its owner has not withdrawn.
+LISTED_RUN = _listed("submission__method__") & Q(submission__withdrawn=False)
 
 
 # --- visibility ------------------------------------------------------------------------------
@@ -49,10 +51,11 @@ def methods_visible_to(*, user) -> QuerySet[Method]:
 
 
 def submissions_visible_to(*, user) -> QuerySet[Submission]:
-    """Submissions of listed methods, plus the user's own; staff see every submission."""
+    """Submissions of listed methods that their owner has not withdrawn, plus the user's own;
+    staff see every submission."""
     if user.is_staff:
         return Submission.objects.all()
-    visible = _listed("method__")
+    visible = _listed("method__") & Q(withdrawn=False)
     if user.is_authenticated:
         visible |= Q(owner=user) | Q(method__owner=user)
     return Submission.objects.filter(visible)
@@ -69,23 +72,32 @@ def benchmark_listed_runs(*, benchmark: Benchmark) -> QuerySet[Run]:
 
 # --- versions --------------------------------------------------------------------------------
 # A method's submissions are its versions (Submission.version). On each benchmark the board
-# counts one version per method: the newest whose runs there are all final with at least one
-# finished; while none is, the newest with a finished run (so a first version fills in as its
-# runs finish). A newer version still queued or running leaves the board on the previous one,
-# and one whose runs all failed never replaces it.
+# counts one version per method, and only a version that is complete there: its runs there all
+# final (none queued or running) with at least one finished. Which one: the version its owner
+# chose (Method.counted_version) where that one is complete, else the latest complete version
+# (the default). A newer version still queued or running leaves the board on the previous one,
+# and one whose runs all failed never replaces it; a first version joins the board when it is
+# complete (its page and status page show its runs meanwhile). The baselines and reference
+# methods (one built-in version each) fill in as their runs finish, and the rankings say
+# "provisional" until they are complete (builtin_fill_in).
 
 def counted_versions(*, runs: QuerySet[Run]) -> dict[tuple[int, int], int]:
     """(benchmark id, method id) -> the id of the submission the board counts there, from
-    `runs` (any statuses: pending ones decide whether a version is done)."""
-    rows = (runs.order_by().values_list("benchmark_id", "submission__method_id", "submission_id",
-                                        "submission__version")
+    `runs` (any statuses: pending ones decide whether a version is complete). A withdrawn
+    submission is never counted."""
+    rows = (runs.filter(submission__withdrawn=False).order_by()
+            .values_list("benchmark_id", "submission__method_id", "submission_id", "submission__version",
+                         "submission__method__counted_version", "submission__method__is_baseline",
+                         "submission__method__is_reference")
             .annotate(finished=Count("id", filter=Q(status=FINISHED, top1__isnull=False)),
                       pending=Count("id", filter=Q(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]))))
     best: dict[tuple[int, int], tuple[tuple[bool, int], int]] = {}
-    for benchmark_id, method_id, submission_id, version, finished, pending in rows:
-        if not finished:
+    for benchmark_id, method_id, submission_id, version, chosen, baseline, reference, finished, pending in rows:
+        # not complete here; the built-ins (one version each) fill in as their runs finish, and
+        # the ranks against them say "provisional" meanwhile (builtin_fill_in)
+        if not finished or pending and not (baseline or reference):
             continue
-        key, rank = (benchmark_id, method_id), (pending == 0, version)
+        key, rank = (benchmark_id, method_id), (version == chosen, version)
         if key not in best or rank > best[key][0]:
             best[key] = (rank, submission_id)
     return {key: submission_id for key, (_, submission_id) in best.items()}
@@ -97,11 +109,13 @@ def counted_submissions(*, benchmark: Benchmark) -> dict[int, int]:
             counted_versions(runs=Run.objects.filter(benchmark=benchmark)).items()}
 
 
-def method_versions(*, method: Method) -> list[Submission]:
+def method_versions(*, method: Method, with_withdrawn: bool = False) -> list[Submission]:
     """The method's submissions, newest version first, each with `counted_on`: the benchmarks
-    on which the board counts that version."""
+    on which the board counts that version. Withdrawn ones only `with_withdrawn` (its owner and
+    staff)."""
     counted = counted_versions(runs=Run.objects.filter(submission__method=method))
-    versions = list(method.submissions.order_by("-version").prefetch_related("benchmarks"))
+    versions = method.submissions.order_by("-version").prefetch_related("benchmarks")
+    versions = list(versions if with_withdrawn else versions.filter(withdrawn=False))
     names = dict(Benchmark.objects.filter(pk__in={b for b, _ in counted}).values_list("pk", "name"))
     for submission in versions:
         submission.counted_on = sorted(names[b] for (b, _), sub in counted.items() if sub == submission.pk)
@@ -111,10 +125,22 @@ def method_versions(*, method: Method) -> list[Submission]:
 # --- identical masks -------------------------------------------------------------------------
 # Two runs on the same benchmark, compression and seed whose masks have the same SHA-256
 # (the record's masks_sha256) pruned the same weights: the same finetuning then gives the same
-# result. Only the counted versions of listed methods are compared.
+# result. Only the counted versions of listed methods are compared, and only where it means
+# something: never at 1x and never on dense masks (every weight kept, actual compression 1),
+# which every method shares.
+
+DENSE_BELOW = 1.0 + 1e-9  # an actual compression at or below this kept every weight
+
+
+def _meaningful(runs: QuerySet[Run]) -> QuerySet[Run]:
+    """The finished runs whose masks say something: pruned (requested above 1x, and not every
+    weight kept), with a masks hash."""
+    return (runs.filter(status=FINISHED, compression__gt=1).exclude(masks_sha256="")
+            .exclude(actual_compression__lte=DENSE_BELOW))
+
 
 def _mask_cells(runs: QuerySet[Run]) -> list[tuple]:
-    return list(runs.filter(status=FINISHED).order_by().values_list(
+    return list(_meaningful(runs).order_by().values_list(
         "pk", "benchmark_id", "compression", "seed", "masks_sha256",
         "submission__method_id", "submission__method__name", "submission__method__slug"))
 
@@ -124,16 +150,31 @@ def _counted_listed_runs(benchmark_ids) -> QuerySet[Run]:
     return runs.filter(submission__in=counted_versions(runs=runs).values())
 
 
+def compressions_text(compressions, of) -> str:
+    """Compressions as ranges of the benchmark's (`of`): [2, 4, 8, 16, 32, 64] -> '2–64×',
+    [2, 4, 16] -> '2–4×, 16×'."""
+    order = sorted(float(c) for c in of)
+    have = sorted({float(c) for c in compressions})
+    runs: list[list[float]] = []
+    for c in have:
+        if runs and c in order and runs[-1][-1] in order and order.index(c) == order.index(runs[-1][-1]) + 1:
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    return ", ".join(f"{r[0]:g}×" if len(r) == 1 else f"{r[0]:g}–{r[-1]:g}×" for r in runs)
+
+
 def benchmark_mask_twins(*, benchmark: Benchmark, counted=None) -> dict[int, list[dict]]:
-    """method id -> the other listed methods whose masks are identical to its own on some runs:
-    [{"method", "slug", "runs": runs with identical masks, "of": the method's runs}], most
-    shared runs first. `counted`: the counted submissions' ids, when already known.
+    """method id -> the other listed methods whose masks are identical to its own on some
+    pruned runs: [{"method", "slug", "runs": runs with identical masks, "of": the method's
+    pruned runs, "compressions": where, "at": those as text ('2–64×')}], most shared runs
+    first. `counted`: the counted submissions' ids, when already known.
     The database finds the shared masks (grouped by compression, seed and hash): a board with
     no twins reads no run, one with a few reads only theirs."""
     runs = (_counted_listed_runs([benchmark.pk]) if counted is None else
             Run.objects.filter(benchmark=benchmark, submission__in=counted).filter(LISTED_RUN))
-    runs = runs.filter(status=FINISHED).order_by()
-    shared_hashes = list(runs.exclude(masks_sha256="").values("compression", "seed", "masks_sha256")
+    runs = _meaningful(runs).order_by()
+    shared_hashes = list(runs.values("compression", "seed", "masks_sha256")
                          .annotate(methods=Count("submission__method_id", distinct=True))
                          .filter(methods__gt=1).values_list("masks_sha256", flat=True))
     if not shared_hashes:
@@ -143,46 +184,64 @@ def benchmark_mask_twins(*, benchmark: Benchmark, counted=None) -> dict[int, lis
             "compression", "seed", "masks_sha256", "submission__method_id", "submission__method__name",
             "submission__method__slug"):
         by_cell[compression, seed, sha].append((method_id, name, slug))
-    shared: dict[int, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
-    for methods in by_cell.values():
+    shared: dict[int, dict[tuple, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for (compression, _, _), methods in by_cell.items():
         for mine in methods:
             for other in methods:
                 if other[0] != mine[0]:
-                    shared[mine[0]][other] += 1
+                    shared[mine[0]][other].append(compression)
     total = dict(runs.filter(submission__method_id__in=list(shared)).values("submission__method_id")
                  .annotate(n=Count("id")).values_list("submission__method_id", "n"))
-    return {m: [{"method": name, "slug": slug, "runs": k, "of": total[m]}
-                for (_, name, slug), k in sorted(others.items(), key=lambda kv: (-kv[1], kv[0][1]))]
+    return {m: [_twin(name, slug, where, benchmark, of=total[m])
+                for (_, name, slug), where in sorted(others.items(), key=lambda kv: (-len(kv[1]), kv[0][1]))]
             for m, others in shared.items()}
+
+
+def _twin(name: str, slug: str, where: list[float], benchmark: Benchmark, **more) -> dict:
+    compressions = sorted(set(where))
+    return {"method": name, "slug": slug, "runs": len(where), **more, "compressions": compressions,
+            "at": compressions_text(compressions, benchmark.compressions)}
 
 
 def run_mask_twins(*, runs) -> dict[int, list[dict]]:
     """run id -> the other listed methods ({"method", "slug"}) that have a run with identical
-    masks on its benchmark, compression and seed (their counted versions); `runs`: a queryset."""
+    masks on its benchmark, compression and seed (their counted versions); `runs`: a queryset.
+    Runs at 1x and dense masks are never twins (see above)."""
     mine = _mask_cells(Run.objects.filter(pk__in=[r.pk for r in runs]))
     if not mine:
         return {}
     cells = defaultdict(list)
     for _, _, compression, seed, sha, method_id, name, slug in _mask_cells(
             _counted_listed_runs({row[1] for row in mine})):
-        if sha:
-            cells[compression, seed, sha].append((method_id, name, slug))
+        cells[compression, seed, sha].append((method_id, name, slug))
     twins = {}
     for pk, benchmark_id, compression, seed, sha, method_id, _, _ in mine:
-        found = [{"method": n, "slug": s} for m, n, s in cells.get((compression, seed, sha), []) if m != method_id] if sha else []
+        found = [{"method": n, "slug": s, "benchmark_id": benchmark_id, "compression": compression}
+                 for m, n, s in cells.get((compression, seed, sha), []) if m != method_id]
         if found:
             twins[pk] = found
     return twins
 
 
 def mask_twin_summary(*, twins: dict[int, list[dict]]) -> list[dict]:
-    """`run_mask_twins`'s answer per method: [{"method", "slug", "runs"}], most shared runs first."""
-    counts: dict[tuple[str, str], int] = defaultdict(int)
+    """`run_mask_twins`'s answer once per benchmark and other method: [{"benchmark", "method",
+    "slug", "runs", "compressions", "at"}], by benchmark, then most shared runs first."""
+    where: dict[tuple[int, str, str], list[float]] = defaultdict(list)
     for found in twins.values():
         for twin in found:
-            counts[twin["method"], twin["slug"]] += 1
-    return [{"method": m, "slug": s, "runs": n}
-            for (m, s), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0]))]
+            where[twin["benchmark_id"], twin["method"], twin["slug"]].append(twin["compression"])
+    benchmarks = Benchmark.objects.in_bulk({b for b, _, _ in where})
+    return [{"benchmark": benchmarks[b].name, **_twin(m, s, cs, benchmarks[b])}
+            for (b, m, s), cs in sorted(where.items(), key=lambda kv: (
+                benchmarks[kv[0][0]].position, benchmarks[kv[0][0]].name, -len(kv[1]), kv[0][1]))]
+
+
+def mask_twin_lines(*, summary: list[dict]) -> list[dict]:
+    """`mask_twin_summary` as one line per benchmark: [{"benchmark", "twins": [...]}]."""
+    lines: dict[str, list[dict]] = {}
+    for twin in summary:
+        lines.setdefault(twin["benchmark"], []).append(twin)
+    return [{"benchmark": b, "twins": t} for b, t in lines.items()]
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -472,11 +531,13 @@ def benchmark_rank_at(*, benchmark: Benchmark, compression: float | None = None,
     return [{**{k: v for k, v in about[r.pop("key")].items() if k != "order"}, **r} for r in results]
 
 
-def benchmarks_overview(*, by: str = "compression") -> dict:
+def benchmarks_overview(*, by: str = "compression", provisional: bool = False) -> dict:
     """Each listed method's rank on each benchmark (by compression or by speedup) and its mean
     rank over the benchmarks where it has a full sweep (ranking.cross_benchmark).
     {"benchmarks": [Benchmark with finished runs], "rows": [{method fields, "ranks": [per benchmark
-    {rank, band, of, full} or None], "mean_rank", "benchmarks_full"}]}."""
+    {rank, band, of, full} or None], "mean_rank", "benchmarks_full"}]}. `provisional`: also
+    "fill_in", per benchmark its FillIn (builtin_fill_in; a column whose built-in methods are
+    still filling in ranks provisionally), and per row "provisional" (some rank it has is)."""
     if by not in ("compression", "speedup"):
         raise ValueError(f"unknown ranking {by!r}; known: compression, speedup")
     benchmarks = list(Benchmark.objects.all())
@@ -498,7 +559,14 @@ def benchmarks_overview(*, by: str = "compression") -> dict:
         row.update(ranks=[r["ranks"].get(b.name) for b in benchmarks], mean_rank=r["mean_rank"],
                    benchmarks_full=r["benchmarks_full"])
         rows.append(row)
-    return {"benchmarks": benchmarks, "rows": rows}
+    if not provisional:
+        return {"benchmarks": benchmarks, "rows": rows}
+    fill = builtin_fill_in(benchmarks=benchmarks, scored_only=by == "compression")
+    fill_in = [fill[b.pk] for b in benchmarks]
+    for row in rows:
+        row["provisional"] = any(cell is not None and f.provisional for cell, f in zip(row["ranks"], fill_in))
+    return {"benchmarks": benchmarks, "rows": rows, "fill_in": fill_in,
+            "columns": list(zip(benchmarks, fill_in))}
 
 
 def _per_seed_runs(benchmark: Benchmark, method_ids: list[int], counted: list[int]) -> dict[int, Runs]:
@@ -521,6 +589,101 @@ def benchmark_progress(*, benchmark: Benchmark) -> tuple[int, int]:
     return counts["done"], counts["total"]
 
 
+# --- fill-in: the built-in methods' runs still to come ----------------------------------------
+# While the baselines and reference methods fill in (make run seeds them), a ranking that
+# compares against them is provisional: a built-in curve still missing points can move every
+# rank. The ETA is measured, not guessed: the median duration of the queue's latest finished
+# runs x the runs still to come / the live workers of the queue (optimistic: researchers' runs
+# go first, README "Delivery guarantees").
+
+BUILTIN_RUN = Q(submission__method__is_baseline=True) | Q(submission__method__is_reference=True)
+DURATION_SAMPLE = 200  # the latest finished runs whose median duration is taken
+
+
+@dataclass(frozen=True)
+class FillIn:
+    missing: int  # built-in runs queued or running at the compared points
+    total: int  # built-in runs at those points
+    median_run_s: float | None  # median seconds of the queue's latest finished runs; None: none yet
+    workers: int  # live workers of the benchmark's queue
+    eta_s: float | None  # median_run_s x missing / workers; None without a worker or a measured run
+
+    @property
+    def provisional(self) -> bool:
+        return self.missing > 0
+
+
+def builtin_fill_in(*, benchmarks, scored_only: bool = True, compressions=None) -> dict[int, FillIn]:
+    """benchmark id -> its FillIn. `scored_only`: only the compressions the rankings compare
+    (above 1x); else every built-in run (the home page's progress). `compressions`: only those
+    (a ranking at one compression)."""
+    from statistics import median
+
+    from submissions.capabilities import live_workers
+
+    benchmarks = list(benchmarks)
+    runs = Run.objects.filter(benchmark__in=benchmarks).filter(BUILTIN_RUN)
+    if scored_only:
+        runs = runs.filter(compression__gt=1)
+    if compressions is not None:
+        runs = runs.filter(compression__in=[float(c) for c in compressions])
+    counts = {row["benchmark_id"]: row for row in runs.order_by().values("benchmark_id").annotate(
+        total=Count("id"), missing=Count("id", filter=Q(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])))}
+    queues = {b.queue for b in benchmarks}
+    workers = {q: 0 for q in queues}
+    for worker_queues in live_workers().values_list("queues", flat=True):
+        for q in set(worker_queues or []) & queues:
+            workers[q] += 1
+    medians = {}
+    for q in queues:
+        spans = (Run.objects.filter(benchmark__queue=q, status=FINISHED, started__isnull=False,
+                                    finished__isnull=False).order_by("-finished")
+                 .values_list("started", "finished")[:DURATION_SAMPLE])
+        seconds = [(end - start).total_seconds() for start, end in spans if end >= start]
+        medians[q] = median(seconds) if seconds else None
+    out = {}
+    for b in benchmarks:
+        c = counts.get(b.pk, {"total": 0, "missing": 0})
+        m, w = medians[b.queue], workers[b.queue]
+        out[b.pk] = FillIn(missing=c["missing"], total=c["total"], median_run_s=m, workers=w,
+                           eta_s=m * c["missing"] / w if m is not None and w else None)
+    return out
+
+
+def builtin_methods_without_results(*, benchmark: Benchmark, ranked_ids) -> list[Method]:
+    """The baselines and reference methods with no finished run on the benchmark (not in the
+    ranking): the board still names them, "no results yet"."""
+    return list(Method.objects.filter(Q(is_baseline=True) | Q(is_reference=True))
+                .exclude(pk__in=list(ranked_ids)).order_by("-is_baseline", "created", "id"))
+
+
+# --- one run ---------------------------------------------------------------------------------
+
+def run_layers(*, run: Run) -> list[dict]:
+    """The run's per-layer sparsity bars (charts.layer_bars), each naming its module's type and
+    its shape, read from the benchmark's model in the evaluator's registry."""
+    from evaluator.benchmarks import get_benchmark
+
+    from .charts import layer_bars
+
+    try:
+        parameters = _model_parameters(get_benchmark(run.benchmark.name).model)
+    except ValueError:  # a benchmark the registry no longer has: names only
+        parameters = {}
+    return layer_bars(run.record or {}, parameters)
+
+
+_PARAMETERS: dict[str, dict] = {}
+
+
+def _model_parameters(model: str) -> dict:
+    if model not in _PARAMETERS:
+        from evaluator.models import model_parameters
+
+        _PARAMETERS[model] = model_parameters(model)
+    return _PARAMETERS[model]
+
+
 # --- one method ------------------------------------------------------------------------------
 
 def method_latest_submission(*, method: Method) -> Submission | None:
@@ -528,17 +691,27 @@ def method_latest_submission(*, method: Method) -> Submission | None:
     return method.submissions.order_by("-version", "-created", "-id").first()
 
 
+def code_visible(*, method: Method, user) -> bool:
+    """Whether the user may read the method's uploaded files: published with its results unless
+    its owner keeps them private (Method.code_public); the owner and staff always may."""
+    return method.code_public or user.is_staff or (user.is_authenticated and method.owner_id == user.pk)
+
+
 def method_code(*, submission: Submission | None) -> str | None:
-    """The uploaded strategy file as text (read, never imported); None for a baseline."""
+    """The uploaded strategy file as text (read, never imported); None for a baseline. The
+    caller checks code_visible first."""
     if submission is None or not submission.has_code:
         return None
     return submission.code
 
 
-def method_runs(*, method: Method, submission: Submission | None = None) -> QuerySet[Run]:
+def method_runs(*, method: Method, submission: Submission | None = None,
+                with_withdrawn: bool = False) -> QuerySet[Run]:
     """Every run of the method (any status), or of one of its versions, for its page; without
-    the record JSON."""
+    the record JSON. Withdrawn submissions' runs only `with_withdrawn`."""
     runs = Run.objects.filter(submission__method=method)
+    if not with_withdrawn:
+        runs = runs.filter(submission__withdrawn=False)
     if submission is not None:
         runs = runs.filter(submission=submission)
     return (runs.select_related("benchmark")
@@ -550,11 +723,13 @@ def method_runs(*, method: Method, submission: Submission | None = None) -> Quer
 
 
 def method_curves(*, method: Method, submission: Submission | None = None) -> list[tuple[Benchmark, pd.DataFrame]]:
-    """For each benchmark the method has finished runs on: its curves (the version the board
-    counts there, or the given version) beside the baselines' and the reference methods'."""
+    """For each benchmark the method has finished runs on: its curves beside the baselines' and
+    the reference methods'. With `submission`: that version's. Without: every version with
+    finished runs there, overlaid, one curve each ("Name v1", "Name v2 (counted)"); the counted
+    version keeps the method's id (so its look is the method's own, charts.method_style_index),
+    the others stand as -(submission id)."""
     mine = Run.objects.filter(submission__method=method, status=FINISHED)
-    if submission is not None:
-        mine = mine.filter(submission=submission)
+    mine = mine.filter(submission=submission) if submission is not None else mine.filter(submission__withdrawn=False)
     benchmarks = Benchmark.objects.filter(pk__in=mine.values("benchmark_id"))
     baselines = Method.objects.filter(Q(is_baseline=True) | Q(is_reference=True)).values("pk")
     shown = Method.objects.filter(Q(pk=method.pk) | Q(pk__in=baselines))
@@ -563,7 +738,21 @@ def method_curves(*, method: Method, submission: Submission | None = None) -> li
         counted = counted_submissions(benchmark=b)
         if submission is not None:
             counted[method.pk] = submission.pk
-        charts.append((b, benchmark_curves(benchmark=b, methods=shown, submissions=counted.values())))
+            charts.append((b, benchmark_curves(benchmark=b, methods=shown, submissions=counted.values())))
+            continue
+        versions = list(method.submissions.filter(runs__in=mine.filter(benchmark=b)).distinct()
+                        .order_by("version").values_list("pk", "version"))
+        others = Method.objects.filter(pk__in=baselines)
+        frames = [benchmark_curves(benchmark=b, methods=others, submissions=counted.values())]
+        for pk, number in versions:
+            frame = benchmark_curves(benchmark=b, methods=[method], submissions=[pk])
+            is_counted = counted.get(method.pk) == pk
+            if len(versions) > 1 or not is_counted:
+                frame = frame.assign(method=f"{method.name} v{number}" + (" (counted)" if is_counted else ""))
+            if not is_counted:
+                frame = frame.assign(method_id=-pk, slug=f"{method.slug}/v{number}")
+            frames.append(frame)
+        charts.append((b, pd.concat(frames, ignore_index=True)))
     return charts
 
 

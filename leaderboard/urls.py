@@ -14,5 +14,7 @@ urlpatterns = [
     path("m/<slug:slug>/v/<int:version>/", views.method_detail, name="method-version"),
     path("m/<slug:slug>/edit/", views.method_edit, name="method-edit"),
     path("m/<slug:slug>/enter/", views.method_enter, name="method-enter"),
+    path("m/<slug:slug>/count/", views.method_count, name="method-count"),
     path("m/<slug:slug>/code.py", views.method_code, name="method-code"),
+    path("m/<slug:slug>/v/<int:version>/code.py", views.method_code, name="method-version-code"),
 ]

@@ -13,7 +13,7 @@ from submissions.capabilities import availability
 from submissions.models import Run
 
 from . import selectors, services, tables
-from .charts import accuracy_figures, initially_shown, layer_bars
+from .charts import accuracy_figures, initially_shown
 from .downloads import csv_response
 from .forms import EnterBenchmarksForm, MethodEditForm
 from .metadata import TAG_AXES
@@ -32,8 +32,10 @@ def _search(request) -> dict:
 def home(request):
     ctx = {"benchmarks": selectors.benchmark_summaries(), **_search(request)}
     found = availability()
+    fill = selectors.builtin_fill_in(benchmarks=[b["benchmark"] for b in ctx["benchmarks"]], scored_only=False)
     for b in ctx["benchmarks"]:
         b["availability"] = found.get(b["name"])
+        b["fill_in"] = fill[b["benchmark"].pk]
     if ctx["searching"]:
         s = ctx["search"]
         ctx["found"] = list(selectors.methods_search(
@@ -52,12 +54,15 @@ def benchmark_detail(request, name):
     done, total = selectors.benchmark_progress(benchmark=benchmark)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
     chosen, unknown = tables.compared(request.GET, ranking)
+    by = "speedup" if request.GET.get("by") == "speedup" else "compression"
+    # every baseline and reference method is drawn and listed, "no results yet" when it has none
+    waiting = selectors.builtin_methods_without_results(benchmark=benchmark, ranked_ids=[r["method_id"] for r in ranking])
     if chosen:  # compare: the charts draw only the chosen methods
         ids = {r["method_id"] for r in chosen}
         figures = accuracy_figures(curves[curves.method_id.isin(ids)], reference_top1=dense["value"])
     else:
-        figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"])
-    by = "speedup" if request.GET.get("by") == "speedup" else "compression"
+        figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"],
+                                   waiting=waiting)
     table = selectors.benchmark_speedup_ranking(ranking=ranking) if by == "speedup" else ranking
     search = _search(request)
     if search["searching"]:  # the rows that match, with their ranks on the whole board
@@ -77,6 +82,10 @@ def benchmark_detail(request, name):
             at_rows = selectors.benchmark_rank_at(benchmark=benchmark, **{by: at})
         except ValueError as exc:
             at_error = str(exc)
+    # the points the ranking compares: every compression by speedup, those above 1x by
+    # compression, or the one compression ranked at
+    fill_in = selectors.builtin_fill_in(benchmarks=[benchmark], scored_only=by == "compression",
+                                        compressions=[at] if at is not None and by == "compression" else None)[benchmark.pk]
     tracks = benchmark_tracks(benchmark=benchmark)
     carried = tables.carried(request.GET)
     return render(request, "leaderboard/benchmark.html", {
@@ -90,6 +99,7 @@ def benchmark_detail(request, name):
         "sort": tables.sort_links(request.GET, benchmark.compressions, column, descending),
         "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
+        "fill_in": fill_in, "waiting": waiting,
         "by_links": carried["by"], "at_kept": carried["at"],
     }, status=400 if at_error else 200)
 
@@ -97,7 +107,7 @@ def benchmark_detail(request, name):
 def overview(request):
     by = "speedup" if request.GET.get("by") == "speedup" else "compression"
     return render(request, "leaderboard/overview.html",
-                  {"by": by, **selectors.benchmarks_overview(by=by)})
+                  {"by": by, **selectors.benchmarks_overview(by=by, provisional=True)})
 
 
 def benchmark_csv(request, name):
@@ -116,10 +126,11 @@ def run_detail(request, pk):
     the collapsed layers named, and a link to its CSV row."""
     run = get_object_or_404(selectors.runs_visible_to(user=request.user)
                             .select_related("benchmark", "submission__method"), pk=pk)
-    record = run.record or {}
+    layers = selectors.run_layers(run=run)
     return render(request, "leaderboard/run.html", {
-        "run": run, "method": run.submission.method, "record": record, "layers": layer_bars(record),
-        "collapsed": [bar["name"] for bar in layer_bars(record) if bar["collapsed"]],
+        "run": run, "submission": run.submission, "method": run.submission.method,
+        "record": run.record or {}, "layers": layers,
+        "collapsed": [bar for bar in layers if bar["collapsed"]],
     })
 
 
@@ -132,7 +143,9 @@ def method_detail(request, slug, version=None):
     """The method: its paper, tags, versions and, for the latest version (or `version`), its
     code, curves and runs."""
     method = get_object_or_404(selectors.methods_visible_to(user=request.user), slug=slug)
-    versions = selectors.method_versions(method=method)
+    is_owner = request.user.is_authenticated and method.owner_id == request.user.pk
+    privileged = is_owner or request.user.is_staff  # sees withdrawn versions and private code
+    versions = selectors.method_versions(method=method, with_withdrawn=privileged)
     if version is None:
         submission = versions[0] if versions else None
     else:
@@ -141,15 +154,16 @@ def method_detail(request, slug, version=None):
             raise Http404(f"{method.name} has no version {version}")
     charts = [{"benchmark": b, "figures": accuracy_figures(curves, reference_top1=b.reference_top1)}
               for b, curves in selectors.method_curves(method=method, submission=submission if version else None)]
-    runs = list(selectors.method_runs(method=method, submission=submission))
+    runs = list(selectors.method_runs(method=method, submission=submission, with_withdrawn=privileged))
     twins = selectors.run_mask_twins(runs=runs)
     for run in runs:
         run.twins = twins.get(run.pk, [])
-    is_owner = request.user.is_authenticated and method.owner_id == request.user.pk
+    code_visible = selectors.code_visible(method=method, user=request.user)
     return render(request, "leaderboard/method.html", {
         "method": method, "submission": submission, "versions": versions, "version": version,
-        "code": selectors.method_code(submission=submission), "charts": charts, "runs": runs,
-        "twins": selectors.mask_twin_summary(twins=twins),
+        "code": selectors.method_code(submission=submission) if code_visible else None,
+        "code_hidden": not code_visible, "charts": charts, "runs": runs,
+        "twins": selectors.mask_twin_lines(summary=selectors.mask_twin_summary(twins=twins)),
         "done": sum(1 for r in runs if r.status in Run.FINAL), "total": len(runs),
         "is_owner": is_owner,
         # the form enters the latest version: offered on the method's page, not an older version's
@@ -202,13 +216,49 @@ def method_enter(request, slug):
     return redirect(submission)
 
 
-def method_code(request, slug):
-    """The latest submission's file as plain text: shown, never executed by the browser."""
+@login_required
+@require_POST
+def method_count(request, slug):
+    """The owner chooses the version the leaderboards count: POST version=<n>, or "latest"."""
+    method = _own_method(request, slug)
+    choice = request.POST.get("version", "latest")
+    try:
+        version = None if choice == "latest" else int(choice)
+        services.method_count_version(method=method, user=request.user, version=version)
+    except ValueError as exc:
+        messages.error(request, str(exc) if choice.isdigit() or choice == "latest"
+                       else f"{choice[:20]!r} is not a version: choose one of the list, or the latest complete one.")
+        return redirect(_safe_next(request) or method.get_absolute_url())
+    messages.success(request, "The leaderboards now count " + (
+        "the latest complete version." if version is None else
+        f"version {version} on each benchmark where it is complete (elsewhere the latest complete version)."))
+    return redirect(_safe_next(request) or method.get_absolute_url())
+
+
+def _safe_next(request) -> str | None:
+    """A `next` that stays on this site (a path), else None."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    return target if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else None
+
+
+def method_code(request, slug, version=None):
+    """The file of the latest version (or of `version`) as plain text: shown, never executed by
+    the browser."""
     method = get_object_or_404(selectors.methods_visible_to(user=request.user), slug=slug)
-    code = selectors.method_code(submission=selectors.method_latest_submission(method=method))
+    if not selectors.code_visible(method=method, user=request.user):
+        raise Http404("its owner keeps this method's code private")
+    submissions = method.submissions.all()
+    if not (request.user.is_staff or request.user.is_authenticated and method.owner_id == request.user.pk):
+        submissions = submissions.filter(withdrawn=False)
+    submission = (submissions.order_by("-version", "-created", "-id").first() if version is None
+                  else submissions.filter(version=version).first())
+    code = selectors.method_code(submission=submission)
     if code is None:
-        raise Http404("this method has no uploaded file")
+        raise Http404("this method has no uploaded file" if version is None else f"{method.name} has no file of version {version}")
     response = HttpResponse(code, content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="{method.slug}.py"'
+    name = method.slug if version is None else f"{method.slug}-v{version}"
+    response["Content-Disposition"] = f'inline; filename="{name}.py"'
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -22,7 +22,7 @@ from leaderboard.ranking import parse_point, rank_points
 from leaderboard.selectors import (benchmark_rank_at, benchmark_ranking, benchmark_speedup_ranking,
                                    benchmarks_overview, methods_search, methods_visible_to, runs_visible_to,
                                    search_params, submissions_visible_to)
-from leaderboard.services import method_update
+from leaderboard.services import method_count_version, method_update
 from submissions import services
 from submissions.models import Run
 
@@ -123,7 +123,14 @@ class MethodDetail(generics.RetrieveAPIView):
             return Response({"detail": "only the method's owner may edit it"}, status=403)
         form = MethodUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        method_update(method=method, user=request.user, data=form.fields_to_save())
+        data = form.fields_to_save()
+        if "counted_version" in data:
+            try:
+                method_count_version(method=method, user=request.user, version=data.pop("counted_version"))
+            except ValueError as exc:
+                return Response({"counted_version": [str(exc)]}, status=400)
+        if data:
+            method_update(method=method, user=request.user, data=data)
         return Response(MethodDetailSerializer(method, context={"request": request}).data)
 
 

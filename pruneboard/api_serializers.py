@@ -90,7 +90,7 @@ class MethodSerializer(serializers.ModelSerializer):
         model = Method
         fields = ["name", "slug", "description", "paper_url", "code_url", "is_baseline", "is_reference",
                   "owner", "created", "url", "title", "authors", "venue", "year", "bibtex", "tags",
-                  "keywords"]
+                  "keywords", "counted_version", "code_public"]
 
     def get_url(self, m):
         return site_url(self.context, "method", m.slug)
@@ -122,6 +122,29 @@ def capped(field: str, **kwargs) -> serializers.CharField:
         "max_length": f"{field.replace('_', ' ')} is too long: at most {{max_length}} characters"}, **kwargs)
 
 
+class KeywordsField(serializers.Field):
+    """Keywords as a JSON list or a comma-separated string; from a form or multipart body, the
+    field's value as sent ("a, b"), or its values when repeated (a JSONField would parse the
+    form's text as JSON and refuse "a, b")."""
+
+    def get_value(self, dictionary):
+        from rest_framework.fields import empty
+        from rest_framework.utils import html
+
+        if html.is_html_input(dictionary):
+            if self.field_name not in dictionary:
+                return empty
+            values = dictionary.getlist(self.field_name)
+            return values[0] if len(values) == 1 else values
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
 class MethodUpdateSerializer(serializers.Serializer):
     """PATCH /api/methods/<slug>/ (its owner): any of these fields; `tags` a list of the fixed
     vocabulary (one per axis; [] clears them), `keywords` a list or a comma-separated string."""
@@ -135,8 +158,18 @@ class MethodUpdateSerializer(serializers.Serializer):
     code_url = capped("code_url", required=False, allow_blank=True, validators=[])
     description = capped("description", required=False, allow_blank=True)
     tags = serializers.ListField(child=serializers.CharField(), required=False)
-    keywords = serializers.JSONField(required=False)
+    keywords = KeywordsField(required=False)
     public = serializers.BooleanField(required=False)
+    code_public = serializers.BooleanField(required=False)  # the uploaded files shown with public results
+    # the version the boards count (where complete): a number, or "latest" / null for the default
+    counted_version = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+    def validate_counted_version(self, value):
+        if value in (None, "", "latest"):
+            return None
+        if not str(value).isdigit():
+            raise serializers.ValidationError('a version number, or "latest"')
+        return int(value)
 
     def validate_bibtex(self, value):
         from leaderboard.metadata import validate_bibtex
@@ -222,6 +255,9 @@ class SubmissionSerializer(serializers.ModelSerializer):
             counts[run.status] += 1
         full = privileged(self.context, submission)
         data["progress"] = {"done": sum(counts[s] for s in Run.FINAL), "total": len(runs), **counts}
+        from submissions.dispatch import queue_position  # what the status page shows
+
+        data["queue_position"] = queue_position(submission)
         data["runs"] = [self._run(run, full) for run in runs]
         if full:
             data["error"] = submission.error

@@ -8,8 +8,8 @@ from .models import Run, Submission, WorkerHeartbeat
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ("id", "method", "owner", "status", "created")
-    list_filter = ("status",)
+    list_display = ("id", "method", "owner", "status", "withdrawn", "created")
+    list_filter = ("status", "withdrawn")
     search_fields = ("method__name", "owner__username", "sha256", "filename")
     list_select_related = ("method", "owner")
     readonly_fields = ("sha256", "baseline", "filename", "status", "error",

@@ -59,6 +59,12 @@ class SubmissionForm(forms.Form):
     public = forms.BooleanField(required=False, initial=True, label="Public",
                                 help_text="Show the results on the leaderboard. Unticked: only "
                                           "you (and the moderators) see them.")
+    code_public = forms.BooleanField(
+        required=False, initial=True, label="Publish the code with the results",
+        help_text="Ticked: anyone who can see the results can read this file on the method's page. "
+                  "Unticked: the results can be public while the code stays private (you and the "
+                  "moderators read it). A method whose code is private stays so until you publish it "
+                  "on its edit page.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

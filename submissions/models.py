@@ -37,6 +37,8 @@ class Submission(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     finished = models.DateTimeField(null=True, blank=True)
+    withdrawn = models.BooleanField(default=False, help_text="withdrawn by its owner: its runs leave the "
+                                                             "leaderboards and the CSVs; others no longer see it")
 
     class Meta:
         ordering = ["-created", "-id"]

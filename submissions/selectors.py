@@ -12,9 +12,10 @@ DONE = Q(runs__status__in=Run.FINAL)
 
 
 def submission_visible(*, submission: Submission, user) -> bool:
-    """Listed methods (baselines included) are public; a private or hidden one is seen only
-    by its owner and staff."""
-    return submission.method.listed or submission_errors_visible(submission=submission, user=user)
+    """Listed methods (baselines included) are public; a private or hidden one, or a submission
+    its owner withdrew, is seen only by its owner and staff."""
+    return ((submission.method.listed and not submission.withdrawn)
+            or submission_errors_visible(submission=submission, user=user))
 
 
 def submission_errors_visible(*, submission: Submission, user) -> bool:

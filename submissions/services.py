@@ -615,3 +615,22 @@ def benchmark_requeue(*, benchmark) -> int:
         type(benchmark).objects.filter(pk=benchmark.pk).update(protocol_hash=current.protocol_hash())
         transaction.on_commit(lambda: runs_enqueue(runs))
     return len(runs)
+
+
+def submission_withdraw(*, submission: Submission, user, withdrawn: bool = True) -> int:
+    """Its owner withdraws the submission (its runs leave the leaderboards and the CSVs, and
+    others no longer see it; its runs not yet done are cancelled), or restores it
+    (`withdrawn=False`: its finished runs count again). Returns how many runs were cancelled.
+    PermissionDenied for anyone but the owner."""
+    from django.core.exceptions import PermissionDenied
+
+    if user.pk is None or user.pk not in (submission.owner_id, submission.method.owner_id):
+        raise PermissionDenied("only the submission's owner may withdraw it")
+    with transaction.atomic():
+        Submission.objects.filter(pk=submission.pk).update(withdrawn=withdrawn, updated=timezone.now())
+        cancelled = (submission.runs.exclude(status__in=Run.FINAL).update(status=Run.Status.CANCELLED)
+                     if withdrawn else 0)
+    submission.refresh_from_db()
+    if cancelled:
+        submission_refresh(submission)
+    return cancelled

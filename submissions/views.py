@@ -6,8 +6,11 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from leaderboard import selectors as board
+from leaderboard import services as board_services
 from pruneboard.throttles import SignupThrottle, wait_in_words
 
 from . import dispatch, selectors, services
@@ -30,6 +33,10 @@ def submit(request):
         except services.UploadRejected as exc:
             form.add_error("file", str(exc))
         else:
+            method = submission.method
+            # a new method takes the box's choice; an unticked box also makes an existing one's code private
+            if method.code_public != data["code_public"] and (method.submissions.count() == 1 or not data["code_public"]):
+                board_services.method_update(method=method, user=request.user, data={"code_public": data["code_public"]})
             messages.info(request, _upload_message(submission, created))
             return redirect(submission)
     return render(request, "submissions/submit.html", {"form": form})
@@ -42,7 +49,9 @@ def _upload_message(submission: Submission, created: bool) -> str:
     if added:
         return (f"You already submitted this file (version {submission.version} of "
                 f"{submission.method.name}); it is now also entered on {added}.")
-    return "You already submitted this file; here is that submission."
+    return ("You already submitted this file; here is that submission "
+            f"(version {submission.version} of {submission.method.name}). "
+            "To have the leaderboards count it, press “Count this version”.")
 
 
 def _visible_submission(request, pk: int) -> Submission:
@@ -58,7 +67,8 @@ def submission_detail(request, pk: int):
     ctx = {"submission": submission, "method": submission.method, "progress": _progress(submission),
            "benchmarks": submission.benchmarks.all(), "show_errors": show_errors,
            "failed_runs": selectors.submission_failed_runs(submission=submission) if show_errors else [],
-           "twins": board.mask_twin_summary(twins=board.run_mask_twins(runs=submission.runs.all()))}
+           "twins": board.mask_twin_lines(summary=board.mask_twin_summary(
+               twins=board.run_mask_twins(runs=submission.runs.all())))}
     return render(request, "submissions/submission.html", ctx)
 
 
@@ -96,3 +106,31 @@ def signup(request):
 def my_submissions(request):
     submissions = selectors.submission_list_for_owner(user=request.user)
     return render(request, "submissions/my_submissions.html", {"submissions": submissions})
+
+
+@login_required
+@never_cache
+def api_token(request):
+    """The user's API token; POST renews it (the old one stops working)."""
+    from pruneboard.tokens import token_of, token_renew
+
+    if request.method == "POST":
+        token_renew(user=request.user)
+        messages.success(request, "Your API token is renewed: the old one no longer works.")
+        return redirect("api-token")
+    return render(request, "submissions/api_token.html", {"token": token_of(user=request.user)})
+
+
+@login_required
+@require_POST
+def submission_withdraw(request, pk: int):
+    """Its owner withdraws the submission (POST withdraw=1) or restores it (withdraw=0)."""
+    submission = _visible_submission(request, pk)
+    withdraw = request.POST.get("withdraw", "1") != "0"
+    cancelled = services.submission_withdraw(submission=submission, user=request.user, withdrawn=withdraw)
+    if withdraw:
+        messages.success(request, "Withdrawn: its runs are off the leaderboards and the CSVs, and only you and the "
+                                  f"moderators see it{f'; {cancelled} runs not yet done were cancelled' if cancelled else ''}.")
+    else:
+        messages.success(request, "Restored: its finished runs count again.")
+    return redirect(submission)

@@ -61,5 +61,18 @@ def model_input_shape(name: str) -> tuple[int, ...]:
     return _spec(name).input_shape
 
 
+def model_parameters(name: str) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Every parameter of the model by its name ("0.weight", "layer1.0.conv1.weight"): the type
+    of the module that holds it ("Linear", "Conv2d") and its shape. Built on torch's meta
+    device: no weight is allocated or initialised."""
+    import torch
+
+    with torch.device("meta"):
+        model = get_model(name)
+    return {f"{module_name}.{param_name}" if module_name else param_name: (type(module).__name__, tuple(p.shape))
+            for module_name, module in model.named_modules()
+            for param_name, p in module.named_parameters(recurse=False)}
+
+
 def list_models() -> list[str]:
     return sorted(MODELS)

@@ -24,9 +24,26 @@ from torch import nn
 from .base import Pruning
 from .helpers import global_fraction_masks
 from .mixins import _to_model_device
+from .paper import Paper
+
+
+PAPER = Paper(
+    title="Picking Winning Tickets Before Training by Preserving Gradient Flow",
+    authors="Chaoqi Wang, Guodong Zhang, Roger Grosse", venue="ICLR", year=2020,
+    url="https://arxiv.org/abs/2002.07376",
+    bibtex="""@inproceedings{wang2020grasp,
+  title = {Picking Winning Tickets Before Training by Preserving Gradient Flow},
+  author = {Wang, Chaoqi and Zhang, Guodong and Grosse, Roger},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2020},
+  url = {https://arxiv.org/abs/2002.07376}
+}""",
+    granularity="unstructured", data_use="data-driven", schedule="one-shot",
+    keywords="pruning at initialization, gradient flow, hessian")
 
 
 class GraSP(Pruning):
+    paper = PAPER  # shown on its page on the site
     temperature: float = 200.0
 
     def loss(self, logits, targets):

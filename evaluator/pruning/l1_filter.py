@@ -27,6 +27,7 @@ import numpy as np
 
 from .base import Pruning
 from .helpers import keep_count
+from .paper import Paper
 
 
 def filter_norms(weight) -> np.ndarray:
@@ -35,7 +36,24 @@ def filter_norms(weight) -> np.ndarray:
     return np.abs(weight.reshape(weight.shape[0], -1)).sum(axis=1)
 
 
+PAPER = Paper(
+    title="Pruning Filters for Efficient ConvNets",
+    authors="Hao Li, Asim Kadav, Igor Durdanovic, Hanan Samet, Hans Peter Graf", venue="ICLR", year=2017,
+    url="https://arxiv.org/abs/1608.08710",
+    bibtex="""@inproceedings{li2017pruning,
+  title = {Pruning Filters for Efficient {ConvNets}},
+  author = {Li, Hao and Kadav, Asim and Durdanovic, Igor and Samet, Hanan and Graf, Hans Peter},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2017},
+  url = {https://arxiv.org/abs/1608.08710}
+}""",
+    granularity="structured", data_use="data-free", schedule="one-shot",
+    keywords="filter pruning, l1 norm")
+
+
 class L1Filter(Pruning):
+    paper = PAPER  # shown on its page on the site
+
     def model_masks(self):
         weights = [self.module_params(m)["weight"] for m in self.prunable]
         sizes = [int(np.prod(w.shape[1:])) for w in weights]

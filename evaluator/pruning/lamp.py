@@ -17,6 +17,7 @@ import numpy as np
 
 from .base import Pruning
 from .helpers import global_fraction_masks
+from .paper import Paper
 
 
 def lamp_scores(weight) -> np.ndarray:
@@ -30,7 +31,24 @@ def lamp_scores(weight) -> np.ndarray:
     return scores.reshape(np.shape(weight))
 
 
+PAPER = Paper(
+    title="Layer-adaptive Sparsity for the Magnitude-based Pruning",
+    authors="Jaeho Lee, Sejun Park, Sangwoo Mo, Sungsoo Ahn, Jinwoo Shin", venue="ICLR", year=2021,
+    url="https://arxiv.org/abs/2010.07611",
+    bibtex="""@inproceedings{lee2021lamp,
+  title = {Layer-adaptive Sparsity for the Magnitude-based Pruning},
+  author = {Lee, Jaeho and Park, Sejun and Mo, Sangwoo and Ahn, Sungsoo and Shin, Jinwoo},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2021},
+  url = {https://arxiv.org/abs/2010.07611}
+}""",
+    granularity="unstructured", data_use="data-free", schedule="one-shot",
+    keywords="magnitude pruning, layerwise sparsity")
+
+
 class LAMP(Pruning):
+    paper = PAPER  # shown on its page on the site
+
     def model_masks(self):
         scores = {m: {"weight": lamp_scores(p["weight"])} for m, p in self.params().items()}
         return global_fraction_masks(scores, self.fraction)

@@ -19,9 +19,27 @@ import numpy as np
 from .base import Pruning
 from .helpers import global_fraction_masks
 from .mixins import GradientMixin
+from .paper import Paper
+
+
+PAPER = Paper(
+    title="SNIP: Single-shot Network Pruning based on Connection Sensitivity",
+    authors="Namhoon Lee, Thalaiyasingam Ajanthan, Philip H. S. Torr", venue="ICLR", year=2019,
+    url="https://arxiv.org/abs/1810.02340",
+    bibtex="""@inproceedings{lee2019snip,
+  title = {{SNIP}: Single-shot Network Pruning based on Connection Sensitivity},
+  author = {Lee, Namhoon and Ajanthan, Thalaiyasingam and Torr, Philip H. S.},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year = {2019},
+  url = {https://arxiv.org/abs/1810.02340}
+}""",
+    granularity="unstructured", data_use="data-driven", schedule="one-shot",
+    keywords="pruning at initialization, connection sensitivity")
 
 
 class SNIP(GradientMixin, Pruning):
+    paper = PAPER  # shown on its page on the site
+
     def model_masks(self):
         params, grads = self.params(), self.param_gradients()
         sensitivity = {m: np.abs(p["weight"] * grads[m]["weight"]) for m, p in params.items()}

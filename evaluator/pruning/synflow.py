@@ -23,9 +23,27 @@ import torch
 
 from .base import Pruning
 from .helpers import global_fraction_masks
+from .paper import Paper
+
+
+PAPER = Paper(
+    title="Pruning neural networks without any data by iteratively conserving synaptic flow",
+    authors="Hidenori Tanaka, Daniel Kunin, Daniel L. K. Yamins, Surya Ganguli", venue="NeurIPS", year=2020,
+    url="https://arxiv.org/abs/2006.05467",
+    bibtex="""@inproceedings{tanaka2020synflow,
+  title = {Pruning neural networks without any data by iteratively conserving synaptic flow},
+  author = {Tanaka, Hidenori and Kunin, Daniel and Yamins, Daniel L. K. and Ganguli, Surya},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  volume = {33},
+  year = {2020},
+  url = {https://arxiv.org/abs/2006.05467}
+}""",
+    granularity="unstructured", data_use="data-free", schedule="iterative",
+    keywords="pruning at initialization, synaptic flow, layer collapse")
 
 
 class SynFlow(Pruning):
+    paper = PAPER  # shown on its page on the site
     rounds: int = 100
 
     def _linearised(self):

@@ -13,7 +13,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from leaderboard import markdown
-from leaderboard.charts import seeds_label
+from leaderboard.charts import measured, seeds_label
 
 register = template.Library()
 
@@ -85,12 +85,24 @@ def pct(value, digits: int = 1) -> str:
 @register.filter
 def times(value, digits=None) -> str:
     """A measured ratio (actual compression, speedup) to three significant digits: '3.98×',
-    '15.8×', '350×'; with `digits`, that many decimals. Missing or infinite -> '—'."""
+    '15.8×', '32.0×' (31.98: the zero is a digit), '350×'; with `digits`, that many decimals.
+    Missing or infinite -> '—'."""
     if _missing(value) or math.isinf(float(value)):
         return "—"
     if digits is not None:
         return f"{float(value):.{int(digits)}f}×"
-    return f"{float(value):.3g}×" if abs(float(value)) < 1000 else f"{float(value):,.0f}×"
+    return f"{measured(value)}×"
+
+
+@register.filter
+def count(value) -> str:
+    """A count with thousands separators: 151306 -> '151,306'; missing -> '—'."""
+    if _missing(value) or value == "":
+        return "—"
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 @register.filter
@@ -141,6 +153,40 @@ def ranking_cells(cells, seeds: int = 3) -> str:
         n = int(cell["n"])
         low = f"<sub>{seeds_label(n)}</sub>" if n < seeds else ""
         mean, _, std = mean_std(cell).partition(" ± ")
-        std = f'<span class="pm"> ± {std}</span>' if std else ""
+        # one seed has no spread: "± 0.0" would be false precision
+        std = f'<span class="pm"> ± {std}</span>' if std and n > 1 else ""
         html.append(f'<td class="num cell" title="{seeds_label(n)}" data-sort="{cell["mean"]:.6g}">{mean}{std}{low}</td>')
     return mark_safe("".join(html))
+
+
+@register.filter
+def duration(seconds) -> str:
+    """Seconds as a reader reads an ETA: 'under a minute', 'about 12 min', 'about 2 h 5 min'."""
+    if _missing(seconds):
+        return "—"
+    minutes = round(float(seconds) / 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"about {minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"about {hours} h {minutes} min" if minutes else f"about {hours} h"
+
+
+@register.filter
+def fill_in_eta(fill) -> str:
+    """A FillIn's time to go, or why it is unknown."""
+    if fill.eta_s is not None:
+        worker = "worker" if fill.workers == 1 else "workers"
+        runs = "run" if fill.missing == 1 else "runs"
+        return (f"{duration(fill.eta_s)} to go ({fill.missing:,} {runs} × {measured(fill.median_run_s)} s, "
+                f"the median of the finished runs, ÷ {fill.workers} live {worker})")
+    if not fill.workers:
+        return "no time to go known: no live worker of its queue"
+    return "no time to go known until a run finishes"
+
+
+@register.filter
+def zip_with(values, others) -> list[tuple]:
+    """Pairs of two lists, for a loop over both: {% for a, b in xs|zip_with:ys %}."""
+    return list(zip(values or [], others or []))

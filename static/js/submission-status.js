@@ -21,8 +21,13 @@
   }
 
   function ratio(value) {
-    return value === null || value === undefined || !isFinite(value) ? "—" : Number(value.toPrecision(3)) + "×";
+    // three significant digits, zeros kept (31.98: "32.0×"), as the server writes them
+    if (value === null || value === undefined || !isFinite(value)) return "—";
+    var text = Number(value.toPrecision(3)) >= 1000 ? Math.round(value).toLocaleString("en-US") : value.toPrecision(3);
+    return text + "×";
   }
+
+  function count(n) { return Number(n).toLocaleString("en-US"); }
 
   function setStatus(el, value) {
     el.textContent = value;
@@ -31,14 +36,14 @@
 
   function queueText(n) {
     if (n === 0) return "Next in the queue.";
-    return n + " run" + (n === 1 ? "" : "s") + " ahead of yours in the queue.";
+    return count(n) + " run" + (n === 1 ? "" : "s") + " ahead of yours in the queue.";
   }
 
   function update(p) {
     bar.max = Math.max(p.total, 1);
     bar.value = p.done;
     bar.textContent = Math.round(100 * p.done / Math.max(p.total, 1)) + " %";
-    text.textContent = p.done + " of " + p.total + " runs done · " + p.finished + " finished · " + p.failed + " failed";
+    text.textContent = count(p.done) + " of " + count(p.total) + " runs done · " + count(p.finished) + " finished · " + count(p.failed) + " failed";
     setStatus(status, p.status);
     if (position) {
       position.hidden = p.queue_position === null || p.queue_position === undefined;

@@ -100,3 +100,11 @@ def test_the_same_seed_builds_the_same_weights(name):
     torch.manual_seed(0)
     second = get_model(name).state_dict()
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_model_parameters_name_each_parameters_module_and_shape():
+    from evaluator.models import model_parameters
+
+    found = model_parameters("digits_mlp")
+    assert found["1.weight"] == ("Linear", (512, 64)) and found["5.bias"] == ("Linear", (10,))
+    assert model_parameters("cifar_resnet20")["layer1.0.conv1.weight"] == ("Conv2d", (16, 16, 3, 3))

@@ -1,5 +1,7 @@
 import csv
 import io
+import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,7 +13,8 @@ from leaderboard.downloads import HEADER
 from .factories import make_entry, make_method, make_run, make_submission
 
 pytestmark = pytest.mark.django_db
-LEADING = ["method", "method_slug", "is_baseline", "tier", "submission_id", "run_pk"]
+LEADING = ["method", "method_slug", "is_baseline", "tier", "submission_id", "run_pk", "version", "counted"]
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "columns.md"
 
 
 def read(response) -> pd.DataFrame:
@@ -126,3 +129,31 @@ def test_a_carriage_return_inside_a_name_cannot_start_a_row_of_its_own(client, b
     make_entry("Alpha\r=1+1", benchmarks["digits-mlp"], {2: [0.9]})
     assert len(read(client.get("/b/digits-mlp.csv"))) == 1
     assert raw_rows(client.get("/b/digits-mlp.csv"))[1][0] == "Alpha\r=1+1"
+
+
+def test_the_documented_download_columns_are_the_downloads(client, benchmarks):
+    make_entry("Alpha", benchmarks["digits-mlp"], {2: [0.9]})
+    documented = re.findall(r"^\| `(\w+)` \|", DOCS.read_text().split("| download column |")[1].split("\n\n")[0], re.M)
+    assert documented == LEADING
+    assert list(read(client.get("/b/digits-mlp.csv")).columns) == documented + COLUMNS
+
+
+def test_the_csvs_say_which_version_each_row_is_and_whether_the_board_counts_it(client, benchmarks, alice):
+    bench = benchmarks["digits-mlp"]
+    method = make_method("Mine", owner=alice)
+    v1, v2, v3 = (make_submission(method) for _ in range(3))
+    for submission in (v1, v2):
+        make_run(submission, bench, 2, 0)
+    make_run(v3, bench, 2, 0)
+    make_run(v3, bench, 4, 0, status="queued")  # v3 is not done: the board keeps v2
+    secret = make_entry("Secret", bench, {2: [0.9]}, owner=alice, is_public=False)
+    client.force_login(alice)
+    frame = read(client.get("/b/digits-mlp.csv"))
+    assert sorted(zip(frame.version, frame.counted)) == [(1, False), (2, True), (3, False)]
+    assert set(frame.method_slug) == {"mine"}
+    assert read(client.get(f"/s/{v2.pk}.csv")).counted.tolist() == [True]
+    assert read(client.get(f"/s/{v1.pk}.csv")).counted.tolist() == [False]
+    run = v2.runs.get()
+    assert read(client.get(f"/r/{run.pk}.csv")).loc[0, ["version", "counted"]].tolist() == [2, True]
+    private = read(client.get(f"/s/{secret.submissions.get().pk}.csv"))  # its owner sees it; no board counts it
+    assert private.counted.tolist() == [False]

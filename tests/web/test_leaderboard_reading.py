@@ -115,6 +115,26 @@ def test_a_run_page_shows_its_metrics_and_names_its_collapsed_layers(client, ben
     assert f'href="/r/{run.pk}.csv"' in html
 
 
+def test_a_run_page_links_its_submission_and_version_and_names_each_layers_module(client, benchmarks):
+    method = make_method("Alpha")
+    make_submission(method)
+    v2 = make_submission(method, code="# v2\n")
+    run = make_run(v2, benchmarks["digits-mlp"], 8, 0)
+    run.record = {**run.record, "layer_sparsity": json.dumps({"1.weight": 0.9, "3.weight": 1.0, "5.weight": 0.5}),
+                  "collapsed_layers": json.dumps(["3.weight"])}
+    run.save()
+    html = client.get(f"/r/{run.pk}/").content.decode()
+    origin = re.sub(r"\s+", " ", html[html.index('id="run-origin"'):html.index("</p>", html.index('id="run-origin"'))])
+    assert f'<a href="/s/{v2.pk}/">submission {v2.pk}</a>' in origin
+    assert '<a href="/m/alpha/v/2/">version 2</a> of Alpha' in origin
+    table = html[html.index('<table class="table layers">'):]
+    rows = re.findall(r'<td><code>([^<]+)</code>.*?<td class="layer-module">([^<]*)</td>\s*'
+                      r'<td class="num layer-shape">([^<]*)</td>', table, re.S)
+    assert rows == [("1.weight", "Linear", "512 × 64"), ("3.weight", "Linear", "512 × 512"),
+                    ("5.weight", "Linear", "10 × 512")]
+    assert "<code>3.weight</code> (Linear 512 × 512)" in html  # the collapsed layer, named
+
+
 def test_a_run_of_a_private_method_is_not_found_by_others(client, benchmarks, alice, bob):
     submission = make_submission(make_method("Secret", owner=alice, is_public=False))
     run = make_run(submission, benchmarks["digits-mlp"], 2, 0)
@@ -129,7 +149,7 @@ def test_layer_bars_survive_a_malformed_record():
     assert layer_bars({}) == []
     assert layer_bars({"layer_sparsity": "not json", "collapsed_layers": "[1"}) == []
     assert layer_bars({"layer_sparsity": '{"a": "x", "b": 1.5, "c": null}'}) == [
-        {"name": "b", "pruned": 1.0, "kept": 0.0, "collapsed": True}]
+        {"name": "b", "pruned": 1.0, "kept": 0.0, "collapsed": True, "module": "", "shape": ""}]
 
 
 def test_one_notation_everywhere():
@@ -148,7 +168,7 @@ def test_the_status_page_writes_the_same_notation_and_the_actual_compression(cli
     assert '<td class="num">4×</td>' in row and "×4" not in html
     assert '<td class="num" data-field="top1">98.3</td>' in row
     assert '<td class="num" data-field="actual_compression">3.98×</td>' in row
-    assert '<td class="num" data-field="speedup">3.5×</td>' in row
+    assert '<td class="num" data-field="speedup">3.50×</td>' in row  # three significant digits
 
 
 def test_hover_says_n_and_one_seed(benchmarks):

@@ -79,3 +79,35 @@ def test_a_method_page_draws_the_reference_methods_beside_it(client, benchmarks,
     names = {t["name"] for t in json.loads(match.group(1))["data"]}
     assert names == {"Mine", "lamp (reference)"}
     assert "A built-in reference method" in client.get("/m/lamp/").content.decode()
+
+
+def test_each_reference_method_carries_its_paper_tags_and_bibtex(client, benchmarks, monkeypatch):
+    monkeypatch.setattr("leaderboard.management.commands.seed_baselines.runs_enqueue", lambda runs: None)
+    call_command("seed_baselines", "--benchmarks", "digits-mlp")
+    expected = {"snip": ("SNIP: Single-shot Network Pruning based on Connection Sensitivity", "ICLR 2019",
+                         "https://arxiv.org/abs/1810.02340", ["unstructured", "data-driven", "one-shot"]),
+                "grasp": ("Picking Winning Tickets Before Training by Preserving Gradient Flow", "ICLR 2020",
+                          "https://arxiv.org/abs/2002.07376", ["unstructured", "data-driven", "one-shot"]),
+                "synflow": ("Pruning neural networks without any data by iteratively conserving synaptic flow",
+                            "NeurIPS 2020", "https://arxiv.org/abs/2006.05467",
+                            ["unstructured", "data-free", "iterative"]),
+                "lamp": ("Layer-adaptive Sparsity for the Magnitude-based Pruning", "ICLR 2021",
+                         "https://arxiv.org/abs/2010.07611", ["unstructured", "data-free", "one-shot"]),
+                "l1-filter": ("Pruning Filters for Efficient ConvNets", "ICLR 2017",
+                              "https://arxiv.org/abs/1608.08710", ["structured", "data-free", "one-shot"])}
+    assert set(expected) == set(REFERENCES)
+    for name, (title, venue_year, url, tags) in expected.items():
+        method = Method.objects.get(slug=f"reference-{name}")
+        assert (method.title, f"{method.venue} {method.year}", method.paper_url, method.tags) == (title, venue_year, url, tags)
+        assert method.authors.count(",") >= 1 and method.bibtex.startswith("@inproceedings{")
+        html = client.get(f"/m/reference-{name}/").content.decode()
+        assert f'<strong>{title}</strong>' in html and venue_year in html and method.authors in html
+        assert f'href="{url}"' in html and 'id="copy-bibtex"' in html
+        assert all(f'href="/?tag={tag}"' in html for tag in tags)
+    data_free = client.get("/?tag=data-free&tag=iterative").context["found"]
+    assert [m.slug for m in data_free] == ["reference-synflow"]
+    assert "reference-synflow" in [m.slug for m in client.get("/?tag=data-free").context["found"]]
+    # a moderator's correction stays: only empty fields are filled
+    Method.objects.filter(slug="reference-lamp").update(venue="ICLR (poster)")
+    call_command("seed_baselines", "--benchmarks", "digits-mlp")
+    assert Method.objects.get(slug="reference-lamp").venue == "ICLR (poster)"

@@ -180,3 +180,35 @@ def test_the_api_searches_methods(client, catalogue):
     body = client.get("/api/methods/?tag=one-shot&author=torr").json()
     assert [(m["name"], m["tags"], m["keywords"]) for m in body["results"]] == [
         ("SNIP", ["unstructured", "data-driven", "one-shot"], ["saliency", "connection sensitivity"])]
+
+
+PASTED = """@article{doe2020sparse,
+  title = {Sparse {Nets} That Work},
+  author = {Doe, Jane and Roe, Richard},
+  journal = {Journal of Machine Learning Research},
+  year = {2020},
+  doi = {10.5555/12345}
+}"""
+
+
+def test_pasted_bibtex_fills_the_paper_fields_left_empty(client, alice, mine):
+    client.force_login(alice)
+    edit = {**EDIT, "title": "", "authors": "", "venue": "", "year": "", "paper_url": "", "bibtex": PASTED}
+    assert client.post("/m/mine/edit/", edit).status_code == 302
+    mine.refresh_from_db()
+    assert (mine.title, mine.authors, mine.venue, mine.year, mine.paper_url) == (
+        "Sparse Nets That Work", "Jane Doe, Richard Roe", "Journal of Machine Learning Research", 2020,
+        "https://doi.org/10.5555/12345")
+    # what the user typed wins over the BibTeX
+    assert client.post("/m/mine/edit/", {**edit, "venue": "JMLR", "title": "My title"}).status_code == 302
+    mine.refresh_from_db()
+    assert (mine.title, mine.venue, mine.year) == ("My title", "JMLR", 2020)
+
+
+def test_the_api_fills_the_empty_paper_fields_from_pasted_bibtex(alice, mine):
+    Method.objects.filter(pk=mine.pk).update(title="Kept")
+    response = as_user(alice).patch("/api/methods/mine/", {"bibtex": PASTED}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["title"], body["authors"], body["venue"], body["year"]) == (
+        "Kept", "Jane Doe, Richard Roe", "Journal of Machine Learning Research", 2020)

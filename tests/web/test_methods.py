@@ -186,10 +186,12 @@ def test_the_board_counts_the_newest_version_whose_runs_are_all_done(alice, benc
     assert v1.version == 1
 
 
-def test_a_first_version_fills_in_as_its_runs_finish(alice, benchmarks):
+def test_a_version_counts_on_a_benchmark_only_when_it_is_complete_there(alice, benchmarks):
     bench = benchmarks["digits-mlp"]
     method = make_method("Mine", owner=alice)
-    finished_version(method, bench, 0.7, pending=2, status=Submission.Status.RUNNING)
+    v1 = finished_version(method, bench, 0.7, pending=2, status=Submission.Status.RUNNING)
+    assert method.pk not in {r["method_id"] for r in selectors.benchmark_ranking(benchmark=bench)}
+    v1.runs.filter(status=Run.Status.QUEUED).update(status=Run.Status.FINISHED, top1=0.7)
     assert score_of(bench, method) == pytest.approx(0.7)
 
 
@@ -219,6 +221,25 @@ def test_the_method_page_lists_its_versions_and_shows_an_earlier_one(client, ali
     assert "You are looking at version 1." in old.content.decode()
     assert [r.submission_id for r in old.context["runs"]] == [v1.pk] * 7
     assert client.get("/m/mine/v/9/").status_code == 404
+
+
+def test_each_versions_plain_text_link_serves_that_versions_file(client, alice, benchmarks):
+    """The page of v1 says "version 1 · SHA-256 …": its plain-text link must give v1's bytes."""
+    import hashlib
+    import re
+
+    method = make_method("Mine", owner=alice)
+    files = {1: "# version one\n", 2: "# version two\n"}
+    subs = {v: make_submission(method, code=code) for v, code in files.items()}
+    for version, page in [(1, "/m/mine/v/1/"), (2, "/m/mine/v/2/"), (2, "/m/mine/")]:
+        html = client.get(page).content.decode()
+        link = re.search(r'<a href="([^"]+)" id="code-link">plain text</a>', html).group(1)
+        served = client.get(link)
+        assert served.status_code == 200 and served["Content-Type"] == "text/plain; charset=utf-8"
+        digest = hashlib.sha256(served.content).hexdigest()
+        assert digest == subs[version].sha256 == hashlib.sha256(files[version].encode()).hexdigest()
+        assert f"SHA-256 <code>{digest[:12]}</code>" in html
+    assert client.get("/m/mine/v/3/code.py").status_code == 404
 
 
 def test_the_api_gives_a_methods_versions_and_which_boards_count_them(client, alice, benchmarks):

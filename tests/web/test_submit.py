@@ -117,7 +117,7 @@ def test_the_same_file_again_leads_to_the_first_submission_and_creates_nothing(
     again = post(client, benchmarks, strategy_upload(), name="Another name", follow=True)
     submission = Submission.objects.get()
     assert again.redirect_chain[-1][0] == first.url == submission.get_absolute_url()
-    assert "You already submitted this file; here is that submission." in again.content.decode()
+    assert "You already submitted this file; here is that submission (version 1 of" in again.content.decode()
     assert Run.objects.count() == 63 and Method.objects.count() == 1
 
 

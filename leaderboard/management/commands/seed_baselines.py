@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 
 from evaluator.pruning import BASELINES, REFERENCES
 from leaderboard.models import Benchmark
-from leaderboard.services import benchmarks_sync
+from leaderboard.services import benchmarks_sync, builtin_papers_sync
 from submissions.services import baseline_ensure, runs_enqueue
 
 
@@ -28,5 +28,6 @@ class Command(BaseCommand):
         created.sort(key=lambda item: (item[1].benchmark.position, item[1].seed, item[0],
                                        item[1].compression))
         runs_enqueue([run for _, run in created])
+        builtin_papers_sync()  # the reference methods' papers, tags and BibTeX
         self.stdout.write(f"baselines: {len(BASELINES)}, reference methods: {len(REFERENCES)} on "
                           f"{', '.join(b.name for b in rows)}; {len(created)} runs queued now")
