@@ -319,10 +319,10 @@ def test_trusted_jobs_share_the_same_fresh_start_and_restore_class_attributes():
 
 def test_the_readme_synflow_style_example_runs_data_free_and_keeps_the_fraction():
     from pathlib import Path
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "strategies.md").read_text()
     code = next(block.split("```")[0] for block in readme.split("```python\n") if "class IterativeSynFlow" in block)
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/strategies.md", "exec"), namespace)
     model = get_model("digits_mlp")
     strategy = namespace["IterativeSynFlow"](model, compression=8, input_shape=(1, 8, 8), num_classes=10)
     strategy.rounds = 5
