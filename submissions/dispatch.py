@@ -6,6 +6,9 @@ queues work and after each run a worker records) hands the first ones in priorit
 broker, keeping at most PRUNEBOARD_DISPATCH_AHEAD messages per busy worker of a queue (at least
 that many per queue), and stamps them with `queued_at`. The order:
 
+0. a quick check: the first run of each researcher's submission none of whose runs has been sent
+   or started yet goes before everything else (oldest submission first), so a broken file fails
+   within a minute whatever the queue holds;
 1. a researcher's runs (and re-runs) before fill-in (baselines and reference methods: runs with
    no owner);
 2. among researchers, round-robin by user: everyone's first waiting run, then everyone's second,
@@ -74,6 +77,7 @@ def waiting(queue: str | None = None) -> list[Item]:
     if queue is not None:
         runs, reruns = runs.filter(benchmark__queue=queue), reruns.filter(run__benchmark__queue=queue)
     items = []
+    checks: dict[int, Item] = {}  # submission: its first run, where none has been sent or started
     for pk, q, name, owner, created, sub, position, seed, compression in runs.values_list(
             "pk", "benchmark__queue", "benchmark__name", "submission__owner_id", "submission__created",
             "submission_id", "benchmark__position", "seed", "compression"):
@@ -82,25 +86,39 @@ def waiting(queue: str | None = None) -> list[Item]:
         else:
             order = (created, sub, position, seed, compression, pk)
         items.append(Item("run", pk, q, name, owner is None, owner, order))
+        if owner is not None and (sub not in checks or order < checks[sub].order):
+            checks[sub] = items[-1]
+    for sub in _touched(checks):
+        del checks[sub]
     for pk, q, name, user, created in reruns.values_list(
             "pk", "run__benchmark__queue", "run__benchmark__name", "requested_by_id", "created"):
         # a re-run is as old as the request; one the platform asked for (admin) is fill-in
         items.append(Item("rerun", pk, q, name, user is None, user,
                           (created, 0, 0, 0, 0, pk) if user else (created, pk)))
-    return _priority(items)
+    return _priority(items, sorted(checks.values(), key=lambda i: i.order))
 
 
-def _priority(items: list[Item]) -> list[Item]:
+def _touched(submissions) -> set[int]:
+    """Those of `submissions` with a run that has been sent to the broker or started."""
+    return set(Run.objects.filter(submission_id__in=list(submissions))
+               .exclude(status=Run.Status.QUEUED, queued_at__isnull=True)
+               .values_list("submission_id", flat=True).distinct())
+
+
+def _priority(items: list[Item], checks: list[Item] = ()) -> list[Item]:
     by_user = defaultdict(list)
     fill_in = []
+    first = {i.pk for i in checks if i.kind == "run"}
     for item in items:
+        if item.kind == "run" and item.pk in first:
+            continue
         (fill_in if item.fill_in else by_user[item.user]).append(item)
     ranked = []
     for user_items in by_user.values():
         user_items.sort(key=lambda i: i.order)
         ranked += [((n, i.order), i) for n, i in enumerate(user_items)]
     ranked.sort(key=lambda r: r[0])
-    return [i for _, i in ranked] + sorted(fill_in, key=lambda i: i.order)
+    return list(checks) + [i for _, i in ranked] + sorted(fill_in, key=lambda i: i.order)
 
 
 def _busy(queue: str) -> int:

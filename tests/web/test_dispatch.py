@@ -79,11 +79,29 @@ def test_users_take_turns_so_one_users_backlog_does_not_hold_back_anothers_first
     first, second = upload(alice, "a"), upload(alice, "b")
     bobs = upload(bob)
     order = dispatch.waiting("cpu")
-    assert owners(order[:2]) == [alice, bob]
-    assert Run.objects.get(pk=order[0].pk).submission == first  # older submissions first
-    alices = [Run.objects.get(pk=i.pk).submission for i in order if Run.objects.get(pk=i.pk).submission.owner == alice]
-    assert alices == [first] * 21 + [second] * 21
-    assert {i.pk for i in order[:42]} >= set(bobs.runs.values_list("pk", flat=True))
+    submissions = [Run.objects.get(pk=i.pk).submission for i in order]
+    assert submissions[:3] == [first, second, bobs]  # each one's quick check, oldest first
+    assert owners(order[3:5]) == [alice, bob]  # then turns
+    alices = [s for s in submissions[3:] if s.owner == alice]
+    assert alices == [first] * 20 + [second] * 20  # older submissions first
+    assert {i.pk for i in order[:43]} >= set(bobs.runs.values_list("pk", flat=True))
+
+
+def test_a_new_submissions_first_run_is_a_quick_check_ahead_of_the_users_own_backlog(alice, bob, upload, broker):
+    backlog = upload(alice, "147 runs")
+    services.baseline_ensure("random", [backlog.benchmarks.first()])
+    assert dispatch.runs_dispatch()["sent"] == 2  # the backlog is under way
+    broken = upload(alice, "a broken file")
+    later = upload(bob, "bob's")
+    order = dispatch.waiting("cpu")
+    assert [Run.objects.get(pk=i.pk).submission for i in order[:2]] == [broken, later]
+    assert dispatch.runs_dispatch()["sent"] == 0  # the broker is full; the next free place is the check's
+    services.run_start(broker.sent[0], host="w1")
+    dispatch.runs_dispatch()
+    assert Run.objects.get(pk=broker.sent[-1]).submission == broken
+    # the check sent, the rest of the new submission waits its turn behind the older one
+    rest = [Run.objects.get(pk=i.pk).submission for i in dispatch.waiting("cpu") if not i.fill_in]
+    assert rest[0] == later and rest.index(broken) > rest.index(backlog)
 
 
 def test_the_broker_holds_only_a_few_runs_per_busy_worker(alice, upload, broker):
@@ -179,10 +197,10 @@ def test_the_status_page_shows_the_queue_position(client, benchmarks, alice, bob
     dispatch.runs_dispatch()  # two of alice's runs are in the broker
     bobs = upload(bob)
     assert dispatch.queue_position(alices) == 0
-    # behind the two in the broker and alice's next (her turn came first), before her other 18
-    assert dispatch.queue_position(bobs) == 3
+    # bob's first run is a quick check: behind only the two in the broker
+    assert dispatch.queue_position(bobs) == 2
     client.force_login(bob)
-    assert "3 runs ahead of yours" in client.get(bobs.get_absolute_url()).content.decode()
+    assert "2 runs ahead of yours" in client.get(bobs.get_absolute_url()).content.decode()
 
 
 def test_the_progress_json_carries_the_queue_position_as_it_moves(client, benchmarks, alice, bob, upload, broker):
@@ -190,10 +208,10 @@ def test_the_progress_json_carries_the_queue_position_as_it_moves(client, benchm
     dispatch.runs_dispatch()  # two of alice's runs are in the broker
     bobs = upload(bob)
     url = f"/s/{bobs.pk}/progress.json"
-    assert client.get(url).json()["queue_position"] == 3
+    assert client.get(url).json()["queue_position"] == 2  # bob's quick check, behind the broker's two
     Run.objects.filter(submission=alices, queued_at__isnull=False).update(status=Run.Status.RUNNING)
-    assert client.get(url).json()["queue_position"] == 1  # only alice's next is ahead now
-    dispatch.runs_dispatch()  # a worker's turn: alice's next and bob's first are sent
+    assert client.get(url).json()["queue_position"] == 0  # nothing ahead of it now
+    dispatch.runs_dispatch()  # a worker's turn: bob's check and alice's next are sent
     assert client.get(url).json()["queue_position"] == 0
     Run.objects.filter(submission=bobs).update(status=Run.Status.FINISHED)
     assert client.get(url).json()["queue_position"] is None
