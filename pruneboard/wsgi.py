@@ -1,3 +1,4 @@
+import atexit
 import gc
 import os
 
@@ -11,3 +12,7 @@ application = get_wsgi_application()
 # one of those objects in the middle of some request: on /b/<benchmark>/ with 207 methods the
 # p95 fell from about 190 ms to 107 ms (benchmarks/leaderboard_latency.py, docs/benchmarks.md).
 gc.freeze()
+# ... and given back at exit, so that the interpreter's teardown frees them: frozen, triton's
+# bindings (imported with torch) were never freed and nanobind printed 81 lines of "leaked
+# function ..." at every stop of the web server.
+atexit.register(gc.unfreeze)

@@ -215,6 +215,12 @@ def message_received(task_name: str, args, hostname: str) -> None:
         worker_host=hostname)
 
 
+def message_handed_back(run_id: int) -> None:
+    """A stopping worker gives a run's message back unstarted: the run waits in the database
+    again, held by no one, and the next dispatch sends it to a worker that stays."""
+    Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(queued_at=None, worker_host="")
+
+
 def _held_by_live_workers():
     """Sent runs whose message a live worker holds (`message_received`)."""
     from .capabilities import live_workers

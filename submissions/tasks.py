@@ -30,6 +30,11 @@ _TRANSIENT = (OperationalError, InterfaceError)
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def run_evaluate(self, run_id: int) -> None:
+    if _worker_stopping():
+        # a message this worker took just before or as it was told to stop: hand the run back to
+        # the database at once (the dispatcher sends it to a worker that stays), never start it
+        dispatch.message_handed_back(run_id)
+        return
     try:
         started = services.run_start(run_id, host=settings.PRUNEBOARD_WORKER_NAME)
     except _TRANSIENT as exc:
@@ -68,6 +73,13 @@ def run_evaluate(self, run_id: int) -> None:
         _record(self, services.run_record_result, run=run, record=record, token=token)
     finally:
         transaction.on_commit(dispatch.dispatch_soon)  # refill the broker without waiting for beat
+
+
+def _worker_stopping() -> bool:
+    """This worker process was told to stop (SIGTERM: warm shutdown; SIGQUIT: cold)."""
+    from celery.worker import state
+
+    return state.should_stop is not None or state.should_terminate is not None
 
 
 def _retry(task, exc):

@@ -186,3 +186,22 @@ def test_a_message_a_live_worker_holds_is_never_sent_again(run, submission, sett
         assert dispatch.runs_find_lost() == 0
         Run.objects.filter(pk=run.pk).update(worker_host="cpu@gone")  # held by a worker that died
         assert dispatch.runs_find_lost() == 1
+
+
+@pytest.mark.parametrize("how", ["should_stop", "should_terminate"])
+def test_a_worker_told_to_stop_starts_no_new_run_and_hands_the_message_back(run, quick_evaluation, how):
+    from celery.worker import state
+
+    from submissions import dispatch
+
+    Run.objects.filter(pk=run.pk).update(queued_at=timezone.now())
+    dispatch.message_received("submissions.tasks.run_evaluate", [run.pk], "cpu-1@host")
+    with mock.patch.object(state, how, 0):  # a warm shutdown's exit code is 0
+        tasks.run_evaluate.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert quick_evaluation.call_count == 0 and run.attempt == 0
+    assert (run.status, run.queued_at, run.worker_host) == (Run.Status.QUEUED, None, "")
+    assert run.pk in {i.pk for i in dispatch.waiting("cpu")}  # the next dispatch sends it elsewhere
+    tasks.run_evaluate.apply(args=[run.pk])  # a worker that stays runs it
+    run.refresh_from_db()
+    assert run.status == Run.Status.FINISHED and quick_evaluation.call_count == 1

@@ -69,6 +69,15 @@ def test_the_wsgi_app_keeps_what_it_loaded_out_of_the_garbage_collectors_passes(
     assert int(result.stdout) > 10_000
 
 
+def test_the_web_server_stops_without_a_teardown_report_of_frozen_objects():
+    # preloaded as gunicorn --preload loads it: torch's triton bindings among what gc.freeze kept
+    result = subprocess.run([sys.executable, "-c", "import pruneboard.wsgi"], cwd=ROOT, capture_output=True,
+                            text=True, env={"PATH": "/usr/bin:/bin", "PRUNEBOARD_VAR_DIR": "/tmp/pruneboard-wsgi-test",
+                                            "PRUNEBOARD_WEB_PRELOAD": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "leaked" not in result.stderr, result.stderr[:500]
+
+
 def test_a_test_run_keeps_its_files_and_its_broker_out_of_the_checkouts_var():
     from django.conf import settings
 
