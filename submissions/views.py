@@ -9,7 +9,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from leaderboard import selectors as board
 from leaderboard import services as board_services
 from pruneboard.throttles import SignupThrottle, wait_in_words
 
@@ -67,8 +66,8 @@ def submission_detail(request, pk: int):
     ctx = {"submission": submission, "method": submission.method, "progress": _progress(submission),
            "benchmarks": submission.benchmarks.all(), "show_errors": show_errors,
            "failed_runs": selectors.submission_failed_runs(submission=submission) if show_errors else [],
-           "twins": board.mask_twin_lines(summary=board.mask_twin_summary(
-               twins=board.run_mask_twins(runs=submission.runs.all())))}
+           "twins": selectors.mask_twin_lines(summary=selectors.mask_twin_summary(
+               twins=selectors.run_mask_twins(runs=submission.runs.all())))}
     return render(request, "submissions/submission.html", ctx)
 
 

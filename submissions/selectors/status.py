@@ -6,7 +6,7 @@ import math
 
 from django.db.models import Count, Q, QuerySet
 
-from .models import Run, Submission
+from ..models import Run, Submission
 
 DONE = Q(runs__status__in=Run.FINAL)
 
