@@ -21,7 +21,6 @@ import torch
 
 from .benchmarks import PROTOCOL_VERSION, Benchmark, run_identity
 from .datasets import Splits, get_dataset
-from .limits import Limits
 from .environment import configure_determinism, environment
 from .finetune import MaskedWeights, default_device, evaluate, make_loader, seed_everything, train
 from .connectivity import effective_metrics
@@ -29,7 +28,7 @@ from .metrics import collapsed_layers, layer_sparsity, model_metrics
 from .models import get_model
 from .pruning import Mask, MaskError
 from .redact import redact
-from .sandbox import StrategyError, StrategySource, compute_jobs, sandbox_label
+from .sandbox import Limits, StrategyError, StrategySource, compute_jobs, sandbox_label
 from .weights import verified_weights
 
 # A strategy may keep at most this much more than the requested compression allows, relative:

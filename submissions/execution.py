@@ -13,9 +13,8 @@ from pathlib import Path
 from django.conf import settings
 
 from evaluator.benchmarks import get_benchmark
-from evaluator.limits import Limits
 from evaluator.runner import Context, RunFailed, calibration_batch, score_run
-from evaluator.sandbox import StrategyError, StrategySource, compute_jobs
+from evaluator.sandbox import Limits, StrategyError, StrategySource, compute_jobs
 from evaluator.weights import WeightsError, find_weights, sha256_file
 
 from . import services

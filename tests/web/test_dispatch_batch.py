@@ -123,7 +123,7 @@ def test_the_jobs_a_batch_did_not_start_are_given_back_for_the_next_batch(submis
 
 def test_each_runs_task_time_limit_covers_its_batch_of_masks(submission, settings, monkeypatch):
     from evaluator.benchmarks import BENCHMARKS, get_benchmark
-    from evaluator.limits import Limits
+    from evaluator.sandbox.limits import Limits
     from submissions import dispatch
 
     monkeypatch.setenv("PRUNEBOARD_SANDBOX_TIMEOUT", "5")

@@ -18,7 +18,7 @@ secret = secret_fixture()
 def warm(tmp_path_factory):
     """The worker's context (data, weights) loaded and one honest run scored, as in a worker
     that has run before."""
-    from evaluator.limits import Limits
+    from evaluator.sandbox.limits import Limits
     from evaluator.runner import calibration_batch, score_run
     from evaluator.sandbox import StrategySource, compute_masks
     from submissions.execution import context_for
@@ -90,7 +90,7 @@ def timed_tasks():
     import time
     from unittest import mock
 
-    import evaluator.sandbox as sandbox
+    import evaluator.sandbox.jobs as sandbox
     from submissions import execution
     from tests.web.factories import make_record
 
@@ -132,7 +132,7 @@ def test_a_strategy_that_fails_every_sibling_just_under_the_budget_costs_each_jo
 
 def test_an_honest_slow_strategy_finishes_every_run_and_each_task_stays_within_its_window(
         alice, benchmarks, strategy_upload, monkeypatch, timed_tasks):
-    from evaluator.limits import Limits
+    from evaluator.sandbox.limits import Limits
 
     run_all, starts, seconds = timed_tasks
     monkeypatch.setenv("PRUNEBOARD_SANDBOX_TIMEOUT", "2")

@@ -4,7 +4,7 @@ unsandboxed mode, and every result produced that way is marked on the site."""
 import pytest
 from django.urls import reverse
 
-from evaluator import isolation
+from evaluator.sandbox import isolation
 from submissions import services
 from submissions.models import Run
 from submissions.tasks import run_evaluate

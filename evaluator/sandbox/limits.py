@@ -7,7 +7,7 @@ and the masks already sent are kept. A benchmark sets its own mask-time budget
 every benchmark. In a worker, one run's sandbox also computes the masks of its queued
 siblings, within a window (`Limits.window`) that the run task's time limit covers
 (`Limits.task_seconds`). Memory counts every process of the sandbox and its scratch tmpfs together
-(a cgroup, see `evaluator.cgroups`); where no cgroup can be made it falls back to an
+(a cgroup, see `evaluator.sandbox.cgroups`); where no cgroup can be made it falls back to an
 address-space rlimit per process.
 """
 

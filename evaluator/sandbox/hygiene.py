@@ -5,7 +5,7 @@
   than the machine's RAM would let a strategy push the *worker's* group out of memory first,
   and memory held in memfds or tmpfs is nobody's RSS, so the kernel's OOM killer would pick the
   biggest process: the worker. `memory_problem` says so, and the worker refuses to start.
-  (Each sandbox child also runs with oom_score_adj 1000: `evaluator.isolation.resource_limiter`.)
+  (Each sandbox child also runs with oom_score_adj 1000: `evaluator.sandbox.isolation.resource_limiter`.)
 - A worker killed mid-run (SIGKILL, the OOM killer, a power cut) leaves its sandbox cgroups
   (`pruneboard-<pid>-<n>`) and input folders (`/tmp/pruneboard-sandbox-<pid>-...`) behind:
   `clean_stale` removes those whose owner pid is dead, and kills what is left in such a group.

@@ -17,24 +17,14 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-from .channel import MESSAGE_CHARS, TRACEBACK_CHARS, ChannelReader, Layout, ProtocolError, cut
+from ..pruning import Mask
+from .channel import ChannelReader, Layout, ProtocolError
+from .errors import StrategyError
 from .limits import Limits, describe_limit
-from .pruning import Mask
 
 OUTPUT_TAIL = 4000  # bytes of the child's printed output kept (the last ones)
 EXIT_GRACE_SECONDS = 2.0  # after the child exits, how long its pipes may stay open
 POLL_SECONDS = 0.25
-
-
-class StrategyError(RuntimeError):
-    """The strategy failed; `message` (at most 2,000 characters) is for the submitter,
-    `traceback` (at most 16,000) their frames or printed output, `limit` the limit the parent
-    saw hit ('' for none). Every StrategyError is the submitter's error."""
-
-    def __init__(self, message: str, traceback: str = "", limit: str = ""):
-        message, traceback = cut(message, MESSAGE_CHARS), cut(traceback, TRACEBACK_CHARS)
-        super().__init__(message)
-        self.message, self.traceback, self.limit = message, traceback, limit
 
 
 @dataclass
@@ -62,7 +52,7 @@ class Watch:
     jobs: list[tuple[float, int]]
     layout: Layout
     limits: Limits
-    cgroup: object = None  # evaluator.cgroups.Cgroup
+    cgroup: object = None  # evaluator.sandbox.cgroups.Cgroup
     window: float | None = None  # seconds after 'ready' within which a job may still start; None: no end
     results: list = field(default_factory=list)
     seconds: list = field(default_factory=list)  # per job: from its clock's start to its result, s

@@ -1,6 +1,6 @@
 """How the sandbox child is isolated: bubblewrap, an unprivileged uid of its own, rlimits.
 
-Under bubblewrap the child sees, read-only, only what it runs (`evaluator.mounts`: the
+Under bubblewrap the child sees, read-only, only what it runs (`evaluator.sandbox.mounts`: the
 interpreter, the standard library, the packages it imports, the shared libraries, `evaluator/`
 at a neutral path; never a whole prefix, so no data set whatever the install layout), its
 inputs read-only at /input, a size-capped tmpfs at /scratch (its working folder) and at /tmp,
@@ -10,8 +10,8 @@ options travel through a memfd (`args_fd`), so no host path is on a command line
 its sandbox slot's own (`UidSlot`), so no limit counted per uid is shared between users.
 
 Memory, processes and CPU are limited per sandbox through a cgroup where the host allows one
-(`evaluator.cgroups`); the rlimits set here are backstops, or the fallback where it does not.
-Every limit is a setting (`evaluator.limits`).
+(`evaluator.sandbox.cgroups`); the rlimits set here are backstops, or the fallback where it does not.
+Every limit is a setting (`evaluator.sandbox.limits`).
 """
 
 from __future__ import annotations
@@ -24,21 +24,17 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 from . import mounts
-from .limits import Limits, describe_limit  # noqa: F401  (re-exported)
+from .errors import SandboxUnavailable
+from .limits import Limits
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRATCH = "/scratch"  # the child's working folder: a size-capped tmpfs, gone with the sandbox
 INPUT = "/input"  # the parent's input files, read-only
 DEFAULT_UID_BASE = 200_000  # sandbox slot N runs as uid BASE + N (root workers)
 UID_SLOTS = 256
-
-
-class SandboxUnavailable(RuntimeError):
-    """Untrusted code cannot be isolated here, and running it unsandboxed is not allowed."""
 
 
 def sandbox_mode() -> str:
@@ -91,7 +87,7 @@ def _namespaces() -> list[str]:
 
 def _hidden_data() -> list[Path]:
     """Package folders that hold or generate benchmark data: emptied should one of them be inside
-    what the child sees (`evaluator.mounts` binds none of their packages: a second fence)."""
+    what the child sees (`evaluator.sandbox.mounts` binds none of their packages: a second fence)."""
     hidden = []
     for module, sub in (("sklearn", "datasets/data"), ("sklearn", "datasets/descr"), ("mnist1d", "")):
         spec = __import__("importlib.util").util.find_spec(module)
@@ -114,7 +110,7 @@ def _dirs_for(path: Path, made: set[str]) -> list[str]:
 
 def bwrap_command(argv: list[str], inputs: Path, env: dict[str, str], *, uid: int | None,
                   scratch_bytes: int, status_fd: int) -> list[str]:
-    """The bubblewrap command line. The child sees only what `evaluator.mounts.plan()` lists
+    """The bubblewrap command line. The child sees only what `evaluator.sandbox.mounts.plan()` lists
     (read-only), `inputs` (the parent's folder) read-only at /input, and fresh tmpfs of
     `scratch_bytes` each at /scratch and /tmp, gone with the sandbox. No /proc: the child reads
     neither the parent's command line nor the mount table (and a container that refuses a fresh

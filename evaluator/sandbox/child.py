@@ -1,8 +1,8 @@
 """The child side of the sandbox: import a strategy, compute masks, send them, exit.
 
-Run as `python -m evaluator.sandbox_child INPUT_DIR FD` by `evaluator.sandbox` only. Reads
+Run as `python -m evaluator.sandbox.child INPUT_DIR FD` by `evaluator.sandbox.jobs` only. Reads
 `job.json`, `weights.safetensors`, `calibration.npz` and `strategy.py` from INPUT_DIR (read-only);
-sends, per job, the bit-packed masks or an error report on the pipe FD (`evaluator.channel`),
+sends, per job, the bit-packed masks or an error report on the pipe FD (`evaluator.sandbox.channel`),
 or one fatal report when the strategy cannot be loaded. Writes no file the parent reads.
 Never touches datasets: the test split is not reachable from here.
 """
@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from evaluator.channel import encode_masks, encode_ready, encode_report, mask_layout
 from evaluator.models import get_model
 from evaluator.pruning import Pruning
+from evaluator.sandbox.channel import encode_masks, encode_ready, encode_report, mask_layout
 from evaluator.strategy import strategy_masks
 
 

@@ -2,11 +2,11 @@
 
 In: the parent writes the model's name and weights, the calibration batches (training split
 only), the jobs and the strategy file into a folder of its own, mounted read-only in the
-sandbox. Out: only bounded messages on a pipe the parent owns (`evaluator.channel`): per job,
+sandbox. Out: only bounded messages on a pipe the parent owns (`evaluator.sandbox.channel`): per job,
 masks of exactly the model's size, or a short error report. The parent never opens a path the
 child could have created or replaced, and the child's scratch space is a tmpfs that dies with
-the sandbox. `evaluator.supervise` watches the child (per-job time and CPU budgets, limits
-decided from the parent's own evidence); `evaluator.isolation` and `evaluator.cgroups` build
+the sandbox. `evaluator.sandbox.supervise` watches the child (per-job time and CPU budgets, limits
+decided from the parent's own evidence); `evaluator.sandbox.isolation` and `evaluator.sandbox.cgroups` build
 the sandbox. Every failure of the child's is the submitter's (StrategyError); anything else
 raised here is the platform's.
 """
@@ -29,20 +29,20 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from ..models import get_model
+from ..pruning import Mask, MaskError, get_builtin
+from ..strategy import strategy_masks
 from .cgroups import Cgroup, cgroup_problem
 from .channel import mask_layout
-from .isolation import (INPUT, UidSlot, args_fd, bwrap_command, prepare_inputs, resource_limiter,
-                        sandbox_mode)
-from .mounts import CHECKOUT
+from .errors import StrategyError
+from .isolation import INPUT, UidSlot, args_fd, bwrap_command, prepare_inputs, resource_limiter, sandbox_mode
 from .limits import Limits
-from .models import get_model
-from .pruning import Mask, MaskError, get_builtin
-from .strategy import strategy_masks
-from .supervise import StrategyError, Watch
+from .mounts import CHECKOUT
+from .supervise import Watch
 
 __all__ = ["StrategyError", "StrategySource", "JobOutcome", "compute_jobs", "compute_masks",
            "sandbox_label", "limits_report"]
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
 
 
@@ -191,7 +191,7 @@ def _run_child(inputs: Path, jobs, layout, limits: Limits, mode: str, window) ->
     try:
         with UidSlot(enabled=mode == "bwrap") as slot:
             where = INPUT if mode == "bwrap" else str(inputs)
-            argv = [sys.executable, "-m", "evaluator.sandbox_child", where, str(result_w)]
+            argv = [sys.executable, "-m", "evaluator.sandbox.child", where, str(result_w)]
             if mode == "bwrap":
                 env = child_environment("/scratch", CHECKOUT)
                 command, args_r = args_fd(bwrap_command(argv, inputs, env, uid=slot.uid,

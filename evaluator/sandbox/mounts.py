@@ -16,7 +16,7 @@ bundled digits in a base prefix that holds the virtualenv (pyenv-virtualenv), or
   its one file;
 - `evaluator/` at a neutral path (`CHECKOUT`), so no module path names the checkout.
 
-`plan()` lists these; `evaluator.isolation` turns them into bubblewrap arguments.
+`plan()` lists these; `evaluator.sandbox.isolation` turns them into bubblewrap arguments.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKOUT = "/opt/pruneboard"  # where the child sees the repository (only `evaluator/` in it)
 CHILD_DISTRIBUTIONS = ("torch", "numpy", "safetensors", "torchvision")  # what the evaluator imports (no data in them)
 PACKAGE_FOLDERS = ("site-packages", "dist-packages")

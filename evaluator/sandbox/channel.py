@@ -26,8 +26,8 @@ import math
 import numpy as np
 from torch import nn
 
-from .pruning import Mask
-from .pruning.mask import _prunable_weights
+from ..pruning import Mask
+from ..pruning.mask import _prunable_weights
 
 HEADER_BYTES = 512  # longest header line accepted, newline included
 MESSAGE_CHARS = 2000  # of an error message shown to the submitter
