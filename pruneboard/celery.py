@@ -8,6 +8,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pruneboard.settings")
 broker.register()  # the embedded default's broker file, safe for several processes
 
 app = Celery("pruneboard")
+# The app `celery.current_app` means in every thread (web server threads too): the apps send
+# tasks through it (submissions.dispatch) and never import this module.
+app.set_default()
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
