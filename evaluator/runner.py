@@ -28,7 +28,7 @@ from .metrics import collapsed_layers, layer_sparsity, model_metrics
 from .models import get_model
 from .pruning import Mask, MaskError
 from .redact import redact
-from .sandbox import Limits, StrategyError, StrategySource, compute_jobs, sandbox_label
+from .sandbox import JobOutcome, Limits, StrategyError, StrategySource, compute_jobs, sandbox_label
 from .weights import verified_weights
 
 # A strategy may keep at most this much more than the requested compression allows, relative:
@@ -179,20 +179,28 @@ class Failure:
     error: RunFailed
 
 
+def masks_for_jobs(ctx: Context, source: StrategySource, jobs: list[tuple[float, int]], *,
+                   window: float | None = None) -> list[JobOutcome]:
+    """One sandbox (for a baseline, this process) computing the masks of the jobs, (compression,
+    seed) each: the calibration batch of each seed from the training split, the benchmark's
+    per-job limits. Per job its JobOutcome: masks (or the StrategyError it ended with, or None
+    where `window` closed before it started) and its own mask seconds. The CLI's sweep and the
+    worker (submissions.execution) both get their masks here."""
+    calibration = {seed: calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, seed)
+                   for seed in sorted({seed for _, seed in jobs})}
+    return compute_jobs(source, model_name=ctx.benchmark.model, num_classes=ctx.splits.num_classes,
+                        state_dict=ctx.state_dict, calibration=calibration, jobs=jobs,
+                        limits=Limits.from_environment(ctx.benchmark.mask_seconds), window=window)
+
+
 def sweep(ctx: Context, sources: Iterable[StrategySource], compressions: Iterable[float],
           seeds: Iterable[int], *, on_result: Callable[[dict | Failure], None] | None = None
           ) -> tuple[list[dict], list[Failure]]:
     """Every source x compression x seed. Masks for one source come from one sandbox child."""
-    compressions, seeds = list(compressions), list(seeds)
-    calibration = {s: calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, s)
-                   for s in seeds}
     jobs = [(c, s) for c in compressions for s in seeds]
     records, failures = [], []
     for source in sources:
-        outcomes = compute_jobs(source, model_name=ctx.benchmark.model,
-                                num_classes=ctx.splits.num_classes, state_dict=ctx.state_dict,
-                                calibration=calibration, jobs=jobs,
-                                limits=Limits.from_environment(ctx.benchmark.mask_seconds))
+        outcomes = masks_for_jobs(ctx, source, jobs)
         for (c, s), outcome in zip(jobs, outcomes):
             out = outcome.result
             try:

@@ -21,6 +21,8 @@ import signal
 import time
 from pathlib import Path
 
+from ..env import env_str
+
 ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("memory", "pids", "cpuacct")
 _names = itertools.count()
@@ -148,7 +150,7 @@ class Cgroup:
 @functools.cache
 def cgroup_problem() -> str | None:
     """None when this process can make a sandbox group here, else why not (checked once)."""
-    if os.environ.get("PRUNEBOARD_SANDBOX_CGROUP", "auto") == "off":
+    if env_str("PRUNEBOARD_SANDBOX_CGROUP", "auto", choices=("auto", "off")) == "off":  # a typo raises
         return "PRUNEBOARD_SANDBOX_CGROUP=off"
     try:
         Cgroup.create(memory_bytes=1 << 30, processes=16).remove()

@@ -26,6 +26,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+from ..env import env_bool, env_int, env_str
 from . import mounts
 from .errors import SandboxUnavailable
 from .limits import Limits
@@ -43,8 +44,8 @@ def sandbox_mode() -> str:
     PRUNEBOARD_SANDBOX=bwrap (default) | none; "none", or bubblewrap failing to start, needs
     PRUNEBOARD_ALLOW_UNSANDBOXED=1, else untrusted code is refused (SandboxUnavailable).
     """
-    wanted = os.environ.get("PRUNEBOARD_SANDBOX", "bwrap")
-    allow = os.environ.get("PRUNEBOARD_ALLOW_UNSANDBOXED", "0").lower() in ("1", "true", "yes")
+    wanted = env_str("PRUNEBOARD_SANDBOX", "bwrap")
+    allow = env_bool("PRUNEBOARD_ALLOW_UNSANDBOXED", False)  # "on" is true, "maybe" an error
     if wanted not in ("bwrap", "none"):
         raise SandboxUnavailable(f"PRUNEBOARD_SANDBOX={wanted!r}; known: bwrap, none")
     problem = "PRUNEBOARD_SANDBOX=none" if wanted == "none" else bwrap_problem()
@@ -193,12 +194,12 @@ class UidSlot:
     def __enter__(self) -> UidSlot:
         if not self.enabled:
             return self
-        folder = Path(os.environ.get("PRUNEBOARD_SANDBOX_SLOT_DIR", "/tmp/pruneboard-sandbox-slots"))
+        folder = Path(env_str("PRUNEBOARD_SANDBOX_SLOT_DIR", "/tmp/pruneboard-sandbox-slots"))
         folder.mkdir(mode=0o700, exist_ok=True)
         info = os.lstat(folder)
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022:
             raise SandboxUnavailable(f"{folder} must be a folder owned by root, writable by root only")
-        base = int(os.environ.get("PRUNEBOARD_SANDBOX_UID_BASE", DEFAULT_UID_BASE))
+        base = env_int("PRUNEBOARD_SANDBOX_UID_BASE", DEFAULT_UID_BASE, minimum=0)
         for n in range(UID_SLOTS):
             fd = os.open(folder / f"slot-{n}", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             try:

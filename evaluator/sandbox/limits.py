@@ -14,22 +14,19 @@ address-space rlimit per process.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
+
+from ..env import EnvError, env_float, env_int
 
 STARTUP_SECONDS = 60.0  # to load Python, torch and the strategy file, before the first job's clock starts
 BATCH_SECONDS = 300.0  # a worker's batch: the window within which its sandbox may start another job
 
 
 def _env_number(name: str, default, cast=int):
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
+    """A positive number from the environment (evaluator.env: a malformed one raises EnvError)."""
+    value = (env_int if cast is int else env_float)(name, default)
     if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
+        raise EnvError(f"{name} must be positive, got {os.environ[name]!r}")
     return value
 
 
@@ -73,10 +70,6 @@ class Limits:
         """The time limit of a run's task on a worker: the run's own limit (`run_seconds`,
         finetuning and scoring) plus its batch of masks, so that a batch never outlives it."""
         return int(run_seconds + self.startup_seconds + self.window)
-
-    def with_budget(self, mask_seconds: float) -> Limits:
-        """These limits with another per-job time budget (CPU follows unless set explicitly)."""
-        return replace(self, wall_seconds=mask_seconds, cpu_seconds=int(2 * mask_seconds))
 
     def as_dict(self) -> dict:
         return asdict(self)

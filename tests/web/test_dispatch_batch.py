@@ -6,6 +6,7 @@ from unittest import mock
 
 import pytest
 
+from evaluator import runner
 from submissions import execution, services, tasks
 from submissions.models import Run
 from tests.web.factories import make_record
@@ -15,14 +16,14 @@ from tests.web.factories import make_record
 def counted_sandboxes():
     """The real sandbox, counted; scoring stood in for (these tests are about the masks)."""
     starts = []
-    real = execution.compute_jobs
+    real = runner.compute_jobs
 
     def counted(source, **kwargs):
         starts.append(list(kwargs["jobs"]))
         return real(source, **kwargs)
 
     execution._batches.clear()
-    with mock.patch.object(execution, "compute_jobs", side_effect=counted), \
+    with mock.patch.object(runner, "compute_jobs", side_effect=counted), \
             mock.patch.object(execution, "score_run", side_effect=lambda ctx, source, c, s, masks, **kw:
                               make_record(compression=c, seed=s)) as score:
         yield starts, score
@@ -70,7 +71,7 @@ def scripted_sandbox():
         return [JobOutcome(outcome[script.get(i, "masks")](), 0.5) for i in range(len(jobs))]
 
     execution._batches.clear()
-    with mock.patch.object(execution, "compute_jobs", side_effect=compute), \
+    with mock.patch.object(runner, "compute_jobs", side_effect=compute), \
             mock.patch.object(execution, "score_run", side_effect=lambda ctx, source, c, s, masks, **kw:
                               make_record(compression=c, seed=s)):
         yield starts, script

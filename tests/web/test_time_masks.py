@@ -5,6 +5,7 @@ from unittest import mock
 
 import pytest
 
+from evaluator import runner
 from evaluator.sandbox import JobOutcome
 from submissions import execution, services, tasks
 from submissions.models import Run
@@ -25,7 +26,7 @@ def timed_sandbox():
         return {**make_record(compression=c, seed=s), "time_masks_s": mask_seconds}
 
     execution._batches.clear()
-    with mock.patch.object(execution, "compute_jobs", side_effect=compute), \
+    with mock.patch.object(runner, "compute_jobs", side_effect=compute), \
             mock.patch.object(execution, "score_run", side_effect=score):
         yield calls
     execution._batches.clear()
