@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 
 from .benchmarks import PROTOCOL_VERSION, Benchmark, run_identity
+from .columns import RunRecord
 from .datasets import Splits, get_dataset
 from .environment import configure_determinism, environment
 from .finetune import MaskedWeights, default_device, evaluate, make_loader, seed_everything, train
@@ -140,7 +141,7 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
     t_eval = time.perf_counter() - t0
     after = model_metrics(model, example, mask)
     strategy_sha = source.sha256()
-    return {
+    return asdict(RunRecord(**{  # a key missing or unknown is a TypeError here, not a blank CSV cell
         "run_id": run_identity(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256,
                                strategy_sha256=strategy_sha, compression=compression, seed=seed),
         "benchmark": ctx.benchmark.name,
@@ -168,7 +169,7 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "masks_sha256": mask.sha256(),
         "sandbox": sandbox_label(source),
         **environment(ctx.device),
-    }
+    }))
 
 
 @dataclass
