@@ -2,7 +2,7 @@
 
 Each case is a strategy file and what the submitter must be told. The same cases run end to end
 through the CLI (`tests/evaluator/test_hostile_cli.py`) and through the worker's Celery task
-(`tests/web/test_hostile_worker.py`); `tests/evaluator/test_hostile.py` holds the cases that
+(`tests/submissions/test_hostile_worker.py`); `tests/evaluator/test_hostile.py` holds the cases that
 check the sandbox's insides directly. Every case must: fail as the submitter's error with a
 message under 2 KB that says what happened (or succeed where the attack is silent); show no
 host file's content anywhere; keep the worker's memory within budget; leave nothing on the host.
