@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .benchmarks import PROTOCOL_VERSION, Benchmark, run_identity
-from .columns import RunRecord
 from .datasets import Splits, get_dataset
 from .environment import configure_determinism, environment
 from .finetune import MaskedWeights, default_device, evaluate, make_loader, seed_everything, train
@@ -28,6 +27,7 @@ from .connectivity import effective_metrics
 from .metrics import collapsed_layers, layer_sparsity, model_metrics
 from .models import get_model
 from .pruning import Mask, MaskError
+from .record import RunRecord
 from .redact import redact
 from .sandbox import JobOutcome, Limits, StrategyError, StrategySource, compute_jobs, sandbox_label
 from .weights import verified_weights
