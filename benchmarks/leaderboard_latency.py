@@ -38,7 +38,7 @@ def seed(both_tracks: bool) -> int:
     from leaderboard.models import Benchmark, Method
     from leaderboard.services import benchmarks_sync
     from submissions.models import Run, Submission
-    from tests.web.factories import make_record
+    from tests.factories import make_record
 
     benchmarks_sync()
     targets = list(Benchmark.objects.filter(name__in=["digits-mlp", "digits-mlp/init"] if both_tracks

@@ -4,7 +4,7 @@ and after (leaderboard/markdown.py: cmark-gfm, nesting bounded, nh3; rendered on
 
 Each "before" render runs in a child process stopped after --limit seconds (default 60; shown
 as ">60"), so the script ends whatever python-markdown does. "after" is the best of 3.
-tests/web/test_method_texts.py renders CASES under a CPU limit.
+tests/leaderboard/test_method_texts.py renders CASES under a CPU limit.
 Run: `.venv/bin/python benchmarks/markdown_render.py [--limit 60] [--only brackets,quotes]`
 (no Django, no database)."""
 

@@ -34,7 +34,7 @@ def seed() -> None:
     from leaderboard.models import Benchmark, Method
     from leaderboard.services import benchmarks_sync
     from submissions.models import Run, Submission
-    from tests.web.factories import make_record
+    from tests.factories import make_record
 
     benchmarks_sync()
     bench = Benchmark.objects.get(name="digits-mlp")

@@ -63,7 +63,7 @@ def one(benchmark: str, batch: bool, masks_only: bool) -> dict:
 
     execution.compute_jobs = counted
     if masks_only:
-        from tests.web.factories import make_record
+        from tests.factories import make_record
 
         execution.score_run = lambda ctx, source, c, s, masks, **kw: make_record(compression=c, seed=s)
     if not batch:

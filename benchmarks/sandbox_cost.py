@@ -54,7 +54,7 @@ def setup():
 
 
 def masks(path, state, calibration, jobs, **limits):
-    from evaluator.isolation import Limits
+    from evaluator.sandbox import Limits
     from evaluator.sandbox import StrategySource, compute_masks
 
     return compute_masks(StrategySource(path=Path(path)), model_name="digits_mlp", num_classes=10,

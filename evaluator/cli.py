@@ -15,7 +15,7 @@ import torch
 from tabulate import tabulate
 from tqdm import tqdm
 
-from .benchmarks import get_benchmark, list_benchmarks
+from .benchmarks import DEFAULT_TRACK, get_benchmark, list_benchmarks
 from .tracks import resolve_target
 from .columns import COLUMNS, write_csv
 
@@ -188,7 +188,7 @@ def cmd_pretrain(args) -> int:
     from .pretrain import pretrain
 
     benchmark = get_benchmark(args.benchmark)
-    if benchmark.track != "after":
+    if benchmark.track != DEFAULT_TRACK:
         raise ValueError(f"{benchmark.name!r} is a track of {benchmark.base!r}, whose weights "
                          f"`pretrain {benchmark.base}` (pretrained) or `init {benchmark.base}` "
                          f"(initial) write")

@@ -15,21 +15,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 
 from .benchmarks import PROTOCOL_VERSION, Benchmark, run_identity
 from .datasets import Splits, get_dataset
-from .limits import Limits
 from .environment import configure_determinism, environment
 from .finetune import MaskedWeights, default_device, evaluate, make_loader, seed_everything, train
 from .connectivity import effective_metrics
 from .metrics import collapsed_layers, layer_sparsity, model_metrics
 from .models import get_model
 from .pruning import Mask, MaskError
+from .record import RunRecord
 from .redact import redact
-from .sandbox import StrategyError, StrategySource, compute_jobs, sandbox_label
+from .sandbox import JobOutcome, Limits, StrategyError, StrategySource, compute_jobs, sandbox_label
 from .weights import verified_weights
 
 # A strategy may keep at most this much more than the requested compression allows, relative:
@@ -141,7 +141,7 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
     t_eval = time.perf_counter() - t0
     after = model_metrics(model, example, mask)
     strategy_sha = source.sha256()
-    return {
+    return asdict(RunRecord(**{  # a key missing or unknown is a TypeError here, not a blank CSV cell
         "run_id": run_identity(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256,
                                strategy_sha256=strategy_sha, compression=compression, seed=seed),
         "benchmark": ctx.benchmark.name,
@@ -169,7 +169,7 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "masks_sha256": mask.sha256(),
         "sandbox": sandbox_label(source),
         **environment(ctx.device),
-    }
+    }))
 
 
 @dataclass
@@ -180,20 +180,28 @@ class Failure:
     error: RunFailed
 
 
+def masks_for_jobs(ctx: Context, source: StrategySource, jobs: list[tuple[float, int]], *,
+                   window: float | None = None) -> list[JobOutcome]:
+    """One sandbox (for a baseline, this process) computing the masks of the jobs, (compression,
+    seed) each: the calibration batch of each seed from the training split, the benchmark's
+    per-job limits. Per job its JobOutcome: masks (or the StrategyError it ended with, or None
+    where `window` closed before it started) and its own mask seconds. The CLI's sweep and the
+    worker (submissions.execution) both get their masks here."""
+    calibration = {seed: calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, seed)
+                   for seed in sorted({seed for _, seed in jobs})}
+    return compute_jobs(source, model_name=ctx.benchmark.model, num_classes=ctx.splits.num_classes,
+                        state_dict=ctx.state_dict, calibration=calibration, jobs=jobs,
+                        limits=Limits.from_environment(ctx.benchmark.mask_seconds), window=window)
+
+
 def sweep(ctx: Context, sources: Iterable[StrategySource], compressions: Iterable[float],
           seeds: Iterable[int], *, on_result: Callable[[dict | Failure], None] | None = None
           ) -> tuple[list[dict], list[Failure]]:
     """Every source x compression x seed. Masks for one source come from one sandbox child."""
-    compressions, seeds = list(compressions), list(seeds)
-    calibration = {s: calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, s)
-                   for s in seeds}
     jobs = [(c, s) for c in compressions for s in seeds]
     records, failures = [], []
     for source in sources:
-        outcomes = compute_jobs(source, model_name=ctx.benchmark.model,
-                                num_classes=ctx.splits.num_classes, state_dict=ctx.state_dict,
-                                calibration=calibration, jobs=jobs,
-                                limits=Limits.from_environment(ctx.benchmark.mask_seconds))
+        outcomes = masks_for_jobs(ctx, source, jobs)
         for (c, s), outcome in zip(jobs, outcomes):
             out = outcome.result
             try:

@@ -25,9 +25,9 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .benchmarks import BENCHMARKS, Benchmark, FinetuneProtocol, get_benchmark, register_benchmark
+from .benchmark_registry import (BENCHMARKS, DEFAULT_TRACK, Benchmark, FinetuneProtocol, get_benchmark,
+                                 register_benchmark)
 
-DEFAULT_TRACK = "after"
 # The init track trains from scratch for this many epochs per epoch of the benchmark's finetuning
 # (at most the pretraining's): a whole 7 x 3 sweep within about twice the after-training one.
 SCRATCH_EPOCHS_PER_FINETUNE_EPOCH = 2
@@ -136,7 +136,7 @@ def longer_finetune(benchmark: Benchmark) -> FinetuneProtocol:
 
 
 register_track(Track(
-    name="after", title="after training", weights="pretrained", after_masking=lambda b: b.finetune,
+    name=DEFAULT_TRACK, title="after training", weights="pretrained", after_masking=lambda b: b.finetune,
     summary="The strategy prunes the pinned pretrained weights; the masked network is finetuned "
             "under the benchmark's finetuning protocol."))
 register_track(Track(
@@ -147,15 +147,3 @@ register_track(Track(
     name="long", title="longer finetuning", weights="pretrained", after_masking=longer_finetune,
     summary=f"The strategy prunes the pinned pretrained weights; the masked network is finetuned "
             f"{LONG_FINETUNE_FACTOR}x as long, with the learning rate decayed to zero."))
-
-# --- the targets. Initial weights: `python -m evaluator init NAME` (deterministic); the dense
-# top-1 is the test top-1 of the unpruned initial weights trained under the init track's
-# protocol, seed 0 (benchmarks/track_dense.py).
-INITIAL = {  # base: (SHA-256 of <base>.init.safetensors, dense top-1 on the init track)
-    "digits-mlp": ("44b36ef8879d5c7752870c6106c3d8c3df9977e6e917d862f590972e802422fe", 0.9778),
-    "digits-cnn": ("a0c1428244283d156bf66f073156096943b2e997a5e81e983c5303a950d49ced", 0.9833),
-    "mnist1d-cnn": ("16c0652b8e10c3fc6fe9818ef97c9e4a657a66e98d426489eee6a7f9478eecc5", 0.9120),
-}
-for _base, (_sha, _top1) in INITIAL.items():
-    register_target(_base, "init", weights_sha256=_sha, reference_top1=_top1)
-register_target("mnist1d-cnn", "long")

@@ -1,7 +1,7 @@
 """A method's name, paper metadata and tags: the slugs reserved for the built-ins, the length
 caps' messages, the fixed tag vocabulary, BibTeX validation and keyword normalization. Plain
 functions raising Django's ValidationError, shared by the forms, the API and the search
-(leaderboard/selectors.py)."""
+(leaderboard/selectors/search.py)."""
 
 from __future__ import annotations
 

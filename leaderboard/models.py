@@ -57,6 +57,29 @@ def _tag_field(axis: str):
     return models.CharField(max_length=16, blank=True, choices=[(t, t) for t in TAG_AXES[axis]])
 
 
+def listed_q(prefix: str = "") -> models.Q:
+    """Who may see a method, as a query condition: a built-in (baseline or reference method),
+    or an entry public and not hidden by a moderator. `prefix` is the path to the method
+    ("submission__method__"). `Method.listed` is the same rule for one loaded row."""
+    return (models.Q(**{f"{prefix}is_baseline": True}) | models.Q(**{f"{prefix}is_reference": True})
+            | models.Q(**{f"{prefix}is_public": True, f"{prefix}is_hidden": False}))
+
+
+class MethodQuerySet(models.QuerySet):
+    def listed(self) -> "MethodQuerySet":
+        """The methods on the public leaderboard."""
+        return self.filter(listed_q())
+
+    def visible_to(self, user) -> "MethodQuerySet":
+        """Listed methods, plus the user's own; staff see every method. Every page, API view,
+        CSV and admin action that filters methods by viewer calls this."""
+        if user.is_staff:
+            return self.all()
+        if user.is_authenticated:
+            return self.filter(listed_q() | models.Q(owner=user))
+        return self.listed()
+
+
 class Method(models.Model):
     """A pruning method: a baseline or a reference method of the evaluator (both built in, no
     owner, always shown, found by `builtin_name`), or a researcher's entry. An entry's name is
@@ -106,6 +129,8 @@ class Method(models.Model):
         null=True, blank=True, help_text="the version the leaderboards count, on each benchmark where it is "
                                          "complete (its owner's choice); empty: the latest complete version")
 
+    objects = MethodQuerySet.as_manager()
+
     class Meta:
         ordering = ["created", "id"]
         constraints = [models.UniqueConstraint(Lower("name"), "owner", name="method_name_unique_per_owner",
@@ -153,7 +178,7 @@ class Method(models.Model):
 
     @property
     def listed(self) -> bool:
-        """Shown on the public leaderboard."""
+        """Shown on the public leaderboard (`listed_q` for querysets)."""
         return self.is_baseline or self.is_reference or (self.is_public and not self.is_hidden)
 
     @property

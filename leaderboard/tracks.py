@@ -2,7 +2,7 @@
 
 A Benchmark row is a run target (a benchmark on one track, evaluator/tracks.py); the rows that
 share a `base` are that benchmark's tracks. The rank agreement of two tracks is Kendall's tau-b
-between the listed methods' scores on each (leaderboard/selectors.py `benchmark_ranking`), over
+between the listed methods' scores on each (leaderboard/selectors/rankings.py `benchmark_ranking`), over
 the methods complete on both: 1 the same order, -1 reversed, about 0 unrelated.
 """
 

@@ -1,4 +1,4 @@
-"""Leaderboard pages and CSV downloads. The logic is in selectors.py (reads), charts.py
+"""Leaderboard pages and CSV downloads. The logic is in selectors/ (reads), charts.py
 (figures) and downloads.py (streamed CSV); each view fetches, then renders."""
 
 from django.contrib import messages
@@ -10,14 +10,14 @@ from django.views.decorators.http import require_POST
 
 from submissions import services as submission_services
 from submissions.capabilities import availability
-from submissions.models import Run
+from submissions.models import Run, Submission
 
 from . import selectors, services, tables
 from .charts import accuracy_figures, initially_shown
 from .downloads import csv_response
 from .forms import EnterBenchmarksForm, MethodEditForm
 from .metadata import TAG_AXES
-from .models import Benchmark
+from .models import Benchmark, Method
 from .ranking import parse_point, rank_points
 from .tracks import benchmark_tracks, track_agreement
 
@@ -39,7 +39,7 @@ def home(request):
     if ctx["searching"]:
         s = ctx["search"]
         ctx["found"] = list(selectors.methods_search(
-            methods=selectors.methods_visible_to(user=request.user).select_related("owner"),
+            methods=Method.objects.visible_to(request.user).select_related("owner"),
             q=s["q"], tags=s["tags"], author=s["author"], keyword=s["keyword"]).order_by("name", "id")[:100])
     return render(request, "leaderboard/home.html", ctx)
 
@@ -68,7 +68,7 @@ def benchmark_detail(request, name):
     if search["searching"]:  # the rows that match, with their ranks on the whole board
         s = search["search"]
         matching = set(selectors.methods_search(
-            methods=selectors.methods_visible_to(user=request.user), q=s["q"], tags=s["tags"],
+            methods=Method.objects.visible_to(request.user), q=s["q"], tags=s["tags"],
             author=s["author"], keyword=s["keyword"]).values_list("pk", flat=True))
         table = [r for r in table if r["method_id"] in matching]
     for order, row in enumerate(table):
@@ -117,14 +117,14 @@ def benchmark_csv(request, name):
 
 
 def submission_csv(request, pk):
-    submission = get_object_or_404(selectors.submissions_visible_to(user=request.user), pk=pk)
+    submission = get_object_or_404(Submission.objects.visible_to(request.user), pk=pk)
     return csv_response(submission.runs.all(), filename=f"submission-{submission.pk}.csv")
 
 
 def run_detail(request, pk):
     """One run: its metrics in the site's notation, its per-layer sparsity as a bar chart with
     the collapsed layers named, and a link to its CSV row."""
-    run = get_object_or_404(selectors.runs_visible_to(user=request.user)
+    run = get_object_or_404(Run.objects.visible_to(request.user)
                             .select_related("benchmark", "submission__method"), pk=pk)
     layers = selectors.run_layers(run=run)
     return render(request, "leaderboard/run.html", {
@@ -135,14 +135,14 @@ def run_detail(request, pk):
 
 
 def run_csv(request, pk):
-    run = get_object_or_404(selectors.runs_visible_to(user=request.user), pk=pk)
+    run = get_object_or_404(Run.objects.visible_to(request.user), pk=pk)
     return csv_response(Run.objects.filter(pk=run.pk), filename=f"run-{run.pk}.csv")
 
 
 def method_detail(request, slug, version=None):
     """The method: its paper, tags, versions and, for the latest version (or `version`), its
     code, curves and runs."""
-    method = get_object_or_404(selectors.methods_visible_to(user=request.user), slug=slug)
+    method = get_object_or_404(Method.objects.visible_to(request.user), slug=slug)
     is_owner = request.user.is_authenticated and method.owner_id == request.user.pk
     privileged = is_owner or request.user.is_staff  # sees withdrawn versions and private code
     versions = selectors.method_versions(method=method, with_withdrawn=privileged)
@@ -175,7 +175,7 @@ def method_detail(request, slug, version=None):
 
 def _own_method(request, slug):
     """The method, if the user may see it (404 otherwise) and owns it (403 otherwise)."""
-    method = get_object_or_404(selectors.methods_visible_to(user=request.user), slug=slug)
+    method = get_object_or_404(Method.objects.visible_to(request.user), slug=slug)
     if method.owner_id is None or method.owner_id != request.user.pk:
         raise PermissionDenied("only the method's owner may change it")
     return method
@@ -246,7 +246,7 @@ def _safe_next(request) -> str | None:
 def method_code(request, slug, version=None):
     """The file of the latest version (or of `version`) as plain text: shown, never executed by
     the browser."""
-    method = get_object_or_404(selectors.methods_visible_to(user=request.user), slug=slug)
+    method = get_object_or_404(Method.objects.visible_to(request.user), slug=slug)
     if not selectors.code_visible(method=method, user=request.user):
         raise Http404("its owner keeps this method's code private")
     submissions = method.submissions.all()

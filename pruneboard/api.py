@@ -17,14 +17,13 @@ from rest_framework.views import APIView
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from leaderboard.models import Benchmark
+from leaderboard.models import Benchmark, Method
 from leaderboard.ranking import parse_point, rank_points
 from leaderboard.selectors import (benchmark_rank_at, benchmark_ranking, benchmark_speedup_ranking,
-                                   benchmarks_overview, methods_search, methods_visible_to, runs_visible_to,
-                                   search_params, submissions_visible_to)
+                                   benchmarks_overview, methods_search, search_params)
 from leaderboard.services import method_count_version, method_update
 from submissions import services
-from submissions.models import Run
+from submissions.models import Run, Submission
 
 from .api_serializers import (BenchmarkSerializer, EnterSerializer, MethodDetailSerializer, MethodSerializer,
                               MethodUpdateSerializer, RunSerializer, SubmissionCreateSerializer,
@@ -99,7 +98,7 @@ class MethodList(generics.ListAPIView):
     serializer_class = MethodSerializer
 
     def get_queryset(self):
-        return methods_visible_to(user=self.request.user).select_related("owner").order_by("created", "id")
+        return Method.objects.visible_to(self.request.user).select_related("owner").order_by("created", "id")
 
     def filter_queryset(self, qs):
         search, errors = search_params(self.request.query_params)
@@ -141,7 +140,7 @@ class MethodEnter(APIView):
     permission_classes = [IsAuthenticated]
 
     def post(self, request, slug):
-        method = get_object_or_404(methods_visible_to(user=request.user), slug=slug)
+        method = get_object_or_404(Method.objects.visible_to(request.user), slug=slug)
         form = EnterSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
@@ -163,7 +162,7 @@ class RunList(generics.ListAPIView):
     serializer_class = RunSerializer
 
     def get_queryset(self):
-        return (runs_visible_to(user=self.request.user)
+        return (Run.objects.visible_to(self.request.user)
                 .select_related("benchmark", "submission__method").prefetch_related("reruns")
                 .order_by("id"))
 
@@ -196,7 +195,7 @@ class RunDetail(generics.RetrieveAPIView):
     serializer_class = RunSerializer
 
     def get_queryset(self):
-        return (runs_visible_to(user=self.request.user)
+        return (Run.objects.visible_to(self.request.user)
                 .select_related("benchmark", "submission__method").prefetch_related("reruns"))
 
 
@@ -208,7 +207,7 @@ class RunRerun(APIView):
     permission_classes = [IsAuthenticated]
 
     def post(self, request, pk):
-        run = get_object_or_404(runs_visible_to(user=request.user).select_related("submission", "benchmark"), pk=pk)
+        run = get_object_or_404(Run.objects.visible_to(request.user).select_related("submission", "benchmark"), pk=pk)
         if not (request.user.is_staff or run.submission.owner_id == request.user.pk):
             return Response({"detail": "only the run's owner or staff may re-run it"}, status=403)
         try:
@@ -226,7 +225,7 @@ class SubmissionDetail(generics.RetrieveAPIView):
     serializer_class = SubmissionSerializer
 
     def get_queryset(self):
-        return (submissions_visible_to(user=self.request.user)
+        return (Submission.objects.visible_to(self.request.user)
                 .select_related("method", "owner").prefetch_related("benchmarks"))
 
 

@@ -106,7 +106,7 @@ class MethodDetailSerializer(MethodSerializer):
         fields = [*MethodSerializer.Meta.fields, "versions"]
 
     def get_versions(self, m):
-        from leaderboard.selectors import method_versions
+        from submissions.selectors import method_versions
 
         return [{"version": s.version, "submission": s.pk, "submitted": s.created.isoformat(),
                  "status": s.status, "filename": s.filename, "sha256": s.sha256,
@@ -245,7 +245,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
                   "status", "submitted", "updated", "finished", "benchmarks"]
 
     def to_representation(self, submission):
-        from leaderboard.selectors import mask_twin_summary, run_mask_twins
+        from submissions.selectors import mask_twin_summary, run_mask_twins
 
         data = super().to_representation(submission)
         data["masks_identical_to"] = mask_twin_summary(twins=run_mask_twins(runs=submission.runs.all()))

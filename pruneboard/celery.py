@@ -8,6 +8,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pruneboard.settings")
 broker.register()  # the embedded default's broker file, safe for several processes
 
 app = Celery("pruneboard")
+# The app `celery.current_app` means in every thread (web server threads too): the apps send
+# tasks through it (submissions.dispatch) and never import this module.
+app.set_default()
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
@@ -28,10 +31,10 @@ def set_torch_threads(**_) -> None:
 @signals.worker_init.connect
 def check_and_clean_for_sandboxes(**_) -> None:
     """Before any run: refuse to start with a sandbox memory limit the worker cannot give, and
-    remove the sandbox cgroups and temp folders a killed worker left (evaluator.hygiene)."""
+    remove the sandbox cgroups and temp folders a killed worker left (evaluator/sandbox/hygiene.py)."""
     import logging
 
-    from evaluator.hygiene import clean_stale, memory_problem
+    from evaluator.sandbox import clean_stale, memory_problem
 
     log = logging.getLogger("pruneboard.sandbox")
     problem = memory_problem()
@@ -47,8 +50,7 @@ def say_how_sandbox_limits_hold(**_) -> None:
     """Once at worker start: per-sandbox cgroups, or (where none can be made) the rlimit fallback."""
     import logging
 
-    from evaluator.cgroups import cgroup_problem
-    from evaluator.sandbox import limits_report
+    from evaluator.sandbox import cgroup_problem, limits_report
 
     level = logging.INFO if cgroup_problem() is None else logging.WARNING
     logging.getLogger("pruneboard.sandbox").log(level, limits_report())

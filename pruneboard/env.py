@@ -1,4 +1,5 @@
-"""Settings read the environment loudly: a malformed value is an error, never a silent default."""
+"""Settings read the environment loudly: a malformed value is an error, never a silent default.
+The evaluator's reader (evaluator/env.py) parses; these raise ImproperlyConfigured."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+from evaluator import env
+
 
 
 def env_str(name: str, default: str) -> str:
@@ -25,23 +27,17 @@ def env_str(name: str, default: str) -> str:
 
 
 def env_bool(name: str, default: bool) -> bool:
-    if name not in os.environ:
-        return default
-    value = os.environ[name].strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ImproperlyConfigured(f"{name}={os.environ[name]!r} is not a boolean (use 1/0, true/false, yes/no)")
+    try:
+        return env.env_bool(name, default)
+    except env.EnvError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 
 
 def env_int(name: str, default: int) -> int:
-    if name not in os.environ:
-        return default
     try:
-        return int(os.environ[name])
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={os.environ[name]!r} is not an integer") from None
+        return env.env_int(name, default, blank_is_default=False)
+    except env.EnvError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

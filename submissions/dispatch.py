@@ -29,6 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -163,9 +164,7 @@ def _task_send(name: str, **options) -> None:
     if module is not None:
         getattr(module, name.rsplit(".", 1)[1]).apply_async(**options)
     else:
-        from pruneboard.celery import app
-
-        app.send_task(name, **options)
+        current_app.send_task(name, **options)  # the project's app (pruneboard.celery), set as current
 
 
 def _send(items: list[Item]) -> int:
@@ -197,9 +196,7 @@ def _send(items: list[Item]) -> int:
 
 def broker_count(queue: str) -> int:
     """Messages the broker holds for the queue, not yet delivered to a worker."""
-    from pruneboard.celery import app
-
-    with app.connection_for_write() as conn:
+    with current_app.connection_for_write() as conn:
         return conn.default_channel.queue_declare(queue=queue, passive=False, durable=True,
                                                   auto_delete=False).message_count
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from django.conf import settings
 
 from evaluator.benchmarks import get_benchmark
-from evaluator.limits import Limits
-from evaluator.runner import Context, RunFailed, calibration_batch, score_run
-from evaluator.sandbox import StrategyError, StrategySource, compute_jobs
+from evaluator.runner import Context, RunFailed, masks_for_jobs, score_run
+from evaluator.sandbox import Limits, StrategyError, StrategySource
 from evaluator.weights import WeightsError, find_weights, sha256_file
 
 from . import services
@@ -131,9 +130,4 @@ def _compute(ctx: Context, source: StrategySource, jobs: list[tuple[float, int]]
              window: float | None = None) -> list[tuple]:
     """One sandbox (or, for a baseline, this process) for the jobs: per job, its masks (a
     StrategyError, or None where `window` closed before it started) and its own seconds."""
-    calibration = {seed: calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, seed)
-                   for seed in sorted({seed for _, seed in jobs})}
-    outcomes = compute_jobs(source, model_name=ctx.benchmark.model, num_classes=ctx.splits.num_classes,
-                            state_dict=ctx.state_dict, calibration=calibration, jobs=jobs,
-                            limits=Limits.from_environment(ctx.benchmark.mask_seconds), window=window)
-    return [(outcome.result, outcome.seconds) for outcome in outcomes]
+    return [(outcome.result, outcome.seconds) for outcome in masks_for_jobs(ctx, source, jobs, window=window)]

@@ -2,13 +2,44 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from leaderboard.models import Benchmark, Method
+from leaderboard.models import Benchmark, Method, listed_q
 
 
 def upload_path(instance, filename):
     """Where uploads were kept before they moved into the database (StrategyFile); migration
     0001 names it, and 0011 reads the old files from there."""
     return f"strategies/{instance.sha256[:2]}/{instance.sha256}.py"
+
+
+class SubmissionQuerySet(models.QuerySet):
+    def listed(self) -> "SubmissionQuerySet":
+        """Submissions on the leaderboards: of a listed method, not withdrawn by their owner."""
+        return self.filter(listed_q("method__"), withdrawn=False)
+
+    def visible_to(self, user) -> "SubmissionQuerySet":
+        """Listed submissions, plus the user's own (and those of the user's methods); staff see
+        every submission. The method's part is `Method.objects.visible_to`'s rule."""
+        if user.is_staff:
+            return self.all()
+        visible = listed_q("method__") & models.Q(withdrawn=False)
+        if user.is_authenticated:
+            visible |= models.Q(owner=user) | models.Q(method__owner=user)
+        return self.filter(visible)
+
+
+# A run on the leaderboards: of a listed method, from a submission its owner has not withdrawn
+# (a condition, for aggregates' filters; `Run.objects.listed()` for querysets).
+LISTED_RUN = listed_q("submission__method__") & models.Q(submission__withdrawn=False)
+
+
+class RunQuerySet(models.QuerySet):
+    def listed(self) -> "RunQuerySet":
+        """Runs on the leaderboards (`LISTED_RUN`)."""
+        return self.filter(LISTED_RUN)
+
+    def visible_to(self, user) -> "RunQuerySet":
+        """The runs of the submissions `user` may see."""
+        return self.filter(submission__in=Submission.objects.visible_to(user))
 
 
 class Submission(models.Model):
@@ -39,6 +70,8 @@ class Submission(models.Model):
     finished = models.DateTimeField(null=True, blank=True)
     withdrawn = models.BooleanField(default=False, help_text="withdrawn by its owner: its runs leave the "
                                                              "leaderboards and the CSVs; others no longer see it")
+
+    objects = SubmissionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -139,6 +172,8 @@ class Run(models.Model):
                    "compression_error": "compression_error", "speedup": "speedup",
                    "masks_sha256": "masks_sha256", "effective_compression": "effective_compression",
                    "effective_speedup": "effective_speedup", "disconnected": "disconnected"}
+
+    objects = RunQuerySet.as_manager()
 
     class Meta:
         ordering = ["benchmark__position", "compression", "seed"]

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from evaluator.isolation import SandboxUnavailable
+from evaluator.sandbox import SandboxUnavailable
 from evaluator.redact import redact
 from evaluator.runner import RunCancelled, RunFailed
 

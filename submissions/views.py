@@ -1,17 +1,11 @@
-import math
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from leaderboard import selectors as board
 from leaderboard import services as board_services
-from pruneboard.throttles import SignupThrottle, wait_in_words
 
 from . import dispatch, selectors, services
 from .forms import SubmissionForm
@@ -67,8 +61,8 @@ def submission_detail(request, pk: int):
     ctx = {"submission": submission, "method": submission.method, "progress": _progress(submission),
            "benchmarks": submission.benchmarks.all(), "show_errors": show_errors,
            "failed_runs": selectors.submission_failed_runs(submission=submission) if show_errors else [],
-           "twins": board.mask_twin_lines(summary=board.mask_twin_summary(
-               twins=board.run_mask_twins(runs=submission.runs.all())))}
+           "twins": selectors.mask_twin_lines(summary=selectors.mask_twin_summary(
+               twins=selectors.run_mask_twins(runs=submission.runs.all())))}
     return render(request, "submissions/submission.html", ctx)
 
 
@@ -83,23 +77,6 @@ def submission_progress(request, pk: int):
     return JsonResponse(_progress(submission))
 
 
-def signup(request):
-    """PRUNEBOARD_SIGNUP_RATE accounts per client address (pruneboard.throttles): past it the
-    form again, 429, with when to try again. Only a form that makes an account is counted."""
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        throttle = SignupThrottle()
-        if throttle.allow_request(request, None):
-            user = form.save()
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("submit")
-        wait = max(1, math.ceil(throttle.wait() or 1))
-        form.add_error(None, f"Too many accounts were made from your address. Try again in "
-                             f"{wait_in_words(wait)}.")
-        response = render(request, "registration/signup.html", {"form": form}, status=429)
-        response["Retry-After"] = str(wait)
-        return response
-    return render(request, "registration/signup.html", {"form": form})
 
 
 @login_required
@@ -108,17 +85,6 @@ def my_submissions(request):
     return render(request, "submissions/my_submissions.html", {"submissions": submissions})
 
 
-@login_required
-@never_cache
-def api_token(request):
-    """The user's API token; POST renews it (the old one stops working)."""
-    from pruneboard.tokens import token_of, token_renew
-
-    if request.method == "POST":
-        token_renew(user=request.user)
-        messages.success(request, "Your API token is renewed: the old one no longer works.")
-        return redirect("api-token")
-    return render(request, "submissions/api_token.html", {"token": token_of(user=request.user)})
 
 
 @login_required

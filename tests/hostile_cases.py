@@ -2,7 +2,7 @@
 
 Each case is a strategy file and what the submitter must be told. The same cases run end to end
 through the CLI (`tests/evaluator/test_hostile_cli.py`) and through the worker's Celery task
-(`tests/web/test_hostile_worker.py`); `tests/evaluator/test_hostile.py` holds the cases that
+(`tests/submissions/test_hostile_worker.py`); `tests/evaluator/test_hostile.py` holds the cases that
 check the sandbox's insides directly. Every case must: fail as the submitter's error with a
 message under 2 KB that says what happened (or succeed where the attack is silent); show no
 host file's content anywhere; keep the worker's memory within budget; leave nothing on the host.
@@ -375,7 +375,7 @@ def another_sandbox_user(count: int = 60):
     many under uid 65534 (the single uid every sandbox shared before slots)."""
     import subprocess
 
-    from evaluator.isolation import UidSlot, processes_of
+    from evaluator.sandbox.isolation import UidSlot, processes_of
 
     with UidSlot() as slot:
         # One shell a uid starts the sleepers (forking this big test process 120 times is slow).
@@ -404,7 +404,7 @@ def needs_bwrap():
     """Skip where bubblewrap cannot run, except in CI, where that is a failure."""
     import pytest
 
-    from evaluator.isolation import bwrap_problem
+    from evaluator.sandbox.isolation import bwrap_problem
 
     return pytest.mark.skipif(bwrap_problem() is not None and os.environ.get("CI") != "true",
                               reason=f"bubblewrap cannot run here: {bwrap_problem()}")

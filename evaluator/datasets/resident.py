@@ -84,9 +84,6 @@ class ResidentSplit(Dataset):
     def augmented(self) -> bool:
         return self.pad > 0
 
-    @property
-    def image_shape(self) -> tuple[int, ...]:
-        return tuple(self.images.shape[1:])
 
     def __len__(self) -> int:
         return len(self.labels)

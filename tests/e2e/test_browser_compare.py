@@ -4,7 +4,7 @@ sort the table, read a run's per-layer chart. Screenshots of each step are saved
 out/screenshots/ (SCREENSHOTS below), so a reviewer can look at the figures as drawn.
 
 The site runs in this process (pytest-django's live_server on the test database, rows made by
-tests/web/factories.py): no worker or broker is needed, so this test takes seconds."""
+tests/factories.py): no worker or broker is needed, so this test takes seconds."""
 
 import json
 from pathlib import Path
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_browser import browser  # noqa: F401 - the fixture: chromium, or a skip
-from tests.web.factories import make_entry, make_method, make_run, make_submission
+from tests.factories import make_entry, make_method, make_run, make_submission
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"

@@ -15,7 +15,7 @@ from unittest import mock
 import pytest
 
 from tests.e2e.test_browser import browser  # noqa: F401 - the fixture: chromium, or a skip
-from tests.web.conftest import STRATEGY
+from tests.django_fixtures import STRATEGY
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"

@@ -2,7 +2,7 @@
 chromium): the document is never wider than the screen, so nothing needs a sideways scroll of
 the whole page (a wide table scrolls inside its own box). Screenshots go to out/screenshots/.
 
-The site runs in this process (pytest-django's live_server, rows made by tests/web/factories.py):
+The site runs in this process (pytest-django's live_server, rows made by tests/factories.py):
 no worker or broker is needed."""
 
 import json
@@ -13,7 +13,7 @@ from leaderboard.models import Method
 
 from tests.e2e.test_browser import browser  # noqa: F401 - the fixture: chromium, or a skip
 from tests.e2e.test_browser_compare import SCREENSHOTS, curve, sync_database_calls_beside_playwright  # noqa: F401
-from tests.web.factories import make_entry, make_method, make_run, make_submission
+from tests.factories import make_entry, make_method, make_run, make_submission
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = 390

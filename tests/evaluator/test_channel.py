@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from evaluator.channel import (HEADER_BYTES, REPORT_BYTES, ChannelReader, ProtocolError, cut,
+from evaluator.sandbox.channel import (HEADER_BYTES, REPORT_BYTES, ChannelReader, ProtocolError, cut,
                                encode_masks, encode_ready, encode_report, mask_bytes, mask_layout)
 from evaluator.models import get_model
 from evaluator.pruning import Mask

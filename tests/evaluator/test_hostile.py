@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from evaluator.isolation import Limits, bwrap_problem
+from evaluator.sandbox.isolation import Limits, bwrap_problem
 from evaluator.models import get_model
 from evaluator.pruning import Mask
 from evaluator.sandbox import StrategySource, compute_masks
@@ -203,7 +203,7 @@ def test_a_file_that_never_finishes_loading_hits_the_start_up_limit(tmp_path, st
 
 @pytest.mark.skipif(__import__("os").geteuid() != 0, reason="uid slots are for root workers")
 def test_concurrent_sandboxes_get_uids_of_their_own_and_give_them_back():
-    from evaluator.isolation import UidSlot
+    from evaluator.sandbox.isolation import UidSlot
 
     with UidSlot() as first, UidSlot() as second:
         assert first.uid != second.uid and first.uid >= 200_000 and second.uid >= 200_000
@@ -212,7 +212,7 @@ def test_concurrent_sandboxes_get_uids_of_their_own_and_give_them_back():
 
 
 def test_without_a_cgroup_the_sandbox_falls_back_to_rlimits_and_says_so(tmp_path, state, calibration, monkeypatch):
-    from evaluator import cgroups
+    from evaluator.sandbox import cgroups
     from evaluator.sandbox import limits_report
 
     monkeypatch.setenv("PRUNEBOARD_SANDBOX_CGROUP", "off")
@@ -345,7 +345,7 @@ def planted_digits(request):
 
 @pytest.mark.parametrize("planted_digits", _site_folders(), indirect=True)
 def test_no_data_set_is_reachable_whatever_the_install_layout(tmp_path, state, calibration, planted_digits):
-    from evaluator import mounts
+    from evaluator.sandbox import mounts
 
     assert not mounts.reachable(str(planted_digits))
     result = attack(tmp_path, state, calibration, f"""
@@ -363,7 +363,7 @@ def test_no_data_set_is_reachable_whatever_the_install_layout(tmp_path, state, c
 def test_the_sandbox_is_the_oom_killers_first_choice_and_the_worker_is_not():
     import subprocess
 
-    from evaluator.isolation import resource_limiter
+    from evaluator.sandbox.isolation import resource_limiter
 
     own = Path("/proc/self/oom_score_adj").read_text().strip()
     limiter = resource_limiter(Limits(), own_uid=False, cpu_total=60)
@@ -390,7 +390,7 @@ def test_a_sandbox_memory_limit_above_the_workers_cgroup_limit_is_refused():
     import subprocess
     import sys
 
-    from evaluator import cgroups
+    from evaluator.sandbox import cgroups
 
     own = cgroups._own_paths()
     if "memory" not in own:
@@ -399,7 +399,7 @@ def test_a_sandbox_memory_limit_above_the_workers_cgroup_limit_is_refused():
     group.mkdir()
     try:
         (group / "memory.limit_in_bytes").write_text(str(int(1.2 * (1 << 30))))
-        script = ("from evaluator.hygiene import memory_problem; from evaluator.limits import Limits; "
+        script = ("from evaluator.sandbox.hygiene import memory_problem; from evaluator.sandbox.limits import Limits; "
                   "print(memory_problem(Limits(memory_mib=4096))); print(memory_problem(Limits(memory_mib=1024)))")
         out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
                              preexec_fn=lambda: (group / "cgroup.procs").write_text(str(os.getpid())))
@@ -415,8 +415,8 @@ def test_a_worker_start_removes_only_the_sandbox_leftovers_of_dead_processes(tmp
     import os
     import subprocess
 
-    from evaluator import cgroups
-    from evaluator.hygiene import clean_stale
+    from evaluator.sandbox import cgroups
+    from evaluator.sandbox.hygiene import clean_stale
 
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -465,7 +465,7 @@ def test_memfds_beyond_the_workers_own_cgroup_get_the_child_killed_not_the_worke
     import subprocess
     import sys
 
-    from evaluator import cgroups
+    from evaluator.sandbox import cgroups
 
     own = cgroups._own_paths()
     if "memory" not in own or cgroups.cgroup_problem() is not None:

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 import torch
 
-from evaluator.isolation import Limits
+from evaluator.sandbox.isolation import Limits
 from evaluator.models import get_model
 from evaluator.pruning import Mask
 from evaluator.sandbox import StrategyError, StrategySource, compute_masks

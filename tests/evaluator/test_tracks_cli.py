@@ -19,7 +19,7 @@ KEEPS_EVERYTHING = textwrap.dedent("""
 def test_a_strategy_file_runs_on_the_init_track_through_the_cli(tmp_path):
     # The file's masks are computed in its sandbox from the init track's weights, then judged: a
     # strategy that keeps everything fails before any training (a successful run on the track is
-    # tested in-process in test_tracks.py and through the worker in tests/web/test_tracks.py).
+    # tested in-process in test_tracks.py and through the worker in tests/leaderboard/test_tracks.py).
     strategy, out = tmp_path / "keeps_everything.py", tmp_path / "runs.csv"
     strategy.write_text(KEEPS_EVERYTHING)
     result = cli("run", "--benchmark", "digits-mlp", "--track", "init", "--strategy", str(strategy),
