@@ -14,9 +14,11 @@ from .board import FINISHED
 # --- fill-in: the built-in methods' runs still to come ----------------------------------------
 # While the baselines and reference methods fill in (make run seeds them), a ranking that
 # compares against them is provisional: a built-in curve still missing points can move every
-# rank. The ETA is measured, not guessed: the median duration of the queue's latest finished
-# runs x the runs still to come / the live workers of the queue (optimistic: researchers' runs
-# go first, README "Delivery guarantees").
+# rank. The ETA is measured, not guessed. The fill-in goes seed by seed over every benchmark of a
+# queue (docs/delivery.md), so a board completes near the end of its whole queue's fill-in: the
+# time to go is the queue's built-in runs still to come, each at the median duration of its own
+# benchmark's latest finished runs (the queue's, before its first), / the queue's live workers
+# (optimistic: researchers' runs go first).
 
 BUILTIN_RUN = Q(submission__method__is_baseline=True) | Q(submission__method__is_reference=True)
 DURATION_SAMPLE = 200  # the latest finished runs whose median duration is taken
@@ -26,21 +28,31 @@ DURATION_SAMPLE = 200  # the latest finished runs whose median duration is taken
 class FillIn:
     missing: int  # built-in runs queued or running at the compared points
     total: int  # built-in runs at those points
-    median_run_s: float | None  # median seconds of the queue's latest finished runs; None: none yet
+    median_run_s: float | None  # median seconds of the benchmark's latest finished runs; None: none yet
     workers: int  # live workers of the benchmark's queue
-    eta_s: float | None  # median_run_s x missing / workers; None without a worker or a measured run
+    eta_s: float | None  # queue_missing runs at their benchmarks' medians / workers; None: unknown
+    queue: str = ""
+    queue_missing: int = 0  # built-in runs still to come on the whole queue, every benchmark
+    run_s_range: tuple[float, float] | None = None  # the least and largest median among those
 
     @property
     def provisional(self) -> bool:
         return self.missing > 0
 
 
+def _median_seconds(runs) -> float | None:
+    from statistics import median
+
+    spans = runs.filter(status=FINISHED, started__isnull=False, finished__isnull=False).order_by(
+        "-finished").values_list("started", "finished")[:DURATION_SAMPLE]
+    seconds = [(end - start).total_seconds() for start, end in spans if end >= start]
+    return median(seconds) if seconds else None
+
+
 def builtin_fill_in(*, benchmarks, scored_only: bool = True, compressions=None) -> dict[int, FillIn]:
     """benchmark id -> its FillIn. `scored_only`: only the compressions the rankings compare
     (above 1x); else every built-in run (the home page's progress). `compressions`: only those
     (a ranking at one compression)."""
-    from statistics import median
-
     from submissions.capabilities import live_workers
 
     benchmarks = list(benchmarks)
@@ -56,19 +68,30 @@ def builtin_fill_in(*, benchmarks, scored_only: bool = True, compressions=None) 
     for worker_queues in live_workers().values_list("queues", flat=True):
         for q in set(worker_queues or []) & queues:
             workers[q] += 1
-    medians = {}
-    for q in queues:
-        spans = (Run.objects.filter(benchmark__queue=q, status=FINISHED, started__isnull=False,
-                                    finished__isnull=False).order_by("-finished")
-                 .values_list("started", "finished")[:DURATION_SAMPLE])
-        seconds = [(end - start).total_seconds() for start, end in spans if end >= start]
-        medians[q] = median(seconds) if seconds else None
+    # every built-in run still to come on these queues, by benchmark, at its benchmark's median
+    to_come = dict(Run.objects.filter(BUILTIN_RUN, benchmark__queue__in=queues,
+                                      status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
+                   .order_by().values_list("benchmark_id").annotate(n=Count("id")))
+    queue_of = dict(Benchmark.objects.filter(queue__in=queues).values_list("pk", "queue"))
+    queue_median = {q: _median_seconds(Run.objects.filter(benchmark__queue=q)) for q in queues}
+    medians = {pk: _median_seconds(Run.objects.filter(benchmark_id=pk)) or queue_median[queue_of[pk]]
+               for pk in set(to_come) | {b.pk for b in benchmarks}}
+    work = {q: [0, 0.0, []] for q in queues}  # runs, seconds, medians (None: not measured)
+    for pk, n in to_come.items():
+        runs_s = work[queue_of[pk]]
+        runs_s[0] += n
+        runs_s[2].append(medians[pk])
+        runs_s[1] += (medians[pk] or 0.0) * n
     out = {}
     for b in benchmarks:
         c = counts.get(b.pk, {"total": 0, "missing": 0})
-        m, w = medians[b.queue], workers[b.queue]
-        out[b.pk] = FillIn(missing=c["missing"], total=c["total"], median_run_s=m, workers=w,
-                           eta_s=m * c["missing"] / w if m is not None and w else None)
+        n, seconds, known = work[b.queue]
+        w = workers[b.queue]
+        measured = None not in known and bool(w)
+        out[b.pk] = FillIn(missing=c["missing"], total=c["total"], median_run_s=medians[b.pk], workers=w,
+                           eta_s=seconds / w if measured and n else (0.0 if measured else None),
+                           queue=b.queue, queue_missing=n,
+                           run_s_range=(min(known), max(known)) if known and None not in known else None)
     return out
 
 

@@ -178,9 +178,13 @@ def fill_in_eta(fill) -> str:
     """A FillIn's time to go, or why it is unknown."""
     if fill.eta_s is not None:
         worker = "worker" if fill.workers == 1 else "workers"
-        runs = "run" if fill.missing == 1 else "runs"
-        return (f"{duration(fill.eta_s)} to go ({fill.missing:,} {runs} × {measured(fill.median_run_s)} s, "
-                f"the median of the finished runs, ÷ {fill.workers} live {worker})")
+        runs = "run" if fill.queue_missing == 1 else "runs"
+        low, high = fill.run_s_range or (0.0, 0.0)
+        each = (f"{measured(low)} s" if measured(low) == measured(high)
+                else f"{measured(low)}–{measured(high)} s")
+        return (f"{duration(fill.eta_s)} to go ({fill.queue_missing:,} built-in {runs} left on the "
+                f"{fill.queue} queue × {each}, the median finished run of their benchmark, "
+                f"÷ {fill.workers} live {worker})")
     if not fill.workers:
         return "no time to go known: no live worker of its queue"
     return "no time to go known until a run finishes"

@@ -1,6 +1,7 @@
 """While the baselines and reference methods fill in, a ranking that compares against them is
 provisional: the board and /overview/ say so, with how many of their runs are missing and a
-measured time to go (median duration of finished runs x runs missing / live workers); the home
+measured time to go (the queue's built-in runs to come, each at its benchmark's median finished run,
+/ live workers); the home
 page shows that time too. Every baseline is always on the board, "no results yet" without runs."""
 
 import datetime as dt
@@ -41,7 +42,7 @@ def test_a_board_whose_baselines_are_filling_in_ranks_provisionally_with_a_measu
     notice = re.sub(r"\s+", " ", html[html.index('id="provisional"'):html.index("</p>", html.index('id="provisional"'))])
     # 4 of the 18 built-in runs at 2x-64x are queued; 4 x 10 s / 1 live worker (the fixture's)
     assert "4 of their 18 runs at the compared points (2×–64×) are missing" in notice
-    assert "about 1 min to go (4 runs × 10.0 s, the median of the finished runs, ÷ 1 live worker)" in notice
+    assert "about 1 min to go (4 built-in runs left on the cpu queue × 10.0 s, the median finished run of their benchmark, ÷ 1 live worker)" in notice
     assert "provisional band</a></th>" in html
     assert html.count('<td class="num provisional"><span title="provisional rank') == 4  # every row
 
@@ -56,9 +57,9 @@ def test_the_time_to_go_grows_with_the_runs_and_shrinks_with_the_workers(client,
         for c in SCORED:
             make_run(submission, bench, c, seed, status=Run.Status.QUEUED)
     ten_seconds_a_run()
-    assert "about 2 min to go (12 runs × 10.0 s" in client.get("/b/digits-mlp/").content.decode()
+    assert "about 2 min to go (12 built-in runs left on the cpu queue × 10.0 s" in client.get("/b/digits-mlp/").content.decode()
     worker_heartbeat(hostname="second@localhost", queues=["cpu"], device="cpu", capabilities={})
-    assert "about 1 min to go (12 runs × 10.0 s, the median of the finished runs, ÷ 2 live workers)" in (
+    assert "about 1 min to go (12 built-in runs left on the cpu queue × 10.0 s, the median finished run of their benchmark, ÷ 2 live workers)" in (
         client.get("/b/digits-mlp/").content.decode())
 
 
@@ -100,7 +101,7 @@ def test_the_home_page_shows_the_fill_ins_time_to_go(client, benchmarks):
     ten_seconds_a_run()
     html = client.get("/").content.decode()
     assert "baseline and reference runs 5 of 7 done" in html
-    assert '<span class="fill-in-eta">under a minute to go (2 runs × 10.0 s' in html
+    assert '<span class="fill-in-eta">under a minute to go (2 built-in runs left on the cpu queue × 10.0 s' in html
 
 
 def test_every_baseline_is_on_the_board_and_its_tracks_no_results_yet_without_runs(client, benchmarks):
@@ -121,3 +122,17 @@ def test_every_baseline_is_on_the_board_and_its_tracks_no_results_yet_without_ru
         assert names["baseline-layer-mag-act"] == "layer-mag-act (baseline): no results yet"
         assert names["reference-lamp"] == "lamp (reference): no results yet"
         assert "baseline-random" in names
+
+
+def test_the_time_to_go_counts_the_whole_queue_each_benchmark_at_its_own_run_time(client, benchmarks):
+    # the fill-in goes seed by seed over every benchmark of the queue: a board is complete only
+    # near the end of its queue's fill-in, and a slow benchmark's runs weigh their own time
+    fast, slow = benchmarks["digits-mlp"], benchmarks["mnist1d-cnn"]
+    builtin("random", fast, queued=(16, 32, 64))
+    builtin("global-mag-weight", slow, queued=SCORED)
+    ten_seconds_a_run()
+    Run.objects.filter(benchmark=slow, status=Run.Status.FINISHED).update(
+        started=F("finished") - dt.timedelta(seconds=70))
+    html = re.sub(r"\s+", " ", client.get("/b/digits-mlp/").content.decode())
+    # 3 x 10 s + 6 x 70 s = 450 s on the one live worker
+    assert "about 8 min to go (9 built-in runs left on the cpu queue × 10.0–70.0 s" in html
