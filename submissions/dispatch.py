@@ -4,17 +4,10 @@ A queued run (or re-run) waits in the database with no `queued_at`. The dispatch
 on the `control` queue, every PRUNEBOARD_DISPATCH_SECONDS, also called after each commit that
 queues work and after each run a worker records) hands the first ones in priority order to the
 broker, keeping at most PRUNEBOARD_DISPATCH_AHEAD messages per busy worker of a queue (at least
-that many per queue), and stamps them with `queued_at`. The order:
-
-0. a quick check: the first run of each researcher's submission none of whose runs has been sent
-   or started yet goes before everything else (oldest submission first), so a broken file fails
-   within a minute whatever the queue holds;
-1. a researcher's runs (and re-runs) before fill-in (baselines and reference methods: runs with
-   no owner);
-2. among researchers, round-robin by user: everyone's first waiting run, then everyone's second,
-   ... ; within one round, older submissions first;
-3. within a user's own runs: older submissions first, then benchmark, seed, compression (whole
-   curves early); fill-in: seed 0 of everything first (benchmark, submission, compression).
+that many per queue), and stamps them with `queued_at`. The order (submissions.queue_order):
+a quick check of each new submission, then researchers' runs round-robin by user, with the
+fill-in (baselines and reference methods, the after-training boards first) taking at least one
+dispatch in every 1 / PRUNEBOARD_FILLIN_SHARE while both wait.
 
 Nothing depends on a message arriving: a run the broker no longer holds (a broker that lost its
 messages, a send that failed, a POST that died after its commit) is found by comparing the
@@ -25,42 +18,20 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from .models import Rerun, Run, Submission
+from .queue_order import WAITING, Item, head
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Item:
-    """One piece of work waiting in the database."""
-    kind: str  # "run" or "rerun"
-    pk: int
-    queue: str
-    benchmark: str
-    fill_in: bool  # baselines and reference methods: after every researcher's work
-    user: int | None
-    order: tuple  # the order within the user's own work (or within the fill-in)
-
-
 _CANCELLED = Q(submission__status=Submission.Status.CANCELLED)
-
-
-def _waiting_runs():
-    return Run.objects.filter(status=Run.Status.QUEUED, queued_at__isnull=True).exclude(_CANCELLED)
-
-
-def _waiting_reruns():
-    return Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=True)
 
 
 def _sent_runs():
@@ -71,55 +42,20 @@ def _sent_reruns():
     return Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=False, started__isnull=True)
 
 
-def waiting(queue: str | None = None) -> list[Item]:
-    """The work waiting in the database, in the order it is handed to the broker."""
-    runs = _waiting_runs()
-    reruns = _waiting_reruns()
-    if queue is not None:
-        runs, reruns = runs.filter(benchmark__queue=queue), reruns.filter(run__benchmark__queue=queue)
-    items = []
-    checks: dict[int, Item] = {}  # submission: its first run, where none has been sent or started
-    for pk, q, name, owner, created, sub, position, seed, compression in runs.values_list(
-            "pk", "benchmark__queue", "benchmark__name", "submission__owner_id", "submission__created",
-            "submission_id", "benchmark__position", "seed", "compression"):
-        if owner is None:
-            order = (seed, position, sub, compression, pk)
-        else:
-            order = (created, sub, position, seed, compression, pk)
-        items.append(Item("run", pk, q, name, owner is None, owner, order))
-        if owner is not None and (sub not in checks or order < checks[sub].order):
-            checks[sub] = items[-1]
-    for sub in _touched(checks):
-        del checks[sub]
-    for pk, q, name, user, created in reruns.values_list(
-            "pk", "run__benchmark__queue", "run__benchmark__name", "requested_by_id", "created"):
-        # a re-run is as old as the request; one the platform asked for (admin) is fill-in
-        items.append(Item("rerun", pk, q, name, user is None, user,
-                          (created, 0, 0, 0, 0, pk) if user else (created, pk)))
-    return _priority(items, sorted(checks.values(), key=lambda i: i.order))
+def waiting(queue: str) -> list[Item]:
+    """All the work waiting in the database for the queue, in the order it is handed to the broker."""
+    return head(queue)
 
 
-def _touched(submissions) -> set[int]:
-    """Those of `submissions` with a run that has been sent to the broker or started."""
-    return set(Run.objects.filter(submission_id__in=list(submissions))
-               .exclude(status=Run.Status.QUEUED, queued_at__isnull=True)
-               .values_list("submission_id", flat=True).distinct())
+def _queues_waiting() -> list[str]:
+    """The queues with work waiting in the database (one index probe each)."""
+    from leaderboard.models import Benchmark
 
-
-def _priority(items: list[Item], checks: list[Item] = ()) -> list[Item]:
-    by_user = defaultdict(list)
-    fill_in = []
-    first = {i.pk for i in checks if i.kind == "run"}
-    for item in items:
-        if item.kind == "run" and item.pk in first:
-            continue
-        (fill_in if item.fill_in else by_user[item.user]).append(item)
-    ranked = []
-    for user_items in by_user.values():
-        user_items.sort(key=lambda i: i.order)
-        ranked += [((n, i.order), i) for n, i in enumerate(user_items)]
-    ranked.sort(key=lambda r: r[0])
-    return list(checks) + [i for _, i in ranked] + sorted(fill_in, key=lambda i: i.order)
+    queues = sorted(set(Benchmark.objects.values_list("queue", flat=True)))
+    return [q for q in queues
+            if Run.objects.filter(WAITING, benchmark__queue=q).exclude(_CANCELLED).exists()
+            or Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=True,
+                                    run__benchmark__queue=q).exists()]
 
 
 def _busy(queue: str) -> int:
@@ -146,12 +82,10 @@ def runs_dispatch() -> dict:
     is claimed by a conditional UPDATE, so each waiting row is sent once."""
     lost = runs_find_lost()
     sent = 0
-    queues = set(_waiting_runs().values_list("benchmark__queue", flat=True).distinct())
-    queues |= set(_waiting_reruns().values_list("run__benchmark__queue", flat=True).distinct())
-    for queue in sorted(queues):
+    for queue in _queues_waiting():
         free = room(queue)
         if free:
-            sent += _send(waiting(queue)[:free])
+            sent += _send(head(queue, free))
     return {"sent": sent, "lost": lost}
 
 
