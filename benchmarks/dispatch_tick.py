@@ -126,11 +126,11 @@ def main() -> None:
           f"min {times[0]:.1f} ms, max {times[-1]:.1f} ms; {per_tick[-1]} runs sent a tick; "
           f"{len(queries)} SQL queries a tick")
     main_query = getattr(dispatch, "MAIN_QUERY", None)
-    if main_query is not None:
-        sql, params = main_query("cpu").query.sql_with_params()
+    for title, queryset in (main_query("cpu") if main_query else {}).items():
+        sql, params = queryset.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN ANALYZE {sql}", params)
-            print("EXPLAIN ANALYZE of the main query (the fill-in's head on cpu):")
+            print(f"EXPLAIN ANALYZE of {title} (cpu):")
             print("\n".join("  " + row[0] for row in cursor.fetchall()))
     print(f"tick_p95_ms={p95:.1f}")
 

@@ -26,9 +26,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .models import Rerun, Run, Submission
-from .queue_order import WAITING, Item, head
+from .queue_order import WAITING, Item, head, main_queries
 
 log = logging.getLogger(__name__)
+MAIN_QUERY = main_queries  # what benchmarks/dispatch_tick.py EXPLAINs
 
 
 _CANCELLED = Q(submission__status=Submission.Status.CANCELLED)
@@ -53,20 +54,26 @@ def _queues_waiting() -> list[str]:
 
     queues = sorted(set(Benchmark.objects.values_list("queue", flat=True)))
     return [q for q in queues
-            if Run.objects.filter(WAITING, benchmark__queue=q).exclude(_CANCELLED).exists()
+            if Run.objects.filter(WAITING, benchmark_id__in=_targets(q)).exclude(_CANCELLED).exists()
             or Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=True,
                                     run__benchmark__queue=q).exists()]
 
 
+def _targets(queue: str) -> list[int]:
+    from leaderboard.models import Benchmark
+
+    return list(Benchmark.objects.filter(queue=queue).values_list("pk", flat=True))
+
+
 def _busy(queue: str) -> int:
     """Workers of the queue executing something now (runs with a lease, re-runs started)."""
-    return (Run.objects.filter(status=Run.Status.RUNNING, benchmark__queue=queue).count()
+    return (Run.objects.filter(status=Run.Status.RUNNING, benchmark_id__in=_targets(queue)).count()
             + Rerun.objects.filter(status=Rerun.Status.QUEUED, started__isnull=False,
                                    run__benchmark__queue=queue).count())
 
 
 def _in_broker(queue: str) -> int:
-    return (_sent_runs().filter(benchmark__queue=queue).count()
+    return (_sent_runs().filter(benchmark_id__in=_targets(queue)).count()
             + _sent_reruns().filter(run__benchmark__queue=queue).count())
 
 
@@ -169,8 +176,9 @@ def runs_find_lost() -> int:
     stale = timezone.now() - timedelta(seconds=settings.PRUNEBOARD_QUEUE_STALE_SECONDS)
     held_runs = _held_by_live_workers().values("pk")
     lost = 0  # only queues with a message old enough to be missed: the broker is asked rarely
-    queues = set(_sent_runs().filter(queued_at__lt=stale).values_list("benchmark__queue", flat=True).distinct())
-    queues |= set(_sent_reruns().filter(queued_at__lt=stale).values_list("run__benchmark__queue", flat=True)
+    queues = set(_sent_runs().filter(queued_at__lt=stale).order_by().values_list("benchmark__queue", flat=True)
+                 .distinct())
+    queues |= set(_sent_reruns().filter(queued_at__lt=stale).order_by().values_list("run__benchmark__queue", flat=True)
                   .distinct())
     for queue in sorted(queues):
         expected = _in_broker(queue) - _held_by_live_workers().filter(benchmark__queue=queue).count()

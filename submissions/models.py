@@ -184,7 +184,7 @@ class Run(models.Model):
                    # and those in the broker, however many are queued (benchmarks/dispatch_tick.py)
                    models.Index(fields=["submission", "benchmark"], name="run_waiting",
                                 condition=models.Q(status="queued", queued_at__isnull=True)),
-                   models.Index(fields=["benchmark"], name="run_in_broker",
+                   models.Index(fields=["queued_at"], name="run_in_broker",
                                 condition=models.Q(status="queued", queued_at__isnull=False))]
 
     def __str__(self):

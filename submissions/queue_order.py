@@ -20,12 +20,14 @@ so a tick costs about the same with 100 or 100,000 runs waiting (benchmarks/disp
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, F, IntegerField, Q, Value, When, Window
+from django.db.models.functions import RowNumber
 
 from .models import Rerun, Run, Submission
 
@@ -60,19 +62,16 @@ def head(queue: str, n: int | None = None) -> list[Item]:
                Benchmark.objects.filter(queue=queue).values_list("pk", "name", "track", "position")}
     if not targets or n == 0:
         return []
-    counts = dict(Run.objects.filter(WAITING, benchmark_id__in=list(targets)).order_by()
-                  .values_list("submission_id").annotate(n=Count("id")))
-    subs = {pk: (owner, created, status) for pk, owner, created, status in
-            Submission.objects.filter(pk__in=list(counts)).exclude(status=Submission.Status.CANCELLED)
-            .values_list("pk", "owner_id", "created", "status")}
+    subs = {pk: (owner, created, status) for pk, owner, created, status in  # a waiting run: not final
+            Submission.objects.exclude(status__in=Submission.FINAL).filter(benchmarks__in=list(targets))
+            .distinct().values_list("pk", "owner_id", "created", "status")}
     reruns = list(Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=True,
                                        run__benchmark_id__in=list(targets))
                   .values_list("pk", "requested_by_id", "created", "run__benchmark_id").order_by("created", "pk"))
-    side = _Researchers(queue, targets, counts, subs, [r for r in reruns if r[1] is not None])
+    side = _Researchers(queue, targets, subs, [r for r in reruns if r[1] is not None], n)
     fill = _fill_in(queue, targets, [pk for pk, (owner, _, _) in subs.items() if owner is None],
                     [r for r in reruns if r[1] is None], n)
-    picked = _merge(side.items(), fill, _recent(queue, targets), n)
-    return side.materialize(picked)
+    return _merge(side.items(), fill, _recent(queue, targets), n)
 
 
 def track_rank(track: str) -> int:
@@ -92,6 +91,21 @@ def fill_in_query(queue: str, targets: dict, builtins: list[int]):
             .order_by("track_rank", "seed", "bench_position", "submission_id", "compression", "pk"))
 
 
+def main_queries(queue: str) -> dict:
+    """name -> the queryset of each query of `head` that reads many rows (for EXPLAIN:
+    benchmarks/dispatch_tick.py)."""
+    from leaderboard.models import Benchmark
+
+    targets = {pk: (name, track_rank(track), position) for pk, name, track, position in
+               Benchmark.objects.filter(queue=queue).values_list("pk", "name", "track", "position")}
+    builtins = list(Submission.objects.filter(owner__isnull=True).exclude(status__in=Submission.FINAL)
+                    .values_list("pk", flat=True))
+    researchers = list(Submission.objects.filter(owner__isnull=False).exclude(status__in=Submission.FINAL)
+                       .order_by("created", "pk").values_list("pk", flat=True)[:16])
+    return {"the researchers' first runs": read_query(researchers, targets, 2).values_list("pk"),
+            "the fill-in's head": fill_in_query(queue, targets, builtins).values_list("pk")[:16]}
+
+
 def _fill_in(queue, targets, builtins, reruns, n) -> Iterator[Item]:
     for pk, _, created, bench in reruns:  # the platform's re-runs (few): before its runs
         yield Item("rerun", pk, queue, targets[bench][0], True, None, (0, created, pk))
@@ -108,9 +122,10 @@ def _recent(queue, targets) -> list[bool]:
     k = fill_in_every()
     if not k:
         return []
-    owners = (Run.objects.filter(queued_at__isnull=False, benchmark_id__in=list(targets))
-              .order_by("-queued_at", "-pk").values_list("submission__owner_id", flat=True)[:k - 1])
-    return [owner is None for owner in reversed(owners)]
+    last = list(Run.objects.filter(queued_at__isnull=False, benchmark_id__in=list(targets))
+                .order_by("-queued_at").values_list("submission_id", flat=True)[:k - 1])
+    owners = dict(Submission.objects.filter(pk__in=last).values_list("pk", "owner_id"))
+    return [owners.get(sub) is None for sub in reversed(last)]
 
 
 def _merge(researchers: Iterator[Item], fill: Iterator[Item], recent: list[bool], n) -> list[Item]:
@@ -134,12 +149,16 @@ def _merge(researchers: Iterator[Item], fill: Iterator[Item], recent: list[bool]
 
 
 class _Researchers:
-    """The researchers' side, computed lazily: a submission's runs are only read once the head
-    reaches them (`materialize`)."""
+    """The researchers' side, read lazily: only the submissions the head reaches are read, a
+    batch at a time, each only as deep as the head goes."""
 
-    def __init__(self, queue, targets, counts, subs, reruns):
-        self.queue, self.targets, self.counts, self.subs = queue, targets, counts, subs
+    def __init__(self, queue, targets, subs, reruns, n):
+        self.queue, self.targets, self.subs = queue, targets, subs
+        self.batch = 64 if n is None else max(8, n)
+        self.deep = n is None  # the whole order: read every waiting run of a submission at once
         self._untouched: dict[int, bool] = {}
+        self._runs: dict[int, list] = {}  # submission: its first waiting runs on the queue, in order
+        self._complete: set[int] = set()  # ... all of them
         self.blocks = defaultdict(list)  # user: [(key, "sub" | "rerun", pk)], oldest first
         for pk, (owner, created, _) in subs.items():
             if owner is not None:
@@ -153,71 +172,103 @@ class _Researchers:
 
     def untouched(self, sub: int) -> bool:
         """None of the submission's runs (on any queue) has been sent or started yet."""
-        if sub not in self._untouched:
-            self._prefetch([sub])
+        self._prefetch_untouched([sub])
         return self._untouched[sub]
 
-    def _prefetch(self, subs) -> None:
+    def _prefetch_untouched(self, subs) -> None:
         ask = [s for s in subs if s not in self._untouched]
         maybe = [s for s in ask if self.subs[s][2] != Submission.Status.RUNNING]  # one started: touched
         touched = set(Run.objects.filter(submission_id__in=maybe).exclude(WAITING).order_by()
                       .values_list("submission_id", flat=True).distinct()) if maybe else set()
         self._untouched.update({s: s in maybe and s not in touched for s in ask})
 
-    def items(self) -> Iterator[tuple]:
-        """("check", sub) / ("run", sub, offset) / ("rerun", pk) in order; materialized later."""
+    def _read(self, subs, upto: int) -> None:
+        """Hold each submission's first `upto` waiting runs on the queue (all, if it has fewer)."""
+        need = [s for s in subs if s not in self._complete and len(self._runs.get(s, ())) < upto]
+        if not need:
+            return
+        limit = None if self.deep else max(upto, 2 * len(self._runs.get(need[0], ())), 4)
+        rows = read_query(need, list(self.targets), limit).values_list(
+            "submission_id", "pk", "benchmark_id", "seed", "compression")
+        got = defaultdict(list)
+        for sub, pk, bench, seed, compression in rows:
+            got[sub].append((self.targets[bench][2], seed, compression, pk, bench))
+        for sub in need:
+            self._runs[sub] = sorted(got[sub])
+            if limit is None or len(got[sub]) < limit:
+                self._complete.add(sub)
+
+    def _has(self, sub: int, index: int) -> bool:
+        self._read([sub], index + 1)
+        return index < len(self._runs[sub])
+
+    def _item(self, sub: int, index: int) -> Item:
+        position, seed, compression, pk, bench = self._runs[sub][index]
+        owner, created, _ = self.subs[sub]
+        return Item("run", pk, self.queue, self.targets[bench][0], False, owner,
+                    (created, sub, position, seed, compression, pk))
+
+    def _rerun(self, pk: int) -> Item:
+        user, created, bench = self.reruns[pk]
+        return Item("rerun", pk, self.queue, self.targets[bench][0], False, user, (created, 0, 0, 0, 0, pk))
+
+    def items(self) -> Iterator[Item]:
+        """The quick checks, then round-robin by user."""
         candidates = sorted(((created, pk) for pk, (owner, created, status) in self.subs.items()
                              if owner is not None and status != Submission.Status.RUNNING))
-        for start in range(0, len(candidates), 64):
-            batch = candidates[start:start + 64]
-            self._prefetch([pk for _, pk in batch])
-            for _, pk in batch:
-                if self._untouched[pk]:
-                    yield ("check", pk)
-        pointers = {user: [0, 0] for user in self.blocks}  # block index, offset in it
-        while pointers:
-            here = []
-            for user, (b, offset) in list(pointers.items()):
-                blocks = self.blocks[user]
-                while b < len(blocks) and self._exhausted(blocks[b], offset):
-                    b, offset = b + 1, 0
-                if b == len(blocks):
-                    del pointers[user]
-                    continue
-                pointers[user] = [b, offset + 1]
-                here.append((blocks[b], offset))
-            for (key, kind, pk), offset in sorted(here):
-                yield ("rerun", pk) if kind == "rerun" else ("run", pk, offset)
+        for start in range(0, len(candidates), self.batch):
+            batch = [pk for _, pk in candidates[start:start + self.batch]]
+            self._prefetch_untouched(batch)
+            self._read([pk for pk in batch if self._untouched[pk]], 1)
+            for pk in batch:
+                if self._untouched[pk] and self._has(pk, 0):
+                    yield self._item(pk, 0)
+        yield from self._round_robin()
 
-    def _exhausted(self, block, offset: int) -> bool:
-        _, kind, pk = block
-        if kind == "rerun":
-            return offset >= 1
-        count = self.counts[pk]
-        return offset >= count or (offset == count - 1 and self.untouched(pk))  # its first is the check
-
-    def materialize(self, picked: list) -> list[Item]:
-        """The picked descriptors (and fill-in Items) as Items, reading the runs they name."""
-        subs = {p[1] for p in picked if isinstance(p, tuple) and p[0] in ("check", "run")}
-        self._prefetch(list(subs))
-        runs = defaultdict(list)
-        for row in (Run.objects.filter(WAITING, submission_id__in=list(subs), benchmark_id__in=list(self.targets))
-                    .order_by("submission_id", "benchmark__position", "seed", "compression", "pk")
-                    .values_list("submission_id", "pk", "benchmark_id", "seed", "compression")):
-            runs[row[0]].append(row)
-        out = []
-        for p in picked:
-            if isinstance(p, Item):
-                out.append(p)
-            elif p[0] == "rerun":
-                user, created, bench = self.reruns[p[1]]
-                out.append(Item("rerun", p[1], self.queue, self.targets[bench][0], False, user,
-                                (created, 0, 0, 0, 0, p[1])))
+    def _round_robin(self) -> Iterator[Item]:
+        """Round r: every user's r-th piece of work, in the order of those pieces."""
+        pointer = {user: (0, 0) for user in self.blocks}  # block, offset in it
+        now = [(blocks[0][0], user) for user, blocks in self.blocks.items()]
+        heapq.heapify(now)
+        later = []
+        while now:
+            self._read_ahead(now, pointer)
+            key, user = heapq.heappop(now)
+            b, offset = pointer[user]
+            _, kind, pk = self.blocks[user][b]
+            if kind == "rerun":
+                found, index = offset == 0, 0
             else:
-                sub = p[1]
-                index = 0 if p[0] == "check" else p[2] + (1 if self._untouched[sub] else 0)
-                _, pk, bench, seed, compression = runs[sub][index]
-                owner, created, _ = self.subs[sub]
-                out.append(Item("run", pk, self.queue, self.targets[bench][0], False, owner,
-                                (created, sub, self.targets[bench][2], seed, compression, pk)))
-        return out
+                index = offset + (1 if self.untouched(pk) else 0)  # its first run was the check
+                found = self._has(pk, index)
+            if found:
+                yield self._rerun(pk) if kind == "rerun" else self._item(pk, index)
+                pointer[user] = (b, offset + 1)
+                heapq.heappush(later, (key, user))
+            elif b + 1 < len(self.blocks[user]):  # this block is done: the user's next one, this round
+                pointer[user] = (b + 1, 0)
+                heapq.heappush(now, (self.blocks[user][b + 1][0], user))
+            if not now:
+                now, later = later, []
+
+    def _read_ahead(self, heap, pointer) -> None:
+        """Read the submissions of the next few users of the round together (one query)."""
+        _, user = heap[0]
+        b, offset = pointer[user]
+        _, kind, pk = self.blocks[user][b]
+        if kind != "sub" or pk in self._complete or len(self._runs.get(pk, ())) > offset + 1:
+            return
+        subs = [self.blocks[u][pointer[u][0]][2] for _, u in heapq.nsmallest(self.batch, heap)
+                if self.blocks[u][pointer[u][0]][1] == "sub"]
+        self._prefetch_untouched(subs)
+        self._read(subs, offset + 2)
+
+
+def read_query(subs, targets, limit: int | None):
+    """The waiting runs of the submissions on the targets, each submission's first `limit`."""
+    runs = Run.objects.filter(WAITING, submission_id__in=list(subs), benchmark_id__in=list(targets))
+    if limit is None:
+        return runs
+    return runs.annotate(nth=Window(RowNumber(), partition_by=[F("submission_id")],
+                                    order_by=[F("benchmark__position"), F("seed"), F("compression"), F("pk")])
+                         ).filter(nth__lte=limit)
