@@ -182,8 +182,12 @@ def fill_in_eta(fill) -> str:
         low, high = fill.run_s_range or (0.0, 0.0)
         each = (f"{measured(low)} s" if measured(low) == measured(high)
                 else f"{measured(low)}–{measured(high)} s")
+        theirs = ""
+        if fill.researchers_between:
+            theirs = (f" + {fill.researchers_between:,} researchers' run{'s' if fill.researchers_between != 1 else ''} "
+                      f"dispatched among them at the queue's median")
         return (f"{duration(fill.eta_s)} to go ({fill.queue_missing:,} built-in {runs} left on the "
-                f"{fill.queue} queue × {each}, the median finished run of their benchmark, "
+                f"{fill.queue} queue × {each}, the median finished run of their benchmark,{theirs} "
                 f"÷ {fill.workers} live {worker})")
     if not fill.workers:
         return "no time to go known: no live worker of its queue"
