@@ -2,6 +2,7 @@
 track waits only for the after-training fill-in, a later track's for that too, and researchers'
 runs waiting on the queue add the runs dispatched between the fill-in's."""
 
+import html
 import re
 
 from submissions.models import Run
@@ -10,8 +11,8 @@ from tests.leaderboard.test_leaderboard_provisional import SCORED, builtin, ten_
 
 
 def eta(client, url) -> str:
-    html = re.sub(r"\s+", " ", client.get(url).content.decode())
-    return html[html.index('id="provisional"'):][:2000]
+    page = html.unescape(re.sub(r"\s+", " ", client.get(url).content.decode()))
+    return page[page.index('id="provisional"'):][:2000]
 
 
 def test_an_after_training_board_waits_only_for_the_after_training_fill_in(client, benchmarks, settings):
