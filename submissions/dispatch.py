@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -109,30 +110,33 @@ def _task_send(name: str, **options) -> None:
 
 
 def _send(items: list[Item]) -> int:
+    """Claim the rows (one transaction: one commit for the lot), then send them in order; a send
+    that fails puts it and the rest back to waiting for the next tick."""
     from evaluator.benchmarks import get_benchmark
 
-    sent = 0
-    for item in items:
-        model = Run if item.kind == "run" else Rerun
-        fields = {"queued_at": timezone.now()}
-        if model is Run:
-            fields["worker_host"] = ""  # in the broker: no worker holds it (`message_received`)
-        claimed = model.objects.filter(pk=item.pk, status="queued", queued_at__isnull=True).update(**fields)
-        if not claimed:
-            continue  # another dispatcher sent it, or it was cancelled meanwhile
+    claimed = []
+    with transaction.atomic():
+        for item in items:
+            model = Run if item.kind == "run" else Rerun
+            fields = {"queued_at": timezone.now()}
+            if model is Run:
+                fields["worker_host"] = ""  # in the broker: no worker holds it (`message_received`)
+            if model.objects.filter(pk=item.pk, status="queued", queued_at__isnull=True).update(**fields):
+                claimed.append((model, item))  # else another dispatcher sent it, or it was cancelled
+    for n, (model, item) in enumerate(claimed):
         limit = get_benchmark(item.benchmark).task_seconds()  # covers the batch of masks, too
         task = f"submissions.tasks.{'run_evaluate' if item.kind == 'run' else 'rerun_evaluate'}"
         try:
             # no retrying here (an upload request may be the caller): the row waits for the next tick
             _task_send(task, args=[item.pk], queue=item.queue, soft_time_limit=limit - 60,
                        time_limit=limit, retry=False)
-        except Exception as exc:  # noqa: BLE001 - the broker is away: the row waits for the next tick
-            model.objects.filter(pk=item.pk).update(queued_at=None)
-            log.warning("dispatch: %s %s not sent (%s); it waits in the database", item.kind,
-                        item.pk, exc)
-            break
-        sent += 1
-    return sent
+        except Exception as exc:  # noqa: BLE001 - the broker is away: the rows wait for the next tick
+            for model_, item_ in claimed[n:]:
+                model_.objects.filter(pk=item_.pk).update(queued_at=None)
+            log.warning("dispatch: %s %s not sent (%s); it and %s more wait in the database", item.kind,
+                        item.pk, exc, len(claimed) - n - 1)
+            return n
+    return len(claimed)
 
 
 def broker_count(queue: str) -> int:

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Case, F, IntegerField, Q, Value, When, Window
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Value, When, Window
 from django.db.models.functions import RowNumber
 
 from .models import Rerun, Run, Submission
@@ -62,9 +62,10 @@ def head(queue: str, n: int | None = None) -> list[Item]:
                Benchmark.objects.filter(queue=queue).values_list("pk", "name", "track", "position")}
     if not targets or n == 0:
         return []
+    here = Run.objects.filter(WAITING, submission_id=OuterRef("pk"), benchmark_id__in=list(targets))
     subs = {pk: (owner, created, status) for pk, owner, created, status in  # a waiting run: not final
-            Submission.objects.exclude(status__in=Submission.FINAL).filter(benchmarks__in=list(targets))
-            .distinct().values_list("pk", "owner_id", "created", "status")}
+            Submission.objects.exclude(status__in=Submission.FINAL).filter(Exists(here))
+            .values_list("pk", "owner_id", "created", "status")}
     reruns = list(Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=True,
                                        run__benchmark_id__in=list(targets))
                   .values_list("pk", "requested_by_id", "created", "run__benchmark_id").order_by("created", "pk"))
