@@ -119,6 +119,10 @@ class Pruning(ABC):
     """
 
     seed: int = 0  # the harness passes seed=...; a default keeps hand-made instances usable
+    # Which masks the strategy makes: "unstructured" (any 0/1 mask), "channels" (whole output
+    # channels, see channels.py) or "N:M" such as "2:4" (nm.py). Tracks read it to choose which
+    # built-ins they show; the harness validates the masks, not this label.
+    pattern: str = "unstructured"
 
     def __init__(self, model: nn.Module, inputs=None, outputs=None, compression: float = 1, *,
                  input_shape: tuple[int, ...] | None = None, num_classes: int | None = None, **pruning_params):
