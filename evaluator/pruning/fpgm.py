@@ -8,8 +8,9 @@ FPGM approximates that by the sum of distances to every other filter of the same
 
 and prunes the filters with the SMALLEST s_i, the same share in every layer (the paper prunes
 each layer at one rate). Sign: distances only, so none. The paper's experiments also combine it
-with norm-based pruning; this is the pure geometric-median criterion. Shared rules (classifier
-kept, at least one channel a layer, budget met): channels.py.
+with norm-based pruning, and prune softly during training; this is the pure geometric-median
+criterion, applied once to the pinned weights before the track's finetuning. Shared rules
+(classifier kept, at least one channel a layer, budget met): channels.py.
 """
 
 import numpy as np

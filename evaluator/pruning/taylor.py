@@ -8,7 +8,8 @@ estimated to first order, and its square is the importance:
 
 with L the cross-entropy on the calibration batch of the training split (the model in eval mode,
 as every job gets it; the batch mean, where the paper averages I over several minibatches).
-Squared, so the sign of the sum does not matter. Channels with the smallest I_S are pruned.
+Squared, so the sign of the sum does not matter. Channels with the smallest I_S are pruned, in
+one shot before the track's finetuning (the paper prunes a few at a time between finetuning steps).
 
 - `taylor-filters-global` (`TaylorFiltersGlobal`): the paper's setting, one ranking of the raw
   I_S over all layers (no per-layer normalisation).
