@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .channels import ChannelPruning
-from .mixins import _eval_mode, _to_model_device
+from .mixins import hooked_forward
 from .paper import Paper
 
 PAPER = Paper(
@@ -60,13 +60,7 @@ def following_batchnorms(model: nn.Module, modules, example: torch.Tensor) -> di
             if source is not None and source not in found and module.weight.numel() == source.weight.shape[0]:
                 found[source] = module
 
-    hooks = [m.register_forward_hook(record) for m in model.modules()]
-    try:
-        with _eval_mode(model), torch.no_grad():
-            model(_to_model_device(model, example))
-    finally:
-        for hook in hooks:
-            hook.remove()
+    hooked_forward(model, example, model.modules(), record)
     return found
 
 
