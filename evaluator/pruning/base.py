@@ -10,6 +10,8 @@ Pruning policy (the same for every benchmark and every entry):
 - Prunable parameters are the `weight` of every `Conv1d`, `Conv2d`, `Conv3d` and `Linear` module,
   in `model.named_modules()` order. The classifier is INCLUDED: the tiny embedded models could not
   reach 64x otherwise; a layer-collapse flag elsewhere reports a layer left with no weight.
+  (The built-in channel methods keep it whole, since pruning its channels removes outputs:
+  channels.py.)
   (ShrinkBench skips modules marked `is_classifier`; pruneboard does not.)
 - Biases, BatchNorm parameters and everything else are non-prunable and always kept.
 - `fraction` is the share of the prunable weights to keep so that the WHOLE model, non-prunable

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Pruning
+from .paper import Paper
 
 
 def n_m_masks(weight, n: int, m: int) -> np.ndarray:
@@ -49,7 +50,24 @@ def n_m_masks(weight, n: int, m: int) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(keep.reshape(inner.shape), -1, 1))
 
 
+PAPER = Paper(
+    title="Accelerating Sparse Deep Neural Networks",
+    authors="Asit Mishra, Jorge Albericio Latorre, Jeff Pool, Darko Stosic, Dusan Stosic, Ganesh Venkatesh, "
+            "Chong Yu, Paulius Micikevicius", venue="arXiv", year=2021,
+    url="https://arxiv.org/abs/2104.08378",
+    bibtex="""@article{mishra2021accelerating,
+  title = {Accelerating Sparse Deep Neural Networks},
+  author = {Mishra, Asit and Latorre, Jorge Albericio and Pool, Jeff and Stosic, Darko and Stosic, Dusan and Venkatesh, Ganesh and Yu, Chong and Micikevicius, Paulius},
+  journal = {arXiv preprint arXiv:2104.08378},
+  year = {2021},
+  url = {https://arxiv.org/abs/2104.08378}
+}""",
+    granularity="structured", data_use="data-free", schedule="one-shot",  # 2:4 is semi-structured
+    keywords="n:m sparsity, 2:4, magnitude pruning")
+
+
 class NMMagnitude(Pruning):
+    paper = PAPER  # shown on its page on the site
     pattern = "2:4"
     n, m = 2, 4
 

@@ -31,6 +31,13 @@ def test_the_structured_methods_are_registered_by_name_off_the_default_boards():
         builtins_with_pattern("4:8")
 
 
+def test_each_structured_method_but_the_random_control_names_its_paper():
+    papers = {name: getattr(get_builtin(name), "paper", None) for name in STRUCTURED}
+    assert papers.pop("random-filters") is None
+    assert {p.year for p in papers.values()} == {2017, 2019, 2021}
+    assert all(p.granularity == "structured" and p.bibtex.startswith("@") for p in papers.values())
+
+
 def test_uniform_counts_keep_one_share_then_fill_what_still_fits():
     # Layers of 4 channels of 1 weight and 2 channels of 4, room for 8 weights. Shares j/4, j/2:
     # r = 1 needs 4 + 8 = 12; r = 3/4 keeps 3 and floor(1.5) = 1: 3 + 4 = 7 fits. Then the layer
