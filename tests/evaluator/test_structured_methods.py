@@ -9,8 +9,8 @@ from torch import nn
 from tests.evaluator.test_reference import chain, masks
 
 from evaluator.models import get_model, model_input_shape
-from evaluator.pruning import (BASELINES, FPGM, REFERENCES, STRUCTURED, BNSlimming, L1Filter, L1FilterGlobal, Mask,
-                               RandomFilters, TaylorFilters, TaylorFiltersGlobal, builtin_tier, builtins_with_pattern,
+from evaluator.pruning import (BASELINES, FPGM, REFERENCES, STRUCTURED, BNSlimming, ChannelPruning, L1Filter,
+                               L1FilterGlobal, Mask, RandomFilters, TaylorFilters, TaylorFiltersGlobal, builtin_tier, builtins_with_pattern,
                                fpgm_scores, get_builtin, keep_count, reference_name, taylor_scores)
 from evaluator.pruning.channels import global_keep, uniform_counts
 
@@ -222,9 +222,11 @@ def test_bn_slimming_on_a_cifar_resnet_prunes_whole_channels_of_the_convolutions
 @pytest.mark.parametrize("name", WITHOUT_BN)
 def test_a_channel_method_gives_the_same_masks_for_the_same_seed(name):
     model, inputs, labels = embedded("digits_cnn")
-    first = Mask.from_strategy_output(model, get_builtin(name)(model, inputs, labels, compression=4, seed=1).model_masks())
-    again = Mask.from_strategy_output(model, get_builtin(name)(model, inputs, labels, compression=4, seed=1).model_masks())
-    assert first == again
+    def run():
+        strategy = get_builtin(name)(model, inputs, labels, compression=4, seed=1)
+        return Mask.from_strategy_output(model, strategy.model_masks())
+
+    assert run() == run()
 
 
 def test_a_compression_beyond_whole_channels_names_the_largest_reachable():
@@ -234,3 +236,22 @@ def test_a_compression_beyond_whole_channels_names_the_largest_reachable():
     with pytest.raises(ValueError, match="FPGM cannot reach compression 64 .* largest reachable compression is 53.37x"):
         FPGM(model, inputs, labels, compression=64).model_masks()
     assert L1Filter(model, compression=53).model_masks()  # 53x still fits
+
+
+class Given(ChannelPruning):
+    """A strategy author's channel method: the scores it is given."""
+    given: list = []
+
+    def channel_scores(self, module):
+        return self.given[self.prunable.index(module)]
+
+
+def test_a_channel_method_ranks_nan_scores_last_and_refuses_scores_of_the_wrong_length():
+    model = chain([[1, 2], [0, 1], [3, -3], [-1, 0]], [[1, 1, 1, -1], [2, -2, 2, 2]], [[5, -5]])
+    nan = float("nan")
+    assert masks(Given(model, compression=1.5, given=[[nan, 1, 2, 3], [nan, 0]]))[:2] == [
+        [[0, 0], [1, 1], [1, 1], [1, 1]],
+        [[0, 0, 0, 0], [1, 1, 1, 1]],
+    ]
+    with pytest.raises(ValueError, match="Given gave 3 channel scores for a layer of 4 channels"):
+        Given(model, compression=1.5, given=[[1, 2, 3], [1, 2]]).model_masks()
