@@ -10,8 +10,9 @@ from tests.evaluator.test_reference import chain, masks
 
 from evaluator.models import get_model, model_input_shape
 from evaluator.pruning import (BASELINES, FPGM, REFERENCES, STRUCTURED, BNSlimming, ChannelPruning, L1Filter,
-                               L1FilterGlobal, Mask, RandomFilters, TaylorFilters, TaylorFiltersGlobal, builtin_tier, builtins_with_pattern,
-                               fpgm_scores, get_builtin, keep_count, reference_name, taylor_scores)
+                               L1FilterGlobal, Mask, RandomFilters, TaylorFilters, TaylorFiltersGlobal, builtin_tier,
+                               builtins_with_pattern, fpgm_scores, get_builtin, keep_count, reference_name,
+                               taylor_scores)
 from evaluator.pruning.channels import global_keep, uniform_counts
 
 CHANNEL_METHODS = [name for name in ("l1-filter", *STRUCTURED) if get_builtin(name).pattern == "channels"]
