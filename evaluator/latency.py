@@ -63,7 +63,7 @@ class Latency:
 class SparseKernel:
     """A way to run a pruned model's zeros as a sparse computation on some device."""
 
-    name: str  # what the record says ("2:4 semi-structured (cutlass)")
+    name: str  # what the record says, with the count of layers it took: "2:4 semi-structured (3 layers)"
     device: str  # the device type it runs on
     convert: Callable[[nn.Module], int]  # rewrites the model's weights in place; layers converted
 
