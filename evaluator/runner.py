@@ -7,7 +7,8 @@ on that track (a finetune, or training from scratch); the runner reads both from
 Order of a run: fixed weights (checksum verified) -> masks computed in the sandbox child from a
 calibration batch of the training split -> masks validated here -> applied -> metrics and test
 scores before finetuning -> masked finetuning (selection on the validation split) -> check that
-every pruned weight is still exactly zero -> test scores after finetuning -> record.
+every pruned weight is still exactly zero -> test scores after finetuning -> the finetuned model
+timed against the dense one (evaluator/latency.py) -> record.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .benchmarks import PROTOCOL_VERSION, Benchmark, run_identity
 from .datasets import Splits, get_dataset
 from .environment import configure_determinism, environment
 from .finetune import MaskedWeights, default_device, evaluate, make_loader, seed_everything, train
+from .latency import latency_columns, measure_latency
 from .connectivity import effective_metrics
 from .metrics import collapsed_layers, layer_sparsity, model_metrics
 from .models import get_model
@@ -140,6 +142,10 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
     post = evaluate(model, test_loader, ctx.device)
     t_eval = time.perf_counter() - t0
     after = model_metrics(model, example, mask)
+
+    t0 = time.perf_counter()
+    latency = measure_latency(model, ctx.fresh_model(), example)
+    t_latency = time.perf_counter() - t0
     strategy_sha = source.sha256()
     return asdict(RunRecord(**{  # a key missing or unknown is a TypeError here, not a blank CSV cell
         "run_id": run_identity(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256,
@@ -162,8 +168,9 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "collapsed_layers": json.dumps(collapsed_layers(model, mask)),
         "layer_sparsity": json.dumps({k: round(v, 6) for k, v in layer_sparsity(model, mask).items()}),
         **effective_metrics(model, example, mask.to_torch(ctx.device), after.size, after.size_nz, after.flops),
+        **latency_columns(latency),
         "time_masks_s": mask_seconds, "time_pre_eval_s": t_pre, "time_finetune_s": t_finetune,
-        "time_eval_s": t_eval, "time_total_s": mask_seconds + time.perf_counter() - t_start,
+        "time_eval_s": t_eval, "time_latency_s": t_latency, "time_total_s": mask_seconds + time.perf_counter() - t_start,
         "protocol_version": PROTOCOL_VERSION, "protocol_hash": ctx.benchmark.protocol_hash(),
         "weights_sha256": ctx.weights_sha256, "strategy_sha256": strategy_sha,
         "masks_sha256": mask.sha256(),

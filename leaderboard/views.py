@@ -100,6 +100,7 @@ def benchmark_detail(request, name):
         "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
         "fill_in": fill_in, "waiting": waiting,
+        "machines": selectors.benchmark_latency_machines(benchmark=benchmark, submissions=counted.values()),
         "by_links": carried["by"], "at_kept": carried["at"],
     }, status=400 if at_error else 200)
 
@@ -152,7 +153,8 @@ def method_detail(request, slug, version=None):
         submission = next((v for v in versions if v.version == version), None)
         if submission is None:
             raise Http404(f"{method.name} has no version {version}")
-    charts = [{"benchmark": b, "figures": accuracy_figures(curves, reference_top1=b.reference_top1)}
+    charts = [{"benchmark": b, "figures": accuracy_figures(curves, reference_top1=b.reference_top1),
+               "machines": selectors.benchmark_latency_machines(benchmark=b)}
               for b, curves in selectors.method_curves(method=method, submission=submission if version else None)]
     runs = list(selectors.method_runs(method=method, submission=submission, with_withdrawn=privileged))
     twins = selectors.run_mask_twins(runs=runs)

@@ -33,8 +33,11 @@ def make_record(*, benchmark: str = "digits-mlp", compression: float = 2.0, seed
         "layer_sparsity": '{"fc1.weight": 0.5, "fc2.weight": 0.5, "fc3.weight": 0.49}',
         "effective_compression": actual, "effective_speedup": speedup if speedup is not None else actual * 0.98,
         "disconnected": False,
+        "latency_ms_b1": 0.05, "latency_ms_b64": 0.5, "dense_latency_ms_b1": 0.05, "dense_latency_ms_b64": 0.5,
+        "measured_speedup_b1": 1.0, "measured_speedup_b64": 1.0, "latency_threads": 1,
+        "latency_device": "AMD EPYC 7763 (cpu)", "latency_kernel": "dense",
         "time_masks_s": 0.012, "time_pre_eval_s": 0.004, "time_finetune_s": 1.25,
-        "time_eval_s": 0.004, "time_total_s": 1.3, "protocol_version": 1,
+        "time_eval_s": 0.004, "time_latency_s": 0.2, "time_total_s": 1.3, "protocol_version": 1,
         "protocol_hash": "0123456789abcdef", "weights_sha256": "ab" * 32,
         "strategy_sha256": "cd" * 32,
         # distinct per strategy and run unless a test makes two runs share masks
