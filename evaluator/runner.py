@@ -2,7 +2,9 @@
 
 The benchmark is a run target (evaluator/tracks.py): its weights are the ones its track shows the
 strategy (pretrained, or initial) and its `finetune` the protocol that trains the masked network
-on that track (a finetune, or training from scratch); the runner reads both from it.
+on that track (a finetune, or training from scratch); the runner reads both from it, and from
+the track which masks it takes and the network they make (`Track.check_masks`, `Track.realize`:
+the masked model itself, or on the structured track a smaller network with the channels removed).
 
 Order of a run: fixed weights (checksum verified) -> masks computed in the sandbox child from a
 calibration batch of the training split -> masks validated here -> applied -> metrics and test
@@ -29,12 +31,16 @@ from .models import get_model
 from .pruning import Mask, MaskError
 from .record import RunRecord
 from .redact import redact
+from .structured import RemovalMismatch
+from .tracks import get_track
 from .sandbox import JobOutcome, Limits, StrategyError, StrategySource, compute_jobs, sandbox_label
 from .weights import verified_weights
 
 # A strategy may keep at most this much more than the requested compression allows, relative:
 # a run is failed when actual compression < requested * (1 - COMPRESSION_TOLERANCE).
 COMPRESSION_TOLERANCE = 0.01
+# Training samples a track realizes its network on (and checks a removal against).
+REALIZE_BATCH = 8
 
 
 class RunFailed(RuntimeError):
@@ -107,11 +113,16 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
 
     t_start = time.perf_counter()
     seed_everything(seed)
+    track = get_track(ctx.benchmark.track)
     model = ctx.fresh_model()
     try:
         mask = Mask.validate(model, raw_masks)
+        track.check_masks(model, mask)
     except MaskError as exc:
         raise RunFailed(f"invalid masks: {exc}") from exc
+    # The batch the track realizes the network on; drawn first, as calibration_batch re-seeds:
+    # the one-sample draw after it leaves every generator as it always was.
+    batch = calibration_batch(ctx.splits.train, REALIZE_BATCH, seed)[0].to(ctx.device)
     calib_x, _ = calibration_batch(ctx.splits.train, 1, seed)
     example = calib_x[0].to(ctx.device)
     before = model_metrics(model, example, mask)
@@ -122,23 +133,33 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
 
     masked = MaskedWeights(model, mask.to_torch(ctx.device))
     masked.apply()
+    try:
+        realized = track.realize(model, mask, batch)  # the network finetuned and scored
+    except MaskError as exc:
+        raise RunFailed(f"invalid masks: {exc}") from exc
+    except RemovalMismatch as exc:
+        raise RunFailed(str(exc), user_error=False) from exc
+    net = realized.model
+    held = realized.masks.to_torch(ctx.device) if realized.masks is not None else None
     test_loader = make_loader(ctx.splits.test, 256, device=ctx.device)
     t0 = time.perf_counter()
-    pre = evaluate(model, test_loader, ctx.device)
+    pre = evaluate(net, test_loader, ctx.device)
     t_pre = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     check()
-    result = train(model, ctx.splits.train, ctx.splits.val, ctx.benchmark.finetune,
-                   device=ctx.device, seed=seed, masks=mask.to_torch(ctx.device), on_epoch=check)
+    result = train(net, ctx.splits.train, ctx.splits.val, ctx.benchmark.finetune,
+                   device=ctx.device, seed=seed, masks=held, on_epoch=check)
     t_finetune = time.perf_counter() - t0
     leaked = masked.pruned_nonzero()
     if leaked:
         raise RunFailed(f"pruned weights became nonzero during finetuning: {leaked}", user_error=False)
 
     t0 = time.perf_counter()
-    post = evaluate(model, test_loader, ctx.device)
+    post = evaluate(net, test_loader, ctx.device)
     t_eval = time.perf_counter() - t0
+    # Counted on the model the masks are for: a removed network's weights are not in it, and
+    # its pruned weights are zero still (the finetuned network's are in `net`).
     after = model_metrics(model, example, mask)
     strategy_sha = source.sha256()
     return asdict(RunRecord(**{  # a key missing or unknown is a TypeError here, not a blank CSV cell
@@ -153,6 +174,8 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "compression": after.compression,
         "compression_error": (compression - after.compression) / compression,
         "flops": after.flops, "flops_nz": after.flops_nz, "speedup": after.speedup,
+        "params_run": realized.params, "macs_run": realized.macs,
+        "speedup_run": after.flops / realized.macs if realized.macs else float("inf"),
         "memory": after.memory, "memory_nz": after.memory_nz, "memory_nz_pre": before.memory_nz,
         "pre_top1": pre.top1, "pre_top5": pre.top5, "pre_loss": pre.loss,
         "top1": post.top1, "top5": post.top5, "loss": post.loss,
