@@ -85,6 +85,14 @@ def _plan(model: nn.Module, mask: Mask, batch: torch.Tensor):
         covered.update(members)
         cuts = {m: tuple(pruned_channels(mask[names[m]]).tolist()) for m in members}
         first = min(members, key=order.index)  # errors name the layers in model order
+        widths = {m.weight.shape[0] for m in members}
+        cutting = [m for m in sorted(members, key=order.index) if cuts[m]]
+        if len(widths) > 1 and cutting:  # joined through an op that changes the channel count
+            wider = max(members, key=lambda m: (m.weight.shape[0], -order.index(m)))
+            raise MaskError(
+                f"mask for '{names[cutting[0]]}' prunes output channels of a stream the dependency graph "
+                f"cannot follow: it joins '{names[wider]}' through a shortcut that changes the channel "
+                f"count (zero padding); keep the masks of this stream all ones")
         for other in sorted(members, key=order.index):
             if cuts[other] != cuts[first]:
                 diff = sorted(set(cuts[other]) ^ set(cuts[first]))[0]
@@ -131,10 +139,14 @@ def remove_channels(model: nn.Module, mask: Mask, batch: torch.Tensor) -> nn.Mod
                 param.mul_(torch.tensor(mask[name], dtype=param.dtype, device=param.device))
     dg, plan = _plan(model, mask, batch)
     _zero_removed(reference, dg, plan, names_of)
-    for root, idxs in plan:
-        dg.get_pruning_group(root, dg.get_pruner_of_module(root).prune_out_channels, idxs).prune()
-    with torch.inference_mode():
-        want, got = reference(batch), model(batch)
+    try:
+        for root, idxs in plan:
+            dg.get_pruning_group(root, dg.get_pruner_of_module(root).prune_out_channels, idxs).prune()
+        with torch.inference_mode():
+            want, got = reference(batch), model(batch)
+    except RuntimeError as exc:
+        raise RemovalMismatch(f"removing the channels broke the network ({exc}); the evaluator's fault, "
+                              f"reported") from exc
     if got.shape != want.shape or not torch.allclose(got, want, rtol=RTOL, atol=ATOL * max(1.0, want.abs().max().item())):
         worst = (got - want).abs().max().item() if got.shape == want.shape else float("nan")
         raise RemovalMismatch(f"the network with channels removed computes another output than the masked "

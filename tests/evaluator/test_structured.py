@@ -135,10 +135,12 @@ def test_coupled_channels_pruned_in_one_layer_only_are_refused_naming_both():
         remove_channels(net, mask, torch.randn(2, 3, 8, 8))
 
 
-def test_a_zero_padding_shortcut_s_stream_cannot_be_pruned():
+def test_a_zero_padding_shortcut_s_stream_is_refused_not_misremoved():
     model = get_model("cifar_resnet20").eval()
-    mask = channel_mask(model, {"layer2.0.conv2.weight": [1]})
-    with pytest.raises(MaskError, match=r"'layer2\.0\.conv2\.weight' prunes output channels the dependency graph"):
+    stream = ["conv1.weight"] + [f"layer{s}.{b}.conv2.weight" for s in (1, 2, 3) for b in range(3)]
+    mask = channel_mask(model, {name: [1] for name in stream})
+    with pytest.raises(MaskError, match=r"'conv1\.weight' prunes output channels of a stream the dependency "
+                                        r"graph cannot follow: it joins 'layer3\.0\.conv2\.weight'"):
         remove_channels(model, mask, torch.randn(2, 3, 32, 32))
 
 

@@ -1,0 +1,72 @@
+"""Runs on the structured and 2:4 tracks, end to end through score_run (one finetuning epoch)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from evaluator.benchmarks import get_benchmark
+from evaluator.columns import COLUMNS
+from evaluator.pruning import Mask
+from evaluator.runner import Context, RunFailed, score_run
+from evaluator.sandbox import StrategySource
+
+from .test_nm import two_of_four
+from .test_structured import channel_mask
+
+
+def short(name):
+    target = get_benchmark(name)
+    return dataclasses.replace(target, finetune=dataclasses.replace(target.finetune, epochs=1))
+
+
+@pytest.fixture(scope="module")
+def structured():
+    return Context.load(short("digits-cnn/structured"), device="cpu")
+
+
+def quarter_of_channels(model) -> Mask:
+    """Keep the first quarter of the channels of every layer but the classifier."""
+    params = dict(model.named_parameters())
+    cut = {name: list(range(params[name].shape[0] // 4, params[name].shape[0]))
+           for name in ("0.weight", "2.weight", "6.weight")}
+    return channel_mask(model, cut)
+
+
+def test_a_structured_run_finetunes_and_scores_the_smaller_network(structured):
+    model = structured.fresh_model()
+    record = score_run(structured, StrategySource(baseline="hand"), 2, 0, quarter_of_channels(model))
+    assert list(record) == COLUMNS and record["track"] == "structured"
+    assert record["size_nz"] == 38728 + 234  # by the mask, as on every track: kept weights + biases
+    # conv 8, conv 16 (from 8 inputs), fc 32 (from 16 x 16), classifier from 32: the network run
+    assert record["params_run"] == (8 * 9 + 8) + (16 * 8 * 9 + 16) + (32 * 256 + 32) + (10 * 32 + 10)
+    assert record["macs_run"] == 64 * 8 * 9 + 64 * 16 * 72 + 32 * 256 + 10 * 32
+    assert record["speedup_run"] == pytest.approx(record["flops"] / record["macs_run"])
+    assert record["top1"] > 0.5  # a quarter of the channels still learns the digits
+
+
+def test_a_near_structured_mask_is_refused_before_anything_runs(structured):
+    model = structured.fresh_model()
+    masks = dict(quarter_of_channels(model))
+    sneaky = masks["6.weight"].copy()
+    sneaky[100, :3] = True  # a pruned neuron keeps three weights
+    masks["6.weight"] = sneaky
+    with pytest.raises(RunFailed, match=r"invalid masks: mask for '6\.weight' prunes part of output channel 100"):
+        score_run(structured, StrategySource(baseline="hostile"), 4, 0, Mask.validate(model, masks))
+
+
+def test_an_unstructured_mask_is_refused_on_the_structured_track(structured):
+    model = structured.fresh_model()
+    rng = np.random.default_rng(0)
+    masks = {n: rng.random(p.shape) < 0.25 for n, p in model.named_parameters() if n.endswith("weight")}
+    with pytest.raises(RunFailed, match="on the structured track a mask keeps or prunes whole output channels"):
+        score_run(structured, StrategySource(baseline="hostile"), 4, 0, Mask.validate(model, masks))
+
+
+def test_a_2_4_run_records_the_kernel_s_macs():
+    ctx = Context.load(short("digits-mlp/nm24"), device="cpu")
+    model = ctx.fresh_model()
+    record = score_run(ctx, StrategySource(baseline="hand"), 2, 0, Mask.validate(model, two_of_four(model)))
+    assert record["track"] == "nm24" and record["compression"] >= 2 * 0.99
+    assert record["speedup"] == pytest.approx(2.0) and record["speedup_run"] == pytest.approx(2.0)
+    assert record["top1"] > 0.8
