@@ -54,7 +54,9 @@ def benchmark_detail(request, name):
     done, total = selectors.benchmark_progress(benchmark=benchmark)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
     chosen, unknown = tables.compared(request.GET, ranking)
-    by = "speedup" if request.GET.get("by") == "speedup" else "compression"
+    # a board whose track's axis is measured speedup (structured) ranks by speedup unless asked
+    by = request.GET.get("by") or ("speedup" if selectors.board_axis(benchmark) == "measured_speedup" else "compression")
+    by = "speedup" if by == "speedup" else "compression"
     # every baseline and reference method is drawn and listed, "no results yet" when it has none
     waiting = selectors.builtin_methods_without_results(benchmark=benchmark, ranked_ids=[r["method_id"] for r in ranking])
     if chosen:  # compare: the charts draw only the chosen methods

@@ -183,6 +183,23 @@ def benchmarks_overview(*, by: str = "compression", provisional: bool = False) -
             "columns": list(zip(benchmarks, fill_in))}
 
 
+def board_axis(benchmark: Benchmark) -> str:
+    """What the benchmark's board ranks by first: its track's axis (evaluator/tracks.py
+    `Track.board_axis`), "compression" or "measured_speedup"."""
+    from evaluator.benchmarks import get_benchmark
+    from evaluator.tracks import get_track
+
+    return get_track(get_benchmark(benchmark.name).track).board_axis
+
+
+def speedup_column(benchmark: Benchmark) -> str:
+    """The Run column the speedup ranking reads: measured on a board whose axis is measured
+    speedup, once runs carry it (the latency column), else theoretical."""
+    measured = board_axis(benchmark) == "measured_speedup" and any(
+        f.name == "measured_speedup" for f in Run._meta.get_fields())
+    return "measured_speedup" if measured else "speedup"
+
+
 def _per_seed_runs(benchmark: Benchmark, method_ids: list[int], counted: list[int]) -> dict[int, Runs]:
     """method id -> {(compression, seed): (top-1, speedup)} of the finished runs of its counted
     version (`counted`: submission ids; one run per cell, the `one_run_per_...` constraint; a
@@ -191,6 +208,6 @@ def _per_seed_runs(benchmark: Benchmark, method_ids: list[int], counted: list[in
     for method_id, compression, seed, top1, speedup in Run.objects.filter(
             benchmark=benchmark, status=FINISHED, top1__isnull=False,
             submission__method_id__in=method_ids, submission__in=counted).values_list(
-            "submission__method_id", "compression", "seed", "top1", "speedup"):
+            "submission__method_id", "compression", "seed", "top1", speedup_column(benchmark)):
         out[method_id][compression, seed] = (top1, speedup if speedup is not None and math.isfinite(speedup) else None)
     return out

@@ -164,14 +164,26 @@ def test_the_form_refuses_a_target_that_does_not_exist_naming_the_known_ones(cli
     assert not Submission.objects.exists()
 
 
-def test_seeding_fills_every_track_of_the_embedded_benchmarks(benchmarks, monkeypatch):
+def test_seeding_fills_every_track_of_the_embedded_benchmarks_with_its_own_built_ins(benchmarks, monkeypatch):
+    from evaluator.benchmarks import get_benchmark
+    from evaluator.pruning import BASELINES
+    from evaluator.tracks import get_track
+
     queued = []
     monkeypatch.setattr("leaderboard.management.commands.seed_baselines.runs_enqueue", queued.extend)
     call_command("seed_baselines")
-    targets = ["digits-mlp", "digits-mlp/init", "digits-cnn", "digits-cnn/init", "mnist1d-cnn",
-               "mnist1d-cnn/init", "mnist1d-cnn/long"]
-    per_target = {n: Run.objects.filter(benchmark__name=n).count() for n in targets}
-    assert per_target == dict.fromkeys(targets, 21 * 12) and len(queued) == Run.objects.count() == 7 * 21 * 12
+    masked = ["digits-mlp", "digits-mlp/init", "digits-cnn", "digits-cnn/init", "mnist1d-cnn",
+              "mnist1d-cnn/init", "mnist1d-cnn/long"]
+    per_target = {n: Run.objects.filter(benchmark__name=n).count() for n in masked}
+    assert per_target == dict.fromkeys(masked, 21 * 12)
+    for name in ["digits-mlp/nm24", "digits-cnn/structured", "digits-cnn/nm24", "mnist1d-cnn/structured"]:
+        target = get_benchmark(name)
+        shown = set(get_track(target.track).builtin_names(target))
+        runs = Run.objects.filter(benchmark__name=name)
+        assert set(runs.values_list("submission__baseline", flat=True)) == shown
+        assert not shown & set(BASELINES)  # the unstructured baselines would be refused there
+        assert runs.count() == len(shown) * len(target.compressions) * len(target.seeds)
+    assert len(queued) == Run.objects.count()
 
 
 def test_an_uploaded_strategy_runs_unchanged_on_the_init_track_in_the_worker(benchmarks, alice, strategy_upload):
