@@ -184,15 +184,22 @@ NEEDS_BATCHNORM = ("bn-slimming",)
 
 
 def structured_builtins(benchmark: Benchmark) -> list[str]:
-    from .pruning import BASELINES, REFERENCES
+    from .pruning import get_builtin
+
+    def registered(name: str) -> bool:
+        try:
+            get_builtin(name)
+        except ValueError:
+            return False
+        return True
 
     has_bn = any(kind.startswith("BatchNorm") for kind, _ in model_parameters(benchmark.model).values())
     names = []
     for name in STRUCTURED_BUILTINS:
         if name in NEEDS_BATCHNORM and not has_bn:
             continue
-        names.append(name)
-        if f"{name}-global" in {**BASELINES, **REFERENCES}:
+        names.append(name)  # required: Track.builtin_names fails loudly on a missing one
+        if registered(f"{name}-global"):
             names.append(f"{name}-global")
     return names
 
