@@ -8,7 +8,8 @@ measured one (evaluator/latency.py: dense / pruned latency, interleaved, median 
 warm-up, on this machine's CPU at batch 1 and 64, threads fixed) -- measured twice, and the two
 must agree within 10 % (`repeat ok`). Then a global-magnitude 16x mask kept as dense weights (the
 default track's run): its measured speedup, about 1.
-Run: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/structured_speedup.py`
+Run: `OMP_NUM_THREADS=1 .venv/bin/python benchmarks/structured_speedup.py [REPETITIONS]` (default 30;
+on a shared machine more repetitions steady the medians).
 """
 
 import sys
@@ -20,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evaluator.benchmarks import get_benchmark  # noqa: E402
 from evaluator.finetune import MaskedWeights  # noqa: E402
-from evaluator.latency import measure_latency  # noqa: E402  (h-latency)
+from evaluator.latency import measure_latency  # noqa: E402
+from evaluator.metrics import model_metrics  # noqa: E402
 from evaluator.pruning import GlobalMagWeight, Mask, get_builtin  # noqa: E402
 from evaluator.realize import dense_macs  # noqa: E402
 from evaluator.runner import Context, calibration_batch  # noqa: E402
@@ -30,8 +32,11 @@ BATCHES = (1, 64)
 AGREE = 0.10  # two measurements of one speedup agree within this, relative
 
 
+REPETITIONS = int(sys.argv[1]) if len(sys.argv) > 1 else 30  # per model and batch size, median taken
+
+
 def speedups(pruned, dense, example):
-    latency = measure_latency(pruned, dense, example, batch_sizes=BATCHES)
+    latency = measure_latency(pruned, dense, example, batch_sizes=BATCHES, repetitions=REPETITIONS)
     return {b: latency.speedup(b) for b in BATCHES}, latency
 
 
@@ -53,7 +58,7 @@ def main():
         ctx = Context.load(get_benchmark(f"{base}/structured"), device="cpu")
         inputs, outputs = calibration_batch(ctx.splits.train, ctx.benchmark.calibration_size, 0)
         dense = ctx.fresh_model().eval()
-        example = inputs[:1]
+        example = inputs[0]  # one sample, no batch dimension
         for compression in (2, 4):
             model = ctx.fresh_model()
             method = get_builtin("l1-filter")(model, inputs, outputs, compression=compression)
@@ -65,7 +70,8 @@ def main():
         model = ctx.fresh_model()
         mask = Mask.from_strategy_output(model, GlobalMagWeight(model, inputs, outputs, compression=16).model_masks())
         MaskedWeights(model, mask.to_torch()).apply()
-        latency, ok = row(f"{base} global-mag-weight 16x, unstructured", float("nan"), model.eval(), dense, example)
+        theoretical = model_metrics(model, example, mask).speedup  # flops / flops_nz
+        latency, ok = row(f"{base} global-mag-weight 16x, unstructured", theoretical, model.eval(), dense, example)
         agreed &= ok
     print(f"\nmachine: {latency.device_name} ({latency.device}), {latency.threads} threads, kernel {latency.kernel}")
     print(f"repeatable={'yes' if agreed else 'no'}")

@@ -44,6 +44,32 @@ def pruned_channels(array: np.ndarray) -> np.ndarray:
     return np.flatnonzero(~array.reshape(array.shape[0], -1).any(axis=1))
 
 
+def channel_masks(model: nn.Module, keep: dict[str, list[int]]) -> dict[str, np.ndarray]:
+    """Masks from keep sets, the structured track's second format: {"layer.weight": [indices of
+    the output channels kept]}; a prunable weight not named keeps every channel. A strategy
+    returns `channel_masks(self.model, keep)` from `model_masks()`. MaskError names a bad layer
+    or index."""
+    weights = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    prunable = list(prunable_modules(model).values())
+    for name in keep:
+        if name not in prunable:
+            raise MaskError(f"keep set for {name!r}: not a prunable weight (prunable: {', '.join(prunable)})")
+    masks = {}
+    for name in prunable:
+        shape = weights[name]
+        if name not in keep:
+            masks[name] = np.ones(shape, dtype=bool)
+            continue
+        indices = list(keep[name])
+        bad = [i for i in indices if not isinstance(i, (int, np.integer)) or not 0 <= i < shape[0]]
+        if bad:
+            raise MaskError(f"keep set for '{name}' holds {bad[0]!r}, not a channel index in 0..{shape[0] - 1}")
+        mask = np.zeros(shape, dtype=bool)
+        mask[indices] = True
+        masks[name] = mask
+    return masks
+
+
 def check_channel_masks(model: nn.Module, mask: Mask) -> None:
     """MaskError unless every mask is constant per output channel, keeps a channel in every
     layer and keeps every output unit of the classifier."""

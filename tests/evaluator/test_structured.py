@@ -8,7 +8,7 @@ import torch
 from evaluator.flops import prunable_modules
 from evaluator.models import get_model
 from evaluator.pruning import Mask, MaskError
-from evaluator.structured import check_channel_masks, pruned_channels, remove_channels, structured_reach
+from evaluator.structured import channel_masks, check_channel_masks, pruned_channels, remove_channels, structured_reach
 
 from .nets import residual_net
 
@@ -161,3 +161,20 @@ def test_the_structured_targets_offer_the_compressions_channel_masks_can_reach(m
     target = get_benchmark(f"{model.replace('_', '-')}/structured")
     assert target.compressions == tuple(c for c in COMPRESSIONS if c <= structured_reach(model))
     assert max(target.compressions) == reach
+
+
+def test_keep_sets_become_whole_channel_masks():
+    model = get_model("digits_cnn")
+    masks = channel_masks(model, {"0.weight": [0, 5], "6.weight": list(range(64))})
+    assert set(masks) == {"0.weight", "2.weight", "6.weight", "8.weight"}
+    assert pruned_channels(masks["0.weight"]).size == 30 and masks["0.weight"][5].all()
+    assert masks["2.weight"].all() and masks["8.weight"].all()  # not named: kept whole
+    check_channel_masks(model, Mask.validate(model, masks))
+
+
+@pytest.mark.parametrize("keep,message", [({"0.bias": [1]}, r"keep set for '0\.bias': not a prunable weight"),
+                                          ({"0.weight": [32]}, r"'0\.weight' holds 32, not a channel index in 0\.\.31"),
+                                          ({"0.weight": ["1"]}, r"'0\.weight' holds '1'")])
+def test_a_bad_keep_set_names_the_layer_and_the_index(keep, message):
+    with pytest.raises(MaskError, match=message):
+        channel_masks(get_model("digits_cnn"), keep)
