@@ -25,7 +25,7 @@ and which built-in methods it offers, its sparsity pattern (for the latency code
 the x axis its board ranks and plots by.
 
 A new track is one `register_track` plus a `register_target` per benchmark that offers it.
-    get_track("late") -> ValueError: unknown track 'late'; known: after, init, long
+    get_track("late") -> ValueError: unknown track 'late'; known: after, init, long, structured, nm24
 """
 
 from __future__ import annotations

@@ -42,6 +42,19 @@ def test_a_track_page_has_its_own_ranking_and_tabs_to_the_others(client, benchma
     assert "Alpha" in after and "Beta" not in after and '<a href="/b/digits-mlp/init/">' in after
 
 
+def test_a_structured_board_ranks_by_speedup_unless_asked_and_shows_only_its_own_built_ins(client, benchmarks):
+    from leaderboard.models import Method
+
+    make_entry("Alpha", benchmarks["digits-cnn/structured"], {c: [0.9] for c in (1, 2, 4, 8, 16, 32)})
+    Method.objects.create(name="random", slug="baseline-random", builtin_name="random", is_baseline=True)
+    structured = client.get("/b/digits-cnn/structured/")
+    assert structured.context["by"] == "speedup" and "Alpha" in structured.content.decode()
+    assert "baseline-random" not in {m.slug for m in structured.context["waiting"]}  # refused there
+    assert client.get("/b/digits-cnn/structured/?by=compression").context["by"] == "compression"
+    after = client.get("/b/digits-cnn/")
+    assert after.context["by"] == "compression" and "baseline-random" in {m.slug for m in after.context["waiting"]}
+
+
 def test_the_home_page_lists_every_benchmark_on_every_track(client, benchmarks):
     html = client.get("/").content.decode()
     for name in ("digits-mlp/init", "digits-cnn/init", "mnist1d-cnn/init", "mnist1d-cnn/long"):
@@ -138,9 +151,9 @@ def test_an_api_upload_may_name_a_target_directly(benchmarks, alice, strategy_up
 def test_an_unknown_track_is_400_listing_the_known_ones(benchmarks, alice, strategy_upload):
     response = upload(as_user(alice), strategy_upload, tracks="after,late")
     assert response.status_code == 400
-    assert response.json() == {"tracks": ["unknown track 'late'; known: after, init, long"]}
+    assert response.json() == {"tracks": ["unknown track 'late'; known: after, init, long, structured, nm24"]}
     response = upload(as_user(alice), strategy_upload, benchmarks="digits-mlp", tracks="long")
-    assert response.json() == {"tracks": ["benchmark 'digits-mlp' has no track 'long'; its tracks: after, init"]}
+    assert response.json() == {"tracks": ["benchmark 'digits-mlp' has no track 'long'; its tracks: after, init, nm24"]}
     assert not Submission.objects.exists()
 
 
