@@ -32,7 +32,8 @@ from .board import (
 )
 from .fillin import BUILTIN_RUN, DURATION_SAMPLE, FillIn, builtin_fill_in, builtin_methods_without_results
 from .methods import code_visible, method_archived, method_code, method_curves, method_latest_submission, method_runs
-from .rankings import board_axis, benchmark_rank_at, benchmark_ranking, benchmark_speedup_ranking, benchmarks_overview
+from .board import board_axis, speedup_column
+from .rankings import benchmark_rank_at, benchmark_ranking, benchmark_speedup_ranking, benchmarks_overview
 from .runs import run_layers
 from .search import SEARCH_PARAMS, methods_search, search_active, search_params
 
@@ -67,6 +68,7 @@ __all__ = [
     "benchmark_ranking",
     "benchmark_speedup_ranking",
     "board_axis",
+    "speedup_column",
     "benchmark_rank_at",
     "benchmarks_overview",
     "run_layers",

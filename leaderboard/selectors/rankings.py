@@ -23,7 +23,7 @@ from ..ranking import (
     ranking_at_speedup,
     speedup_ranking,
 )
-from .board import FINISHED, benchmark_curves
+from .board import FINISHED, benchmark_curves, speedup_column
 from .fillin import builtin_fill_in
 
 
@@ -181,23 +181,6 @@ def benchmarks_overview(*, by: str = "compression", provisional: bool = False) -
         row["provisional"] = any(cell is not None and f.provisional for cell, f in zip(row["ranks"], fill_in))
     return {"benchmarks": benchmarks, "rows": rows, "fill_in": fill_in,
             "columns": list(zip(benchmarks, fill_in))}
-
-
-def board_axis(benchmark: Benchmark) -> str:
-    """What the benchmark's board ranks by first: its track's axis (evaluator/tracks.py
-    `Track.board_axis`), "compression" or "measured_speedup"."""
-    from evaluator.benchmarks import get_benchmark
-    from evaluator.tracks import get_track
-
-    return get_track(get_benchmark(benchmark.name).track).board_axis
-
-
-def speedup_column(benchmark: Benchmark) -> str:
-    """The Run column the speedup ranking reads: measured on a board whose axis is measured
-    speedup, once runs carry it (the latency column), else theoretical."""
-    measured = board_axis(benchmark) == "measured_speedup" and any(
-        f.name == "measured_speedup" for f in Run._meta.get_fields())
-    return "measured_speedup" if measured else "speedup"
 
 
 def _per_seed_runs(benchmark: Benchmark, method_ids: list[int], counted: list[int]) -> dict[int, Runs]:

@@ -55,6 +55,17 @@ def test_a_structured_board_ranks_by_speedup_unless_asked_and_shows_only_its_own
     assert after.context["by"] == "compression" and "baseline-random" in {m.slug for m in after.context["waiting"]}
 
 
+def test_the_speedup_chart_says_which_speedup_it_plots(benchmarks):
+    from leaderboard.charts import accuracy_figures
+    from leaderboard.selectors import benchmark_curves
+
+    make_entry("Alpha", benchmarks["digits-cnn/structured"], {c: [0.9] for c in (1, 2, 4)})
+    curves = benchmark_curves(benchmark=benchmarks["digits-cnn/structured"])
+    title = lambda figures: figures["speedup"]["layout"]["xaxis"]["title"]["text"]  # noqa: E731
+    assert title(accuracy_figures(curves, measured=True)).startswith("measured speedup")
+    assert title(accuracy_figures(curves)).startswith("theoretical speedup")
+
+
 def test_the_home_page_lists_every_benchmark_on_every_track(client, benchmarks):
     html = client.get("/").content.decode()
     for name in ("digits-mlp/init", "digits-cnn/init", "mnist1d-cnn/init", "mnist1d-cnn/long"):
