@@ -70,3 +70,33 @@ def test_a_2_4_run_records_the_kernel_s_macs():
     assert record["track"] == "nm24" and record["compression"] >= 2 * 0.99
     assert record["speedup"] == pytest.approx(2.0) and record["speedup_run"] == pytest.approx(2.0)
     assert record["top1"] > 0.8
+
+
+NEAR_STRUCTURED = '''
+import numpy as np
+from evaluator.pruning import Pruning
+from evaluator.structured import channel_masks
+
+
+class Sneaky(Pruning):
+    """Whole channels, except that every pruned filter of the big Linear keeps one weight:
+    almost the structured track's masks, and a removal would silently change the network."""
+
+    def model_masks(self):
+        masks = channel_masks(self.model, {"0.weight": list(range(8)), "2.weight": list(range(16)),
+                                           "6.weight": list(range(32))})
+        masks["6.weight"][32:, 0] = True
+        return masks
+'''
+
+
+def test_a_hostile_strategy_s_near_structured_masks_fail_its_runs_and_the_sweep_goes_on(structured, tmp_path):
+    from evaluator.runner import sweep
+
+    path = tmp_path / "sneaky.py"
+    path.write_text(NEAR_STRUCTURED)
+    records, failures = sweep(structured, [StrategySource(path=path)], [2], [0, 1])
+    assert records == [] and len(failures) == 2
+    for failure in failures:
+        assert failure.error.user_error
+        assert "mask for '6.weight' prunes part of output channel 32 (1 of 1024 weights kept)" in failure.error.message
