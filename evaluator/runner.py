@@ -114,10 +114,10 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
     t_start = time.perf_counter()
     seed_everything(seed)
     track = get_track(ctx.benchmark.track)
-    model = ctx.fresh_model()
+    masked_model = ctx.fresh_model()
     try:
-        mask = Mask.validate(model, raw_masks)
-        track.check_masks(model, mask)
+        mask = Mask.validate(masked_model, raw_masks)
+        track.check_masks(masked_model, mask)
     except MaskError as exc:
         raise RunFailed(f"invalid masks: {exc}") from exc
     # The batch the track realizes the network on; drawn first, as calibration_batch re-seeds:
@@ -125,30 +125,30 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
     batch = calibration_batch(ctx.splits.train, REALIZE_BATCH, seed)[0].to(ctx.device)
     calib_x, _ = calibration_batch(ctx.splits.train, 1, seed)
     example = calib_x[0].to(ctx.device)
-    before = model_metrics(model, example, mask)
+    before = model_metrics(masked_model, example, mask)
     try:
         check_compression(mask, before, compression)
     except MaskError as exc:
         raise RunFailed(str(exc)) from exc
 
-    masked = MaskedWeights(model, mask.to_torch(ctx.device))
+    masked = MaskedWeights(masked_model, mask.to_torch(ctx.device))
     masked.apply()
     try:
-        realized = track.realize(model, mask, batch)  # the network finetuned and scored
+        realized = track.realize(masked_model, mask, batch)
     except MaskError as exc:
         raise RunFailed(f"invalid masks: {exc}") from exc
     except RemovalMismatch as exc:
         raise RunFailed(str(exc), user_error=False) from exc
-    net = realized.model
+    model = realized.model  # the network run: masked_model itself, or a smaller one (structured)
     held = realized.masks.to_torch(ctx.device) if realized.masks is not None else None
     test_loader = make_loader(ctx.splits.test, 256, device=ctx.device)
     t0 = time.perf_counter()
-    pre = evaluate(net, test_loader, ctx.device)
+    pre = evaluate(model, test_loader, ctx.device)
     t_pre = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     check()
-    result = train(net, ctx.splits.train, ctx.splits.val, ctx.benchmark.finetune,
+    result = train(model, ctx.splits.train, ctx.splits.val, ctx.benchmark.finetune,
                    device=ctx.device, seed=seed, masks=held, on_epoch=check)
     t_finetune = time.perf_counter() - t0
     leaked = masked.pruned_nonzero()
@@ -156,11 +156,11 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         raise RunFailed(f"pruned weights became nonzero during finetuning: {leaked}", user_error=False)
 
     t0 = time.perf_counter()
-    post = evaluate(net, test_loader, ctx.device)
+    post = evaluate(model, test_loader, ctx.device)
     t_eval = time.perf_counter() - t0
-    # Counted on the model the masks are for: a removed network's weights are not in it, and
-    # its pruned weights are zero still (the finetuned network's are in `net`).
-    after = model_metrics(model, example, mask)
+    # Counted on the model the masks are for (`masked_model`): a removed network's weights are not
+    # in it, and on the structured track it is not finetuned (the finetuned network is `model`).
+    after = model_metrics(masked_model, example, mask)
     strategy_sha = source.sha256()
     return asdict(RunRecord(**{  # a key missing or unknown is a TypeError here, not a blank CSV cell
         "run_id": run_identity(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256,
@@ -181,10 +181,10 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "top1": post.top1, "top5": post.top5, "loss": post.loss,
         "val_top1": result.val.top1, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
         "test_samples": post.n,
-        "layer_collapse": bool(collapsed_layers(model, mask)),
-        "collapsed_layers": json.dumps(collapsed_layers(model, mask)),
-        "layer_sparsity": json.dumps({k: round(v, 6) for k, v in layer_sparsity(model, mask).items()}),
-        **effective_metrics(model, example, mask.to_torch(ctx.device), after.size, after.size_nz, after.flops),
+        "layer_collapse": bool(collapsed_layers(masked_model, mask)),
+        "collapsed_layers": json.dumps(collapsed_layers(masked_model, mask)),
+        "layer_sparsity": json.dumps({k: round(v, 6) for k, v in layer_sparsity(masked_model, mask).items()}),
+        **effective_metrics(masked_model, example, mask.to_torch(ctx.device), after.size, after.size_nz, after.flops),
         "time_masks_s": mask_seconds, "time_pre_eval_s": t_pre, "time_finetune_s": t_finetune,
         "time_eval_s": t_eval, "time_total_s": mask_seconds + time.perf_counter() - t_start,
         "protocol_version": PROTOCOL_VERSION, "protocol_hash": ctx.benchmark.protocol_hash(),
