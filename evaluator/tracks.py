@@ -224,7 +224,7 @@ register_track(Track(
             "removes them (and what depends on them), then finetunes and times the smaller dense network."))
 register_track(Track(
     name="nm24", title="2:4 sparsity", weights="pretrained", after_masking=lambda b: b.finetune,
-    check_masks=check_nm_masks, realize=realize_nm, compressions=lambda b: (1, 2),
+    check_masks=check_nm_masks, realize=realize_nm, compressions=lambda b: (2,),
     builtins=lambda b: ["nm-magnitude"], sparsity="2:4",
     summary="The strategy keeps at most 2 of every 4 consecutive weights along each layer's input "
             "dimension (2x only); the masked network is finetuned under the benchmark's protocol."))
