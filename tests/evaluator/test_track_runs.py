@@ -100,3 +100,25 @@ def test_a_hostile_strategy_s_near_structured_masks_fail_its_runs_and_the_sweep_
     for failure in failures:
         assert failure.error.user_error
         assert "mask for '6.weight' prunes part of output channel 32 (1 of 1024 weights kept)" in failure.error.message
+
+
+@pytest.mark.parametrize("name", ["digits-cnn/structured", "mnist1d-cnn/structured", "digits-mlp/nm24",
+                                  "mnist1d-cnn/nm24"])
+def test_every_built_in_a_track_shows_makes_masks_the_track_takes(name):
+    from evaluator.pruning import get_builtin
+    from evaluator.realize import dense_macs
+    from evaluator.runner import calibration_batch
+    from evaluator.tracks import get_track
+
+    target = get_benchmark(name)
+    track = get_track(target.track)
+    ctx = Context.load(target, device="cpu")
+    inputs, outputs = calibration_batch(ctx.splits.train, target.calibration_size, 0)
+    for builtin in track.builtin_names(target):
+        for compression in (min(target.compressions[1:] or target.compressions), max(target.compressions)):
+            model = ctx.fresh_model()
+            strategy = get_builtin(builtin)(model, inputs, outputs, compression=compression)
+            mask = Mask.from_strategy_output(model, strategy.model_masks())
+            track.check_masks(model, mask)
+            realized = track.realize(model, mask, inputs[:8])
+            assert 0 < realized.macs <= dense_macs(ctx.fresh_model(), inputs)
