@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('leaderboard', '0009_method_code_public'),
-        ('submissions', '0012_submission_withdrawn'),
+        ('submissions', '0013_run_measured_speedup'),
     ]
 
     operations = [
