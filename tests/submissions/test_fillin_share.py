@@ -130,7 +130,7 @@ def test_the_fill_in_has_the_whole_worker_when_no_researchers_run_waits(benchmar
     assert len(worker.sent) == 7 and all(is_fill_in(pk) for pk in worker.sent)
 
 
-def test_the_queues_head_is_the_start_of_its_whole_order(benchmarks, alice, bob, upload, worker, admin_user):
+def test_the_queues_head_is_the_start_of_its_whole_order(benchmarks, alice, bob, upload, worker):
     """The dispatcher reads only the head; it is exactly where the whole order begins, checks,
     turns, re-runs and the fill-in's share included."""
     services.baseline_ensure("random", [benchmarks["digits-mlp"], benchmarks["digits-mlp/init"]])
