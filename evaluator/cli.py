@@ -53,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="evaluate strategies on a benchmark; one CSV row per run")
     run.add_argument("--benchmark", required=True)
-    run.add_argument("--track", help="the comparison setup: after (default), init, long; "
+    run.add_argument("--track", help="the comparison setup: after (default), init, long, structured, nm24; "
                                      "`benchmarks` lists each benchmark's tracks")
     who = run.add_mutually_exclusive_group(required=True)
     who.add_argument("--strategy", action="append", metavar="FILE.py[:Class]",

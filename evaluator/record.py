@@ -20,7 +20,7 @@ class RunRecord:
 
     run_id: str = _help('hash of benchmark, protocol, weights SHA-256, strategy SHA-256, compression, seed')
     benchmark: str = _help("run target: the benchmark's name, then /track on other tracks than after (digits-mlp/init)")
-    track: str = _help('comparison setup (evaluator/tracks.py): after (pretrained weights, finetuned), init (initial weights, trained from scratch), long (a longer finetune)')
+    track: str = _help('comparison setup (evaluator/tracks.py): after (pretrained weights, finetuned), init (initial weights, trained from scratch), long (a longer finetune), structured (whole channels removed), nm24 (2:4 sparsity)')
     strategy: str = _help('baseline name, or strategy file stem[:Class]')
     compression_requested: float = _help('compression the strategy was asked for (size / size_nz)')
     seed: int = _help('seed of calibration batch, random masks and data order')
@@ -31,6 +31,9 @@ class RunRecord:
     flops: int = _help('multiply-accumulates of Conv and Linear layers, one input')
     flops_nz: int = _help('the same, counting only weights the masks keep')
     speedup: float = _help('theoretical speedup, flops / flops_nz')
+    params_run: int = _help('parameters of the network actually run (elements): size on tracks that hold masks; the smaller network with the channels removed on the structured track; the values a 2:4 kernel stores on nm24')
+    macs_run: int = _help('multiply-accumulates of the network actually run, one input: flops where masks are held; the removed network\'s on structured; half of each 2:4 layer\'s on nm24')
+    speedup_run: float = _help('theoretical speedup of the network run, flops / macs_run (1 where masks are held as dense weights)')
     memory: int = _help('parameters + activations of one input (elements)')
     memory_nz: int = _help('nonzero parameters + nonzero activations, after finetuning (elements)')
     memory_nz_pre: int = _help('memory_nz before finetuning')

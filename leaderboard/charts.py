@@ -169,9 +169,10 @@ def _columns(curves: pd.DataFrame, names: list[str]) -> list[tuple]:
 
 
 def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
-                     reference_top1: float | None = None, waiting=()) -> dict:
-    """Three figures from `benchmark_curves`: top-1 against compression, against theoretical
-    speedup and against measured speedup (batch 64; only the points whose runs were timed), one
+                     reference_top1: float | None = None, waiting=(), measured: bool = False) -> dict:
+    """Three figures from `benchmark_curves`: top-1 against compression, against speedup
+    (theoretical; `measured`: the curves' speedup is the measured one, a structured board's) and
+    against measured speedup (batch 64; only the points whose runs were timed), one
     trace per method (its mean top-1 over seeds, ± the std as error bars; hover
     shows value, std and n). Baselines are muted and dashed, reference methods dark and solid,
     entries in colour-blind-safe hues. `shown`: method ids drawn at first;
@@ -250,7 +251,8 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
             _log2_axis("compression (parameters / nonzero)", xs_c),
             reference_top1, HOVER_COMPRESSION)},
         "speedup": {"data": by_speedup, "layout": _layout(
-            _log2_axis("theoretical speedup (FLOPs / nonzero FLOPs)", xs_s),
+            _log2_axis("measured speedup (dense / pruned latency)" if measured
+                       else "theoretical speedup (FLOPs / nonzero FLOPs)", xs_s),
             reference_top1, HOVER_SPEEDUP)},
         "measured": {"data": by_measured, "layout": _measured_layout(reference_top1, xs_m)},
     }

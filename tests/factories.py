@@ -25,6 +25,7 @@ def make_record(*, benchmark: str = "digits-mlp", compression: float = 2.0, seed
         "seed": seed, "size": size, "size_nz": int(size / actual), "compression": actual,
         "compression_error": compression_error, "flops": 298_000, "flops_nz": int(298_000 / actual),
         "speedup": speedup if speedup is not None else actual * 0.98,
+        "params_run": size, "macs_run": 298_000, "speedup_run": 1.0,
         "memory": 301_000, "memory_nz": int(301_000 / actual), "memory_nz_pre": int(301_000 / actual),
         "pre_top1": top1 - 0.1, "pre_top5": 0.95, "pre_loss": 0.8,
         "top1": top1, "top5": min(1.0, top1 + 0.05), "loss": 0.31 + seed / 100,

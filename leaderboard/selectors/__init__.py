@@ -33,6 +33,7 @@ from .board import (
 )
 from .fillin import BUILTIN_RUN, DURATION_SAMPLE, FillIn, builtin_fill_in, builtin_methods_without_results
 from .methods import code_visible, method_archived, method_code, method_curves, method_latest_submission, method_runs
+from .board import board_axis, speedup_column
 from .rankings import benchmark_rank_at, benchmark_ranking, benchmark_speedup_ranking, benchmarks_overview
 from .runs import run_layers
 from .search import SEARCH_PARAMS, methods_search, search_active, search_params
@@ -68,6 +69,8 @@ __all__ = [
     "method_archived",
     "benchmark_ranking",
     "benchmark_speedup_ranking",
+    "board_axis",
+    "speedup_column",
     "benchmark_rank_at",
     "benchmarks_overview",
     "run_layers",

@@ -92,6 +92,23 @@ def benchmark_dense_top1(*, benchmark: Benchmark) -> dict:
 
 # --- one benchmark ---------------------------------------------------------------------------
 
+def board_axis(benchmark: Benchmark) -> str:
+    """What the benchmark's board ranks by first: its track's axis (evaluator/tracks.py
+    `Track.board_axis`), "compression" or "measured_speedup"."""
+    from evaluator.benchmarks import get_benchmark
+    from evaluator.tracks import get_track
+
+    return get_track(get_benchmark(benchmark.name).track).board_axis
+
+
+def speedup_column(benchmark: Benchmark) -> str:
+    """The Run column the speedup ranking reads: measured on a board whose axis is measured
+    speedup, once runs carry it (the latency column), else theoretical."""
+    measured = board_axis(benchmark) == "measured_speedup" and any(
+        f.name == "measured_speedup" for f in Run._meta.get_fields())
+    return "measured_speedup" if measured else "speedup"
+
+
 def benchmark_curves(*, benchmark: Benchmark, methods=None, submissions=None) -> pd.DataFrame:
     """Finished runs aggregated over seeds (in SQL), one row per (method, compression).
 
@@ -100,7 +117,8 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None, submissions=None) ->
     Each method's runs are those of the version the board counts (`counted_submissions`), or of
     exactly the `submissions` given (a version's own page).
     top1_std is the sample standard deviation (ddof=1), 0 when n = 1; compression is the
-    requested one; compression_error_mean is the mean signed error and
+    requested one; speedup_mean averages `speedup_column` (measured on a structured board);
+    compression_error_mean is the mean signed error and
     abs_compression_error_mean the mean |error|; effective_compression_mean and
     effective_speedup_mean average the records' effective values (evaluator/connectivity.py;
     a disconnected run has no effective speedup) and `disconnected` counts the runs with no
@@ -116,7 +134,7 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None, submissions=None) ->
     # by the method's columns instead would parse one `created` timestamp per row, not per method.
     stats = list(runs.order_by().values_list("submission__method_id", "compression").annotate(
         top1_mean=Avg("top1"), top1_std=StdDev("top1", sample=False), n=Count("id"),
-        speedup_mean=Avg("speedup"), compression_error_mean=Avg("compression_error"),
+        speedup_mean=Avg(speedup_column(benchmark)), compression_error_mean=Avg("compression_error"),
         abs_compression_error_mean=Avg(Abs("compression_error")),
         unsandboxed=Count("id", filter=Q(sandbox="none")),
         # Runs recorded before the effective values existed have none (null); a disconnected run

@@ -23,7 +23,7 @@ from ..ranking import (
     ranking_at_speedup,
     speedup_ranking,
 )
-from .board import FINISHED, benchmark_curves
+from .board import FINISHED, benchmark_curves, speedup_column
 from .fillin import builtin_fill_in
 
 
@@ -201,6 +201,6 @@ def _per_seed_runs(benchmark: Benchmark, method_ids: list[int], counted: list[in
     for method_id, compression, seed, top1, speedup in Run.objects.filter(
             benchmark=benchmark, status=FINISHED, top1__isnull=False,
             submission__method_id__in=method_ids, submission__in=counted).values_list(
-            "submission__method_id", "compression", "seed", "top1", "speedup"):
+            "submission__method_id", "compression", "seed", "top1", speedup_column(benchmark)):
         out[method_id][compression, seed] = (top1, speedup if speedup is not None and math.isfinite(speedup) else None)
     return out
