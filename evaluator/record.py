@@ -50,7 +50,7 @@ class RunRecord:
     effective_compression: float = _help('size / parameters that compute: size_nz less the kept weights on no input-to-output path (evaluator/connectivity.py)')
     effective_speedup: float | None = _help('flops / MACs of the kept weights on an input-to-output path (empty when disconnected)')
     disconnected: bool = _help('true when no input-to-output path is left: the output does not depend on the input')
-    time_masks_s: float = _help("seconds computing masks in the sandbox (a sweep's child time / its runs)")
+    time_masks_s: float = _help("seconds computing this run's masks in the sandbox (its own job's time)")
     time_pre_eval_s: float = _help('seconds scoring before finetuning')
     time_finetune_s: float = _help('seconds finetuning')
     time_eval_s: float = _help('seconds scoring after finetuning')

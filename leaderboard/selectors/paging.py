@@ -36,17 +36,17 @@ class TablePage:
         return self.total > len(self.rows)
 
 
-def table_page(rows: list, params, *, per_page: int = PAGE_ROWS) -> TablePage:
+def table_page(rows: list, params, *, per_page: int | None = None) -> TablePage:
     """The screen of `rows` the query asks for (`page`, 1-based: Django's Paginator.get_page, so
     a page that is not a number shows the first screen and one past the end the last; `all=1`:
-    every row). The links keep the other parameters (sort, search, by, compare)."""
+    every row; `per_page`: PAGE_ROWS unless given). The links keep the other parameters (sort, search, by, compare)."""
     kept = [(k, v) for k, values in params.lists() for v in values if k not in ("page", "all")]
     if params.get("all") == "1" or not rows:
         return TablePage(rows=list(rows), number=1, pages=1, total=len(rows), first=1 if rows else 0,
                          last=len(rows), show_all=bool(rows) and params.get("all") == "1",
                          links={"previous": None, "next": None, "all": None,
                                 "first": urlencode(kept) if params.get("all") == "1" else None})
-    page = Paginator(rows, per_page).get_page(params.get("page"))
+    page = Paginator(rows, per_page or PAGE_ROWS).get_page(params.get("page"))
     pages = page.paginator.num_pages
     return TablePage(
         rows=list(page.object_list), number=page.number, pages=pages, total=len(rows),
