@@ -30,6 +30,7 @@ def test_run_with_a_baseline_writes_one_row_per_run_and_a_table(tmp_path):
     assert "global-mag-weight" in result.stdout and "top-1" in result.stdout
 
 
+@pytest.mark.sandbox  # the strategy file runs in bubblewrap
 def test_run_with_a_strategy_file_that_fails_exits_nonzero_and_writes_no_row(tmp_path):
     strategy = tmp_path / "keeps_everything.py"
     strategy.write_text(textwrap.dedent("""
