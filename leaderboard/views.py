@@ -69,7 +69,8 @@ def benchmark_detail(request, name):
     page = selectors.table_page(tables.sort_ranking(table, column, descending, benchmark.compressions, by=by),
                                 request.GET)
     charted, shown = selectors.charted_methods(ranking, page.rows, chosen)
-    curves = selectors.benchmark_curves(benchmark=benchmark, methods=charted, submissions=counted.values())
+    curves = selectors.benchmark_curves(benchmark=benchmark, methods=charted,
+                                        submissions=[counted[m] for m in charted if m in counted])
     figures = accuracy_figures(curves, shown=shown, reference_top1=dense["value"],
                                waiting=() if chosen else waiting)
     points = rank_points(benchmark, by)

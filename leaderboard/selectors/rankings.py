@@ -206,11 +206,12 @@ def ranking_fingerprint(*, benchmark: Benchmark, counted: dict[int, int]) -> str
     (compressions, seeds, protocol hash), the version counted for each method (`counted`:
     counted_submissions, which also reflects withdrawn versions and the owners' choices), the
     finished runs on the benchmark (how many, the latest finished time and the highest id: a run
-    that finishes, is re-queued or is deleted changes them) and each counted method's name, slug,
-    tier and listing (a method renamed, hidden or made private changes it)."""
+    that finishes, is re-queued or is deleted changes them) and every method's name, slug, tier
+    and listing (a method renamed, hidden or made private changes it)."""
     runs = Run.objects.filter(benchmark=benchmark, status=FINISHED).aggregate(
         n=Count("id"), last=Max("finished"), top=Max("id"))
-    methods = Method.objects.filter(pk__in=list(counted)).order_by("pk").values_list(
+    # every method, not only the counted ones: a query without a list of thousands of ids
+    methods = Method.objects.order_by("pk").values_list(
         "pk", "name", "slug", "is_baseline", "is_reference", "is_public", "is_hidden")
     text = repr((RANKING_CACHE_VERSION, benchmark.pk, benchmark.protocol_hash, list(benchmark.compressions),
                  list(benchmark.seeds), sorted(counted.items()), runs["n"], str(runs["last"]), runs["top"],
