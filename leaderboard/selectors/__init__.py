@@ -26,12 +26,14 @@ from .board import (
     FINISHED,
     benchmark_curves,
     benchmark_dense_top1,
+    benchmark_latency_machines,
     benchmark_listed_runs,
     benchmark_progress,
     benchmark_summaries,
 )
 from .fillin import BUILTIN_RUN, DURATION_SAMPLE, FillIn, builtin_fill_in, builtin_methods_without_results
 from .methods import code_visible, method_archived, method_code, method_curves, method_latest_submission, method_runs
+from .board import board_axis, speedup_column
 from .paging import PAGE_ROWS, TablePage, charted_methods, compare_choices, table_page
 from .rankings import (
     RankedAt,
@@ -61,6 +63,7 @@ __all__ = [
     "benchmark_listed_runs",
     "benchmark_summaries",
     "benchmark_dense_top1",
+    "benchmark_latency_machines",
     "benchmark_curves",
     "benchmark_progress",
     "BUILTIN_RUN",
@@ -85,6 +88,8 @@ __all__ = [
     "charted_methods",
     "compare_choices",
     "benchmark_speedup_ranking",
+    "board_axis",
+    "speedup_column",
     "benchmark_rank_at",
     "benchmarks_overview",
     "run_layers",

@@ -32,7 +32,7 @@ from ..ranking import (
     ranking_at_speedup,
     speedup_ranking,
 )
-from .board import FINISHED, benchmark_curves
+from .board import FINISHED, benchmark_curves, speedup_column
 from .fillin import builtin_fill_in
 
 
@@ -83,6 +83,8 @@ class Cell:
     abs_error: float | None  # mean |requested - actual| / requested compression
     effective: float | None  # mean effective compression (only weights on an input-to-output path)
     disconnected: int  # runs whose network has no input-to-output path
+    theoretical: float | None = None  # mean theoretical speedup (flops / flops_nz); None: not finite
+    measured: float | None = None  # mean measured speedup at batch 64; None where no run was timed
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class RankedMethod(MethodAbout, _Scored):
     abs_compression_error: float | None  # over its runs, weighted by runs
     unsandboxed: bool  # some run computed without the sandbox, as the operator allowed
     effective_top: float | None  # mean effective compression at its highest compression
+    theoretical_top: float | None  # mean theoretical speedup there
+    measured_top: float | None  # mean measured speedup there (batch 64); None where no run was timed
     disconnected_at: tuple[float, ...]  # compressions where some seed's network is disconnected
     by_compression: Score  # the ranking by compression (the table's default)
     by_speedup: Score | None = None  # the ranking by speedup; None when only scores were asked
@@ -153,9 +157,10 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     # costs more than the whole ranking.
     created_order = curves["created"].rank(method="dense").tolist()
     columns = ["method_id", "method", "slug", "is_baseline", "is_reference", "compression", "top1_mean",
-               "top1_std", "n", "abs_compression_error_mean", "effective_compression_mean", "disconnected"]
+               "top1_std", "n", "abs_compression_error_mean", "effective_compression_mean", "disconnected",
+               "speedup_mean", "measured_speedup_mean"]
     for created, (method_id, name, slug, is_baseline, is_reference, compression, mean, std, n, abs_error,
-                  effective, disconnected) in zip(
+                  effective, disconnected, theoretical, measured) in zip(
             created_order, zip(*(curves[c].tolist() for c in columns))):
         if method_id not in about:
             about[method_id] = {"method_id": method_id, "method": name, "slug": slug,
@@ -165,7 +170,8 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
             mean=mean, std=std, n=int(n),
             abs_error=None if abs_error is None or abs_error != abs_error else abs_error,
             effective=None if effective is None or effective != effective else effective,
-            disconnected=int(disconnected or 0))
+            disconnected=int(disconnected or 0),
+            theoretical=_finite(theoretical), measured=_finite(measured))
     unsandboxed = set(curves.loc[curves["unsandboxed"] > 0, "method_id"].tolist())
     for method_id, row in about.items():
         have = cells[method_id]
@@ -177,6 +183,7 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
                                    if errors else None),
             n_min=min(ns), n_max=max(ns), runs=sum(ns), unsandboxed=method_id in unsandboxed,
             effective_top=have[max(have)].effective,
+            theoretical_top=have[max(have)].theoretical, measured_top=have[max(have)].measured,
             disconnected_at=tuple(c for c in compressions if c in have and have[c].disconnected),
         )
     counted_ids = list(counted.values())
@@ -196,9 +203,14 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
                          twins=tuple(twins.get(s.key, ()))) for s in by_compression]
 
 
+def _finite(value) -> float | None:
+    """A mean from the curves, or None where it is missing or not finite."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
 # Bump when RankedMethod's fields or the ranking's method change: cached rankings of the old
 # shape are then never read.
-RANKING_CACHE_VERSION = 1
+RANKING_CACHE_VERSION = 2
 
 
 def ranking_fingerprint(*, benchmark: Benchmark, counted: dict[int, int]) -> str:
@@ -310,6 +322,6 @@ def _per_seed_runs(benchmark: Benchmark, method_ids: list[int], counted: list[in
     for method_id, compression, seed, top1, speedup in Run.objects.filter(
             benchmark=benchmark, status=FINISHED, top1__isnull=False,
             submission__method_id__in=method_ids, submission__in=counted).values_list(
-            "submission__method_id", "compression", "seed", "top1", "speedup"):
+            "submission__method_id", "compression", "seed", "top1", speedup_column(benchmark)):
         out[method_id][compression, seed] = (top1, speedup if speedup is not None and math.isfinite(speedup) else None)
     return out
