@@ -76,7 +76,7 @@ def test_a_method_never_timed_shows_a_dash_and_sorts_last_by_measured_speedup(cl
     timed(runs_of(fast)[2, 0], 1.8)
     ranking = benchmark_ranking(benchmark=bench)
     ordered = tables.sort_ranking(ranking, "meas", True, bench.compressions)
-    assert [r["method"] for r in ordered] == ["Fast", "Slow", "Old"]
+    assert [r.method for r in ordered] == ["Fast", "Slow", "Old"]
     html = client.get("/b/digits-mlp/?" + urlencode({"sort": "meas", "dir": "desc"})).content.decode()
     html = html[html.index('<table class="table ranking"'):]
     assert html.index(">Fast<") < html.index(">Slow<") < html.index(">Old<")
