@@ -189,6 +189,9 @@ CACHES = {"default": _cache(env_str("PRUNEBOARD_CACHE_URL", ""))}
 # A benchmark page's Kendall tau against its other tracks reads their scores from the cache,
 # computed again at most this often (the page's own ranking is always live).
 PRUNEBOARD_TAU_CACHE_SECONDS = env_int("PRUNEBOARD_TAU_CACHE_SECONDS", 60)
+# A benchmark's ranking is cached under a fingerprint of what it reads (a finished run changes
+# it, so it is never stale); an entry is kept this long (docs/rankings.md).
+PRUNEBOARD_RANKING_CACHE_SECONDS = env_int("PRUNEBOARD_RANKING_CACHE_SECONDS", 24 * 3600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -150,12 +150,12 @@ def ranking_cells(cells, seeds: int = 3) -> str:
         if cell is None:
             html.append('<td class="num cell">—</td>')
             continue
-        n = int(cell["n"])
+        n = cell.n
         low = f"<sub>{seeds_label(n)}</sub>" if n < seeds else ""
-        mean, _, std = mean_std(cell).partition(" ± ")
+        mean, _, std = mean_std((cell.mean, cell.std)).partition(" ± ")
         # one seed has no spread: "± 0.0" would be false precision
         std = f'<span class="pm"> ± {std}</span>' if std and n > 1 else ""
-        html.append(f'<td class="num cell" title="{seeds_label(n)}" data-sort="{cell["mean"]:.6g}">{mean}{std}{low}</td>')
+        html.append(f'<td class="num cell" title="{seeds_label(n)}" data-sort="{cell.mean:.6g}">{mean}{std}{low}</td>')
     return mark_safe("".join(html))
 
 
