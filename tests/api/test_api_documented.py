@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rest_framework.authtoken.models import Token
 
-from submissions.models import Run
+from submissions.models import Run, Submission
 
 from tests.factories import make_method, make_run, make_submission
 from tests.api.test_api import as_user
@@ -56,6 +56,8 @@ def test_a_submissions_documented_fields_are_its_fields_with_its_queue_position(
     assert set(body) == documented("`GET /api/submissions/<id>/`: `id`", "`progress` is") - {"error"}
     assert body["queue_position"] is None  # nothing of it is queued
     make_run(submission, benchmarks["digits-mlp"], 4, 0, status=Run.Status.QUEUED)
+    submission.status = Submission.Status.QUEUED  # as a run queued again makes it (services)
+    submission.save(update_fields=["status"])
     body = client.get(f"/api/submissions/{submission.pk}/").json()
     client.force_login(alice)
     page = client.get(f"/s/{submission.pk}/").context["progress"]["queue_position"]
