@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -95,19 +96,17 @@ def check_compression(mask: Mask, metrics, requested: float) -> None:
             f"kept; tolerance {COMPRESSION_TOLERANCE:.0%})")
 
 
-def score_run(ctx: Context, source: StrategySource, compression: float, seed: int,
-              raw_masks: Mask, mask_seconds: float = 0.0,
-              should_stop: Callable[[], bool] | None = None) -> dict:
-    """Validate, apply, score, finetune and score again; returns the run's record.
-    `should_stop` is asked after every finetuning epoch; when it says so, RunCancelled."""
+class Prepared(NamedTuple):
+    """A run's validated masks, its one-sample example and its metrics before finetuning."""
 
-    def check(*_):
-        if should_stop is not None and should_stop():
-            raise RunCancelled("stopped: the run was cancelled or taken over")
+    mask: Mask
+    example: torch.Tensor
+    before: object  # metrics.ModelMetrics
 
-    t_start = time.perf_counter()
-    seed_everything(seed)
-    model = ctx.fresh_model()
+
+def prepare(ctx: Context, model: torch.nn.Module, raw_masks, compression: float, seed: int) -> Prepared:
+    """Validate the masks against `model` (holding the run's starting weights) and the requested
+    compression; RunFailed names what was wrong."""
     try:
         mask = Mask.validate(model, raw_masks)
     except MaskError as exc:
@@ -119,6 +118,37 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         check_compression(mask, before, compression)
     except MaskError as exc:
         raise RunFailed(str(exc)) from exc
+    return Prepared(mask, example, before)
+
+
+def check_masks_held(leaked: dict[str, int]) -> None:
+    if leaked:
+        raise RunFailed(f"pruned weights became nonzero during finetuning: {leaked}", user_error=False)
+
+
+def score_run(ctx: Context, source: StrategySource, compression: float, seed: int,
+              raw_masks: Mask, mask_seconds: float = 0.0,
+              should_stop: Callable[[], bool] | None = None) -> dict:
+    """Validate, apply, score, finetune and score again; returns the run's record.
+    `should_stop` is asked after every finetuning epoch; when it says so, RunCancelled.
+    A target whose runs are scored in batches (evaluator/batched.py) scores this one as a batch
+    of one, so a run's record is the same however many runs shared its batch."""
+    from .batched import RunJob, batchable, score_runs  # batched.py builds on this module
+
+    if batchable(ctx):
+        [out] = score_runs(ctx, [RunJob(source, compression, seed, raw_masks, mask_seconds)], should_stop)
+        if isinstance(out, RunFailed):
+            raise out
+        return out
+
+    def check(*_):
+        if should_stop is not None and should_stop():
+            raise RunCancelled("stopped: the run was cancelled or taken over")
+
+    t_start = time.perf_counter()
+    seed_everything(seed)
+    model = ctx.fresh_model()
+    mask, example, before = prepare(ctx, model, raw_masks, compression, seed)
 
     masked = MaskedWeights(model, mask.to_torch(ctx.device))
     masked.apply()
@@ -132,13 +162,21 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
     result = train(model, ctx.splits.train, ctx.splits.val, ctx.benchmark.finetune,
                    device=ctx.device, seed=seed, masks=mask.to_torch(ctx.device), on_epoch=check)
     t_finetune = time.perf_counter() - t0
-    leaked = masked.pruned_nonzero()
-    if leaked:
-        raise RunFailed(f"pruned weights became nonzero during finetuning: {leaked}", user_error=False)
+    check_masks_held(masked.pruned_nonzero())
 
     t0 = time.perf_counter()
     post = evaluate(model, test_loader, ctx.device)
     t_eval = time.perf_counter() - t0
+    times = {"time_masks_s": mask_seconds, "time_pre_eval_s": t_pre, "time_finetune_s": t_finetune,
+             "time_eval_s": t_eval}
+    return run_record(ctx, source, compression, seed, model, Prepared(mask, example, before), pre, post,
+                      result, times, total=mask_seconds + time.perf_counter() - t_start)
+
+
+def run_record(ctx: Context, source: StrategySource, compression: float, seed: int, model: torch.nn.Module,
+               prepared: Prepared, pre, post, result, times: dict, total: float) -> dict:
+    """The record of a scored run; `model` holds its finetuned weights."""
+    mask, example, before = prepared
     after = model_metrics(model, example, mask)
     strategy_sha = source.sha256()
     return asdict(RunRecord(**{  # a key missing or unknown is a TypeError here, not a blank CSV cell
@@ -162,8 +200,7 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "collapsed_layers": json.dumps(collapsed_layers(model, mask)),
         "layer_sparsity": json.dumps({k: round(v, 6) for k, v in layer_sparsity(model, mask).items()}),
         **effective_metrics(model, example, mask.to_torch(ctx.device), after.size, after.size_nz, after.flops),
-        "time_masks_s": mask_seconds, "time_pre_eval_s": t_pre, "time_finetune_s": t_finetune,
-        "time_eval_s": t_eval, "time_total_s": mask_seconds + time.perf_counter() - t_start,
+        **times, "time_total_s": total,
         "protocol_version": PROTOCOL_VERSION, "protocol_hash": ctx.benchmark.protocol_hash(),
         "weights_sha256": ctx.weights_sha256, "strategy_sha256": strategy_sha,
         "masks_sha256": mask.sha256(),
@@ -197,21 +234,28 @@ def masks_for_jobs(ctx: Context, source: StrategySource, jobs: list[tuple[float,
 def sweep(ctx: Context, sources: Iterable[StrategySource], compressions: Iterable[float],
           seeds: Iterable[int], *, on_result: Callable[[dict | Failure], None] | None = None
           ) -> tuple[list[dict], list[Failure]]:
-    """Every source x compression x seed. Masks for one source come from one sandbox child."""
+    """Every source x compression x seed. Masks for one source come from one sandbox child; its
+    runs are scored together where the target allows (evaluator/batched.py)."""
+    from .batched import RunJob, score_runs  # batched.py builds on this module
+
     jobs = [(c, s) for c in compressions for s in seeds]
     records, failures = [], []
     for source in sources:
         outcomes = masks_for_jobs(ctx, source, jobs)
+        ready = [RunJob(source, c, s, o.result, o.seconds) for (c, s), o in zip(jobs, outcomes)
+                 if not isinstance(o.result, StrategyError)]
+        scored = iter(score_runs(ctx, ready))
         for (c, s), outcome in zip(jobs, outcomes):
             out = outcome.result
-            try:
-                if isinstance(out, StrategyError):
-                    raise RunFailed(out.message, out.traceback, limit=out.limit)
-                item = score_run(ctx, source, c, s, out, outcome.seconds)
-                records.append(item)
-            except RunFailed as exc:
-                item = Failure(source.label, c, s, exc)
+            if isinstance(out, StrategyError):
+                item = RunFailed(out.message, out.traceback, limit=out.limit)
+            else:
+                item = next(scored)
+            if isinstance(item, RunFailed):
+                item = Failure(source.label, c, s, item)
                 failures.append(item)
+            else:
+                records.append(item)
             if on_result:
                 on_result(item)
     return records, failures
