@@ -56,8 +56,13 @@ def floor_seconds(name: str) -> tuple[float, float]:
     protocol, splits = ctx.benchmark.finetune, ctx.splits
     model = ctx.fresh_model().eval()
     inputs = {}
-    hooks = [m.register_forward_hook(lambda m, args, out, key=key: inputs.setdefault(key, args[0].detach()))
-             for m, key in prunable_modules(model).items()]
+
+    def keep(key):
+        def hook(module, args, out):
+            inputs.setdefault(key, args[0].detach())  # returns None: the output is left as it is
+        return hook
+
+    hooks = [m.register_forward_hook(keep(key)) for m, key in prunable_modules(model).items()]
     x = torch.stack([splits.train[i][0] for i in range(protocol.batch_size)])
     with torch.no_grad():
         model(x)
