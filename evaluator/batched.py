@@ -25,8 +25,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import TensorDataset
 
 from .benchmarks import FinetuneProtocol
+from .models import get_model
 from .finetune import Scores, TrainResult, make_loader, make_optimizer, make_schedule
 from .runner import Context, RunCancelled, RunFailed, Prepared, check_masks_held, prepare, run_record
 from .sandbox import StrategySource
@@ -48,9 +50,9 @@ class RunJob:
 def batchable(ctx: Context) -> bool:
     """The one rule: a target's runs are scored in batches when it is embedded (small data, a
     small model) and runs on the CPU, and its model is one `stacked.Stack` can step."""
-    if not ctx.benchmark.embedded or ctx.device.type != "cpu":
+    if not ctx.benchmark.embedded or ctx.device.type != "cpu" or not isinstance(ctx.splits.train, TensorDataset):
         return False
-    return stackable(ctx.fresh_model())
+    return stackable(get_model(ctx.benchmark.model, num_classes=ctx.splits.num_classes))
 
 
 def score_runs(ctx: Context, jobs: list[RunJob],

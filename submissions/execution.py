@@ -31,6 +31,9 @@ _BATCHES_KEPT = 4
 # siblings whose masks a batch held were finetuned and scored with the batch's run, and each
 # one's record (or RunFailed) waits here for its run's own task, by the same keys; used once.
 _records: OrderedDict[tuple, dict[tuple[float, int], dict | RunFailed]] = OrderedDict()
+# A task scores at most this many runs together (its own and held siblings'), so that its time
+# stays within a few runs' of its time limit; the siblings left wait, masks held, for their tasks.
+SCORED_TOGETHER = 7
 
 
 def context_for(name: str) -> Context:
@@ -112,13 +115,15 @@ def _scored_ahead(run: Run, batch: bool):
 
 def _score_with_siblings(run: Run, ctx: Context, source: StrategySource, masks, seconds: float,
                          should_stop) -> dict | RunFailed:
-    """Score the run together with the siblings whose masks this process holds (all of them, in
-    one batched call), keep the siblings' records for their own tasks; the run's own result.
+    """Score the run together with siblings whose masks this process holds (up to
+    SCORED_TOGETHER runs in one batched call), keep the siblings' records for their own tasks;
+    the run's own result.
     A sibling whose masks fail validation fails alone (its RunFailed is what its task records)."""
     key = _batch_key(run)
-    held = _batches.pop(key, {})
+    held = _batches.get(key, {})
+    taken = sorted(held, key=lambda job: job[::-1])[:SCORED_TOGETHER - 1]  # by seed, then compression
     jobs = [RunJob(source, run.compression, run.seed, masks, seconds)]
-    jobs += [RunJob(source, c, s, m, sec) for (c, s), (m, sec) in sorted(held.items(), key=lambda kv: kv[0][::-1])]
+    jobs += [RunJob(source, c, s, *held.pop((c, s))) for c, s in taken]
     mine, *theirs = score_runs(ctx, jobs, should_stop)
     _records[key] = {**_records.get(key, {}), **{(j.compression, j.seed): out for j, out in zip(jobs[1:], theirs)}}
     _records.move_to_end(key)

@@ -46,7 +46,7 @@ def test_a_baselines_runs_on_a_target_are_scored_in_one_batch_and_each_recorded_
     submission, runs = services.baseline_ensure("global-mag-weight", [benchmarks["digits-mlp"]])
     assert len(runs) == 21
     run_all(submission)
-    assert [len(c) for c in calls] == [21]
+    assert [len(c) for c in calls] == [7, 7, 7]
     for run in submission.runs.all():
         assert (run.status, run.attempt) == (Run.Status.FINISHED, 1), run.error
         assert (run.record["compression_requested"], run.record["seed"]) == (run.compression, run.seed)
@@ -67,7 +67,7 @@ def test_an_uploads_siblings_are_scored_with_the_run_whose_sandbox_computed_thei
                                                benchmarks=[benchmarks["digits-mlp"]])
     with mock.patch.object(runner, "compute_jobs", side_effect=compute):
         run_all(submission)
-    assert [len(s) for s in starts] == [21] and [len(c) for c in calls] == [21]
+    assert [len(s) for s in starts] == [21] and [len(c) for c in calls] == [7, 7, 7]
     assert set(submission.runs.values_list("status", "attempt")) == {(Run.Status.FINISHED, 1)}
 
 
@@ -76,7 +76,7 @@ def test_a_sibling_whose_masks_fail_validation_fails_alone(benchmarks, counted_s
     failing.add((8.0, 1))
     submission, _ = services.baseline_ensure("random", [benchmarks["digits-mlp"]])
     run_all(submission)
-    assert [len(c) for c in calls] == [21]
+    assert [len(c) for c in calls] == [7, 7, 7]
     failed = submission.runs.get(compression=8.0, seed=1)
     assert failed.status == Run.Status.FAILED and failed.attempt == 1
     assert "invalid masks" in failed.error and "(3, 3)" in failed.error
