@@ -28,9 +28,10 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from .benchmarks import FinetuneProtocol
-from .models import get_model
 from .finetune import Scores, TrainResult, make_loader, make_optimizer, make_schedule
-from .runner import Context, RunCancelled, RunFailed, Prepared, check_masks_held, prepare, run_record
+from .models import get_model
+from .runner import (Context, Prepared, RunCancelled, RunFailed, check_masks_held, prepare, run_record,
+                     score_run)
 from .sandbox import StrategySource
 from .seeds import seed_everything
 from .stacked import Stack, stackable
@@ -68,8 +69,6 @@ def score_runs(ctx: Context, jobs: list[RunJob],
 
 
 def _one(ctx: Context, job: RunJob, should_stop) -> dict | RunFailed:
-    from .runner import score_run
-
     try:
         return score_run(ctx, job.source, job.compression, job.seed, job.masks, job.mask_seconds, should_stop)
     except RunFailed as exc:
