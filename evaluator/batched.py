@@ -30,11 +30,13 @@ from torch.utils.data import TensorDataset
 from .benchmarks import FinetuneProtocol
 from .finetune import Scores, TrainResult, make_loader, make_optimizer, make_schedule
 from .models import get_model
+from .realize import held_masks
 from .runner import (Context, Prepared, RunCancelled, RunFailed, check_masks_held, prepare, run_record,
                      score_run)
 from .sandbox import StrategySource
 from .seeds import seed_everything
 from .stacked import Stack, stackable
+from .tracks import get_track
 
 BATCH_RUNS = 21  # runs stepped together at most: a source's 7 compressions x 3 seeds
 
@@ -50,8 +52,11 @@ class RunJob:
 
 def batchable(ctx: Context) -> bool:
     """The one rule: a target's runs are scored in batches when it is embedded (small data, a
-    small model) and runs on the CPU, and its model is one `stacked.Stack` can step."""
+    small model) and runs on the CPU, its track holds the masks on the model as it is (not the
+    structured track's smaller network), and its model is one `stacked.Stack` can step."""
     if not ctx.benchmark.embedded or ctx.device.type != "cpu" or not isinstance(ctx.splits.train, TensorDataset):
+        return False
+    if get_track(ctx.benchmark.track).realize is not held_masks:  # the network run is not the model
         return False
     return stackable(get_model(ctx.benchmark.model, num_classes=ctx.splits.num_classes))
 
@@ -99,7 +104,7 @@ def _batch(ctx: Context, jobs: list[RunJob], should_stop) -> list[dict | RunFail
     t0 = time.perf_counter()
     post = evaluate_stacked(stack, ctx.splits.test)
     t_eval = time.perf_counter() - t0
-    n, total = len(ok), time.perf_counter() - t_start
+    n = len(ok)
     for r, i in enumerate(ok):
         job = jobs[i]
         try:
@@ -108,10 +113,12 @@ def _batch(ctx: Context, jobs: list[RunJob], should_stop) -> list[dict | RunFail
             out[i] = exc
             continue
         model.load_state_dict(stack.run_state(r))
+        prepared = out[i]
+        realized = held_masks(model, prepared.mask, prepared.batch)
         times = {"time_masks_s": job.mask_seconds, "time_pre_eval_s": t_pre / n,
                  "time_finetune_s": t_finetune / n, "time_eval_s": t_eval / n}
-        out[i] = run_record(ctx, job.source, job.compression, job.seed, model, out[i], pre[r], post[r],
-                            results[r], times, total=job.mask_seconds + total / n)
+        out[i] = run_record(ctx, job.source, job.compression, job.seed, model, realized, prepared, pre[r], post[r],
+                            results[r], times, started=t_start, share=1 / n)
     return out
 
 
