@@ -25,8 +25,11 @@ def short(name: str, **finetune) -> Context:
     return dataclasses.replace(ctx, benchmark=dataclasses.replace(ctx.benchmark, finetune=protocol))
 
 
+MEASURED = ("time_", "latency_", "dense_latency_", "measured_speedup_")  # clocks, not figures
+
+
 def figures(record: dict) -> dict:
-    return {k: v for k, v in record.items() if not k.startswith("time_")}
+    return {k: v for k, v in record.items() if not k.startswith(MEASURED)}
 
 
 @pytest.fixture(scope="module")
