@@ -66,6 +66,7 @@ def one(benchmark: str, batch: bool, masks_only: bool) -> dict:
         from tests.factories import make_record
 
         execution.score_run = lambda ctx, source, c, s, masks, **kw: make_record(compression=c, seed=s)
+        execution.batchable = lambda ctx: False  # one stand-in call per run, no batched scoring
     if not batch:
         masks_for = execution._masks_for
         execution._masks_for = lambda run, ctx, source, batch: masks_for(run, ctx, source, False)

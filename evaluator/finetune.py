@@ -72,12 +72,14 @@ class MaskedWeights:
         return out
 
 
-def make_optimizer(params, protocol: FinetuneProtocol) -> torch.optim.Optimizer:
+def make_optimizer(params, protocol: FinetuneProtocol, fused: bool | None = None) -> torch.optim.Optimizer:
+    """`fused`: one fused kernel per parameter (batched runs, evaluator/batched.py); None: torch's
+    default (on the CPU, one op at a time)."""
     if protocol.optimizer == "sgd":
         return torch.optim.SGD(params, lr=protocol.lr, momentum=protocol.momentum,
-                               nesterov=protocol.nesterov, weight_decay=protocol.weight_decay)
+                               nesterov=protocol.nesterov, weight_decay=protocol.weight_decay, fused=fused)
     cls = torch.optim.Adam if protocol.optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=protocol.lr, weight_decay=protocol.weight_decay)
+    return cls(params, lr=protocol.lr, weight_decay=protocol.weight_decay, fused=fused)
 
 
 def make_schedule(optimizer, protocol: FinetuneProtocol, total_steps: int):

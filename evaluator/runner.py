@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -103,11 +104,57 @@ def check_compression(mask: Mask, metrics, requested: float) -> None:
             f"kept; tolerance {COMPRESSION_TOLERANCE:.0%})")
 
 
+class Prepared(NamedTuple):
+    """A run's validated masks, its one-sample example, its metrics before finetuning and the
+    batch its track realizes the network on."""
+
+    mask: Mask
+    example: torch.Tensor
+    before: object  # metrics.ModelMetrics
+    batch: torch.Tensor
+
+
+def prepare(ctx: Context, model: torch.nn.Module, raw_masks, compression: float, seed: int) -> Prepared:
+    """Validate the masks against `model` (holding the run's starting weights, left as they are),
+    the track and the requested compression; RunFailed names what was wrong."""
+    track = get_track(ctx.benchmark.track)
+    try:
+        mask = Mask.validate(model, raw_masks)
+        track.check_masks(model, mask)
+    except MaskError as exc:
+        raise RunFailed(f"invalid masks: {exc}") from exc
+    # The batch the track realizes the network on; drawn first, as calibration_batch re-seeds:
+    # the one-sample draw after it leaves every generator as it always was.
+    batch = calibration_batch(ctx.splits.train, REALIZE_BATCH, seed)[0].to(ctx.device)
+    calib_x, _ = calibration_batch(ctx.splits.train, 1, seed)
+    example = calib_x[0].to(ctx.device)
+    before = model_metrics(model, example, mask)
+    try:
+        check_compression(mask, before, compression)
+    except MaskError as exc:
+        raise RunFailed(str(exc)) from exc
+    return Prepared(mask, example, before, batch)
+
+
+def check_masks_held(leaked: dict[str, int]) -> None:
+    if leaked:
+        raise RunFailed(f"pruned weights became nonzero during finetuning: {leaked}", user_error=False)
+
+
 def score_run(ctx: Context, source: StrategySource, compression: float, seed: int,
               raw_masks: Mask, mask_seconds: float = 0.0,
               should_stop: Callable[[], bool] | None = None) -> dict:
     """Validate, apply, score, finetune and score again; returns the run's record.
-    `should_stop` is asked after every finetuning epoch; when it says so, RunCancelled."""
+    `should_stop` is asked after every finetuning epoch; when it says so, RunCancelled.
+    A target whose runs are scored in batches (evaluator/batched.py) scores this one as a batch
+    of one, so a run's record is the same however many runs shared its batch."""
+    from .batched import RunJob, batchable, score_runs  # batched.py builds on this module
+
+    if batchable(ctx):
+        [out] = score_runs(ctx, [RunJob(source, compression, seed, raw_masks, mask_seconds)], should_stop)
+        if isinstance(out, RunFailed):
+            raise out
+        return out
 
     def check(*_):
         if should_stop is not None and should_stop():
@@ -117,26 +164,13 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
     seed_everything(seed)
     track = get_track(ctx.benchmark.track)
     masked_model = ctx.fresh_model()
-    try:
-        mask = Mask.validate(masked_model, raw_masks)
-        track.check_masks(masked_model, mask)
-    except MaskError as exc:
-        raise RunFailed(f"invalid masks: {exc}") from exc
-    # The batch the track realizes the network on; drawn first, as calibration_batch re-seeds:
-    # the one-sample draw after it leaves every generator as it always was.
-    batch = calibration_batch(ctx.splits.train, REALIZE_BATCH, seed)[0].to(ctx.device)
-    calib_x, _ = calibration_batch(ctx.splits.train, 1, seed)
-    example = calib_x[0].to(ctx.device)
-    before = model_metrics(masked_model, example, mask)
-    try:
-        check_compression(mask, before, compression)
-    except MaskError as exc:
-        raise RunFailed(str(exc)) from exc
+    prepared = prepare(ctx, masked_model, raw_masks, compression, seed)
+    mask = prepared.mask
 
     masked = MaskedWeights(masked_model, mask.to_torch(ctx.device))
     masked.apply()
     try:
-        realized = track.realize(masked_model, mask, batch)
+        realized = track.realize(masked_model, mask, prepared.batch)
     except MaskError as exc:
         raise RunFailed(f"invalid masks: {exc}") from exc
     except RemovalMismatch as exc:
@@ -153,13 +187,25 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
     result = train(model, ctx.splits.train, ctx.splits.val, ctx.benchmark.finetune,
                    device=ctx.device, seed=seed, masks=held, on_epoch=check)
     t_finetune = time.perf_counter() - t0
-    leaked = masked.pruned_nonzero()
-    if leaked:
-        raise RunFailed(f"pruned weights became nonzero during finetuning: {leaked}", user_error=False)
+    check_masks_held(masked.pruned_nonzero())
 
     t0 = time.perf_counter()
     post = evaluate(model, test_loader, ctx.device)
     t_eval = time.perf_counter() - t0
+    times = {"time_masks_s": mask_seconds, "time_pre_eval_s": t_pre, "time_finetune_s": t_finetune,
+             "time_eval_s": t_eval}
+    return run_record(ctx, source, compression, seed, masked_model, realized, prepared, pre, post, result,
+                      times, started=t_start)
+
+
+def run_record(ctx: Context, source: StrategySource, compression: float, seed: int,
+               masked_model: torch.nn.Module, realized, prepared: Prepared, pre, post, result, times: dict,
+               started: float, share: float = 1.0) -> dict:
+    """The record of a scored run: `masked_model` is the model the masks are for, `realized` the
+    network finetuned (the same model but on the structured track). time_total_s is the mask
+    seconds plus `share` of the seconds since `started` (a batch's runs: each its share)."""
+    mask, example, before, _ = prepared
+    model = realized.model
     # Counted on the model the masks are for (`masked_model`): a removed network's weights are not
     # in it, and on the structured track it is not finetuned (the finetuned network is `model`).
     after = model_metrics(masked_model, example, mask)
@@ -192,8 +238,8 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "layer_sparsity": json.dumps({k: round(v, 6) for k, v in layer_sparsity(masked_model, mask).items()}),
         **effective_metrics(masked_model, example, mask.to_torch(ctx.device), after.size, after.size_nz, after.flops),
         **latency_columns(latency),
-        "time_masks_s": mask_seconds, "time_pre_eval_s": t_pre, "time_finetune_s": t_finetune,
-        "time_eval_s": t_eval, "time_latency_s": t_latency, "time_total_s": mask_seconds + time.perf_counter() - t_start,
+        **times, "time_latency_s": t_latency,
+        "time_total_s": times["time_masks_s"] + share * (time.perf_counter() - started),
         "protocol_version": PROTOCOL_VERSION, "protocol_hash": ctx.benchmark.protocol_hash(),
         "weights_sha256": ctx.weights_sha256, "strategy_sha256": strategy_sha,
         "masks_sha256": mask.sha256(),
@@ -227,21 +273,28 @@ def masks_for_jobs(ctx: Context, source: StrategySource, jobs: list[tuple[float,
 def sweep(ctx: Context, sources: Iterable[StrategySource], compressions: Iterable[float],
           seeds: Iterable[int], *, on_result: Callable[[dict | Failure], None] | None = None
           ) -> tuple[list[dict], list[Failure]]:
-    """Every source x compression x seed. Masks for one source come from one sandbox child."""
+    """Every source x compression x seed. Masks for one source come from one sandbox child; its
+    runs are scored together where the target allows (evaluator/batched.py)."""
+    from .batched import RunJob, score_runs  # batched.py builds on this module
+
     jobs = [(c, s) for c in compressions for s in seeds]
     records, failures = [], []
     for source in sources:
         outcomes = masks_for_jobs(ctx, source, jobs)
+        ready = [RunJob(source, c, s, o.result, o.seconds) for (c, s), o in zip(jobs, outcomes)
+                 if not isinstance(o.result, StrategyError)]
+        scored = iter(score_runs(ctx, ready))
         for (c, s), outcome in zip(jobs, outcomes):
             out = outcome.result
-            try:
-                if isinstance(out, StrategyError):
-                    raise RunFailed(out.message, out.traceback, limit=out.limit)
-                item = score_run(ctx, source, c, s, out, outcome.seconds)
-                records.append(item)
-            except RunFailed as exc:
-                item = Failure(source.label, c, s, exc)
+            if isinstance(out, StrategyError):
+                item = RunFailed(out.message, out.traceback, limit=out.limit)
+            else:
+                item = next(scored)
+            if isinstance(item, RunFailed):
+                item = Failure(source.label, c, s, item)
                 failures.append(item)
+            else:
+                records.append(item)
             if on_result:
                 on_result(item)
     return records, failures

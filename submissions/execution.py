@@ -13,6 +13,7 @@ from pathlib import Path
 from django.conf import settings
 
 from evaluator.benchmarks import get_benchmark
+from evaluator.batched import RunJob, batchable, score_runs
 from evaluator.runner import Context, RunFailed, masks_for_jobs, score_run
 from evaluator.sandbox import Limits, StrategyError, StrategySource
 from evaluator.weights import WeightsError, find_weights, sha256_file
@@ -26,6 +27,13 @@ _contexts: dict[str, Context] = {}  # one per benchmark per worker process: data
 # used once. A few batches are kept, the least recent dropped.
 _batches: OrderedDict[tuple, dict[tuple[float, int], tuple[object, float]]] = OrderedDict()
 _BATCHES_KEPT = 4
+# Records scored ahead, on a target whose runs are scored together (evaluator/batched.py): the
+# siblings whose masks a batch held were finetuned and scored with the batch's run, and each
+# one's record (or RunFailed) waits here for its run's own task, by the same keys; used once.
+_records: OrderedDict[tuple, dict[tuple[float, int], dict | RunFailed]] = OrderedDict()
+# A task scores at most this many runs together (its own and held siblings'), so that its time
+# stays within a few runs' of its time limit; the siblings left wait, masks held, for their tasks.
+SCORED_TOGETHER = 7
 
 
 def context_for(name: str) -> Context:
@@ -75,16 +83,53 @@ def evaluate_run(run: Run, should_stop=None, batch: bool = True) -> dict:
     batch=False (a reproducibility re-run): this run's masks alone, from scratch."""
     ctx = context_for(run.benchmark.name)
     source = strategy_source(run)
-    masks, seconds = _masks_for(run, ctx, source, batch)
-    if isinstance(masks, StrategyError):
-        raise RunFailed(masks.message, masks.traceback, limit=masks.limit)
-    record = score_run(ctx, source, run.compression, run.seed, masks, mask_seconds=seconds,
-                       should_stop=should_stop)
+    record = _scored_ahead(run, batch)
+    if record is None:
+        masks, seconds = _masks_for(run, ctx, source, batch)
+        if isinstance(masks, StrategyError):
+            raise RunFailed(masks.message, masks.traceback, limit=masks.limit)
+        if batch and batchable(ctx):
+            record = _score_with_siblings(run, ctx, source, masks, seconds, should_stop)
+        else:
+            record = score_run(ctx, source, run.compression, run.seed, masks, mask_seconds=seconds,
+                               should_stop=should_stop)
+    if isinstance(record, RunFailed):
+        raise record
+    record = dict(record)
     if run.submission.baseline:
         record["strategy"] = run.submission.baseline
     else:
         record["strategy"] = run.submission.method.slug
     return record
+
+
+def _batch_key(run: Run) -> tuple:
+    return (run.submission_id, run.benchmark_id, run.submission.sha256)
+
+
+def _scored_ahead(run: Run, batch: bool):
+    """The record (or RunFailed) another run's batch scored for this run in this process, once."""
+    held = _records.get(_batch_key(run), {}) if batch else {}
+    return held.pop((run.compression, run.seed), None)
+
+
+def _score_with_siblings(run: Run, ctx: Context, source: StrategySource, masks, seconds: float,
+                         should_stop) -> dict | RunFailed:
+    """Score the run together with siblings whose masks this process holds (up to
+    SCORED_TOGETHER runs in one batched call), keep the siblings' records for their own tasks;
+    the run's own result.
+    A sibling whose masks fail validation fails alone (its RunFailed is what its task records)."""
+    key = _batch_key(run)
+    held = _batches.get(key, {})
+    taken = sorted(held, key=lambda job: job[::-1])[:SCORED_TOGETHER - 1]  # by seed, then compression
+    jobs = [RunJob(source, run.compression, run.seed, masks, seconds)]
+    jobs += [RunJob(source, c, s, *held.pop((c, s))) for c, s in taken]
+    mine, *theirs = score_runs(ctx, jobs, should_stop)
+    _records[key] = {**_records.get(key, {}), **{(j.compression, j.seed): out for j, out in zip(jobs[1:], theirs)}}
+    _records.move_to_end(key)
+    while len(_records) > _BATCHES_KEPT:
+        _records.popitem(last=False)
+    return mine
 
 
 def _masks_for(run: Run, ctx: Context, source: StrategySource, batch: bool) -> tuple:
@@ -97,9 +142,9 @@ def _masks_for(run: Run, ctx: Context, source: StrategySource, batch: bool) -> t
     unstarted is given back; the masks of the others wait here for their run's task. A run whose
     masks another process holds computes them alone."""
     job = (run.compression, run.seed)
-    if source.baseline or not batch:  # baselines: trusted, computed in this process, no sandbox
+    if not batch or (source.baseline and not batchable(ctx)):  # alone (baselines: in this process)
         return _compute(ctx, source, [job])[0]
-    key = (run.submission_id, run.benchmark_id, run.submission.sha256)
+    key = _batch_key(run)
     kept = _batches.get(key, {})
     if job in kept:
         _batches.move_to_end(key)
@@ -110,8 +155,8 @@ def _masks_for(run: Run, ctx: Context, source: StrategySource, batch: bool) -> t
     outcomes = _compute(ctx, source, [job] + [(c, s) for _, c, s in siblings], window=limits.window)
     mine, kept, failed, unstarted = outcomes[0], {}, [], []
     for (pk, c, s), (result, seconds) in zip(siblings, outcomes[1:]):
-        if result is None:
-            unstarted.append(pk)
+        if result is None or (source.baseline and isinstance(result, StrategyError)):
+            unstarted.append(pk)  # a baseline's failure is its own task's to record (the platform's)
         elif isinstance(result, StrategyError):
             error = RunFailed(result.message, result.traceback, limit=result.limit)  # redacted
             failed.append((pk, error.message, error.traceback, error.limit))

@@ -24,6 +24,7 @@ def counted_sandboxes():
 
     execution._batches.clear()
     with mock.patch.object(runner, "compute_jobs", side_effect=counted), \
+            mock.patch.object(execution, "batchable", return_value=False), \
             mock.patch.object(execution, "score_run", side_effect=lambda ctx, source, c, s, masks, **kw:
                               make_record(compression=c, seed=s)) as score:
         yield starts, score
@@ -74,6 +75,7 @@ def scripted_sandbox():
 
     execution._batches.clear()
     with mock.patch.object(runner, "compute_jobs", side_effect=compute), \
+            mock.patch.object(execution, "batchable", return_value=False), \
             mock.patch.object(execution, "score_run", side_effect=lambda ctx, source, c, s, masks, **kw:
                               make_record(compression=c, seed=s)):
         yield starts, script

@@ -92,6 +92,7 @@ def timed_tasks():
 
     execution._batches.clear()
     with mock.patch.object(sandbox, "_run_child", side_effect=counted), \
+            mock.patch.object(execution, "batchable", return_value=False), \
             mock.patch.object(execution, "score_run", side_effect=lambda ctx, source, c, s, masks, **kw:
                               make_record(compression=c, seed=s)):
         yield run_all, starts, seconds

@@ -27,6 +27,7 @@ def timed_sandbox():
 
     execution._batches.clear()
     with mock.patch.object(runner, "compute_jobs", side_effect=compute), \
+            mock.patch.object(execution, "batchable", return_value=False), \
             mock.patch.object(execution, "score_run", side_effect=score):
         yield calls
     execution._batches.clear()

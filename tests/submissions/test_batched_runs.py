@@ -1,0 +1,104 @@
+"""The worker scores a batch's runs together on a small target (evaluator/batched.py): the first
+run's task finetunes and scores every sibling whose masks it holds in one call, and keeps their
+records; each sibling's own task is still started, leased and recorded, and just records it."""
+
+import dataclasses
+from unittest import mock
+
+import pytest
+
+from evaluator import runner
+from evaluator.benchmarks import get_benchmark
+from evaluator.runner import Context, RunFailed, score_run
+from evaluator.sandbox import JobOutcome, StrategySource
+from submissions import execution, services, tasks
+from submissions.models import Run
+from tests.factories import make_record
+
+
+@pytest.fixture
+def counted_scoring():
+    """Masks computed in process or stood in for; scoring stood in for, counted per call. A job
+    listed in `failing` gets a RunFailed, as a sibling whose masks fail validation does."""
+    calls, failing = [], set()
+
+    def score_runs(ctx, jobs, should_stop=None):
+        calls.append([(j.compression, j.seed) for j in jobs])
+        return [RunFailed("invalid masks: mask for '1.weight' has shape (3, 3)")
+                if (j.compression, j.seed) in failing else
+                {**make_record(compression=j.compression, seed=j.seed), "time_masks_s": j.mask_seconds}
+                for j in jobs]
+
+    execution._batches.clear(), execution._records.clear()
+    with mock.patch.object(execution, "score_runs", side_effect=score_runs):
+        yield calls, failing
+    execution._batches.clear(), execution._records.clear()
+
+
+def run_all(submission):
+    for run in submission.runs.order_by("seed", "compression"):
+        tasks.run_evaluate.apply(args=[run.pk])
+
+
+def test_a_baselines_runs_on_a_target_are_scored_in_one_batch_and_each_recorded_by_its_own_task(
+        benchmarks, counted_scoring):
+    calls, _ = counted_scoring
+    submission, runs = services.baseline_ensure("global-mag-weight", [benchmarks["digits-mlp"]])
+    assert len(runs) == 21
+    run_all(submission)
+    assert [len(c) for c in calls] == [7, 7, 7]
+    for run in submission.runs.all():
+        assert (run.status, run.attempt) == (Run.Status.FINISHED, 1), run.error
+        assert (run.record["compression_requested"], run.record["seed"]) == (run.compression, run.seed)
+        assert run.record["strategy"] == "global-mag-weight"
+    assert not execution._records[next(iter(execution._records))]  # each held record used once
+
+
+def test_an_uploads_siblings_are_scored_with_the_run_whose_sandbox_computed_their_masks(
+        alice, benchmarks, strategy_upload, counted_scoring):
+    calls, _ = counted_scoring
+    starts = []
+
+    def compute(source, **kwargs):
+        starts.append(list(kwargs["jobs"]))
+        return [JobOutcome(object(), 0.5) for _ in kwargs["jobs"]]
+
+    submission, _ = services.submission_create(user=alice, upload=strategy_upload(), name="Mine",
+                                               benchmarks=[benchmarks["digits-mlp"]])
+    with mock.patch.object(runner, "compute_jobs", side_effect=compute):
+        run_all(submission)
+    assert [len(s) for s in starts] == [21] and [len(c) for c in calls] == [7, 7, 7]
+    assert set(submission.runs.values_list("status", "attempt")) == {(Run.Status.FINISHED, 1)}
+
+
+def test_a_sibling_whose_masks_fail_validation_fails_alone(benchmarks, counted_scoring):
+    calls, failing = counted_scoring
+    failing.add((8.0, 1))
+    submission, _ = services.baseline_ensure("random", [benchmarks["digits-mlp"]])
+    run_all(submission)
+    assert [len(c) for c in calls] == [7, 7, 7]
+    failed = submission.runs.get(compression=8.0, seed=1)
+    assert failed.status == Run.Status.FAILED and failed.attempt == 1
+    assert "invalid masks" in failed.error and "(3, 3)" in failed.error
+    assert submission.runs.filter(status=Run.Status.FINISHED).count() == 20
+
+
+def test_a_run_recorded_from_the_batch_holds_what_scoring_it_alone_gives(benchmarks):
+    """The real evaluator, one finetuning epoch: a sibling's held record is its own run's."""
+    full = Context.load(get_benchmark("digits-mlp"), device="cpu")
+    short = dataclasses.replace(full.benchmark, finetune=dataclasses.replace(full.benchmark.finetune, epochs=1))
+    ctx = dataclasses.replace(full, benchmark=short)
+    execution._batches.clear(), execution._records.clear()
+    execution._contexts["digits-mlp"] = ctx
+    try:
+        submission, _ = services.baseline_ensure("global-mag-weight", [benchmarks["digits-mlp"]])
+        run_all(submission)
+    finally:
+        execution._contexts.pop("digits-mlp", None)
+    sibling = submission.runs.get(compression=16.0, seed=2)  # scored in the first run's batch
+    assert sibling.status == Run.Status.FINISHED, sibling.error
+    source = StrategySource(baseline="global-mag-weight")
+    [outcome] = runner.masks_for_jobs(ctx, source, [(16.0, 2)])
+    alone = score_run(ctx, source, 16.0, 2, outcome.result)
+    for column in ("top1", "loss", "pre_top1", "val_top1", "best_epoch", "masks_sha256", "memory_nz"):
+        assert sibling.record[column] == alone[column], column
