@@ -53,16 +53,18 @@ def benchmark_detail(request, name):
     ranking = selectors.benchmark_ranking(benchmark=benchmark, curves=curves, counted=counted)
     done, total = selectors.benchmark_progress(benchmark=benchmark)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
+    frontier = selectors.benchmark_frontier(benchmark=benchmark)
     chosen, unknown = tables.compared(request.GET, ranking)
     by = "speedup" if request.GET.get("by") == "speedup" else "compression"
     # every baseline and reference method is drawn and listed, "no results yet" when it has none
     waiting = selectors.builtin_methods_without_results(benchmark=benchmark, ranked_ids=[r["method_id"] for r in ranking])
     if chosen:  # compare: the charts draw only the chosen methods
         ids = {r["method_id"] for r in chosen}
-        figures = accuracy_figures(curves[curves.method_id.isin(ids)], reference_top1=dense["value"])
+        figures = accuracy_figures(curves[curves.method_id.isin(ids)], reference_top1=dense["value"],
+                                   frontier=frontier)
     else:
         figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"],
-                                   waiting=waiting)
+                                   waiting=waiting, frontier=frontier)
     table = selectors.benchmark_speedup_ranking(ranking=ranking) if by == "speedup" else ranking
     search = _search(request)
     if search["searching"]:  # the rows that match, with their ranks on the whole board
@@ -99,7 +101,8 @@ def benchmark_detail(request, name):
         "sort": tables.sort_links(request.GET, benchmark.compressions, column, descending),
         "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
-        "fill_in": fill_in, "waiting": waiting,
+        "fill_in": fill_in, "waiting": waiting, "frontier": frontier, "frontier_columns": 2 if frontier else 0,
+        "distances": selectors.frontier_distances(benchmark=benchmark, counted=counted, frontier=frontier),
         "by_links": carried["by"], "at_kept": carried["at"],
     }, status=400 if at_error else 200)
 

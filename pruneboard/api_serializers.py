@@ -49,7 +49,7 @@ class BenchmarkSerializer(serializers.ModelSerializer):
         model = Benchmark
         fields = ["name", "track", "base", "dataset", "model", "description", "embedded", "queue", "reference_top1",
                   "weights_sha256", "compressions", "seeds", "protocol_version", "protocol_hash",
-                  "urls"]
+                  "frontier", "urls"]
 
     def to_representation(self, b):
         """Plus `runnable` (a submission may name it now) and `missing` (why not, or "")."""
@@ -65,19 +65,39 @@ class BenchmarkSerializer(serializers.ModelSerializer):
                 "csv": site_url(self.context, "benchmark-csv", b.name)}
 
 
-def ranking_rows(rows: list[dict], prefix: str = "") -> list[dict]:
+def ranking_rows(rows: list[dict], prefix: str = "", distances: dict | None = None) -> list[dict]:
     """Ranking rows (leaderboard.selectors; `prefix` "speedup_" for the speedup ranking's keys)
-    in the API's shape: accuracies as fractions, `interval` [low, high] or null (one seed)."""
+    in the API's shape: accuracies as fractions, `interval` [low, high] or null (one seed).
+    `distances` (selectors.frontier_distances): each row's `frontier` (frontier_json)."""
     out = []
     for r in rows:
         interval = r[f"{prefix}interval"]
-        out.append(finite({
+        row = {
             "rank": r[f"{prefix}rank"], "band": r[f"{prefix}band"], "method": r["slug"], "name": r["method"],
             "tier": r["tier"], "score": r[f"{prefix}score"],
             "interval": list(interval) if interval is not None else None,
             "half_width": r[f"{prefix}half_width"], "n": r[f"{prefix}n"],
-            "complete": r[f"{prefix}complete"], "missing": r[f"{prefix}missing"]}))
+            "complete": r[f"{prefix}complete"], "missing": r[f"{prefix}missing"]}
+        if distances is not None:
+            row["frontier"] = frontier_json(distances.get(r["method_id"]))
+        out.append(finite(row))
     return out
+
+
+def frontier_json(distance) -> dict | None:
+    """A method's distance to the dense frontier (evaluator.frontier.MethodDistance) as the API
+    gives it: `params` and `macs`, its best distance above 1x (a fraction of top-1; null: no
+    frontier network as small), `params_at`/`macs_at` where, and `points`, per compression."""
+    if distance is None:
+        return None
+    best = {cost: getattr(distance, f"best_{cost}") for cost in ("params", "macs")}
+    return {"params": best["params"].params if best["params"] else None,
+            "params_at": best["params"].compression if best["params"] else None,
+            "macs": best["macs"].macs if best["macs"] else None,
+            "macs_at": best["macs"].compression if best["macs"] else None,
+            "points": [{"compression": p.compression, "params": p.params, "macs": p.macs,
+                        "frontier_params": p.frontier_params or None, "frontier_macs": p.frontier_macs or None}
+                       for p in distance.points]}
 
 
 class MethodSerializer(serializers.ModelSerializer):

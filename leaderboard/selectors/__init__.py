@@ -31,6 +31,7 @@ from .board import (
     benchmark_summaries,
 )
 from .fillin import BUILTIN_RUN, DURATION_SAMPLE, FillIn, builtin_fill_in, builtin_methods_without_results
+from .frontier import benchmark_frontier, frontier_distances
 from .methods import code_visible, method_archived, method_code, method_curves, method_latest_submission, method_runs
 from .rankings import benchmark_rank_at, benchmark_ranking, benchmark_speedup_ranking, benchmarks_overview
 from .runs import run_layers
@@ -58,6 +59,8 @@ __all__ = [
     "FillIn",
     "builtin_fill_in",
     "builtin_methods_without_results",
+    "benchmark_frontier",
+    "frontier_distances",
     "method_latest_submission",
     "code_visible",
     "method_code",

@@ -1,0 +1,295 @@
+"""The dense frontier: smaller dense networks of a benchmark's own kind, and how far a pruned
+network stands above or below them at its own cost.
+
+Pruning is worth its trouble only if a pruned network beats a dense one that is born as small:
+Blalock et al.'s meta-analysis ("What is the State of Neural Network Pruning?", MLSys 2020,
+section 4.2) found that it often does not. For each embedded benchmark the frontier is a family
+of dense networks of the same architecture at smaller widths (`get_model(model, width=w)`),
+pretrained from seed 0 with the benchmark's own pretraining protocol by
+`python -m evaluator pretrain NAME --frontier`, written as `weights/frontier/<name>@<width>.safetensors`
+and pinned below by SHA-256 with the parameters, MACs and test top-1 measured here. The
+benchmark's own width is the benchmark's own pinned weights. On the CIFAR ResNets the family is
+the smaller CIFAR ResNet benchmarks (ResNet-20 under ResNet-56 and -110), whose weights an operator
+imports (evaluator/published.py); nothing is shipped for them.
+
+The distance of a pruned network to the frontier at its cost (parameters: its nonzero ones,
+`size_nz`; MACs: `flops_nz`) is its top-1 minus the top-1 of the best frontier network whose cost
+is at most the pruned one's; none when no frontier network is that small.
+
+    frontier.best(4704, "params")          -> FrontierPoint digits-mlp@32
+    frontier.distance(0.95, 4704, "params") -> 0.95 - that point's top-1 (a fraction)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .benchmarks import get_benchmark
+
+COSTS = ("params", "macs")
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    """One dense network of the frontier (counts for one input sample, as evaluator.metrics)."""
+
+    benchmark: str  # the board it is drawn on
+    label: str  # for pages: "hidden 64", "width x0.5", "cifar10-resnet20"
+    model: str  # evaluator.models name
+    width: float | None  # the model's width argument; None: the model as registered
+    params: int  # every parameter
+    macs: int  # multiply-accumulates of the Conv/Linear layers, one input
+    top1: float | None  # test top-1 of the pinned weights, in [0, 1]; None: not known
+    sha256: str | None  # of the weights file; None: pinned by the sidecar `import-weights` writes
+    weights_of: str = ""  # "": weights/frontier/<name>.safetensors; else that benchmark's pinned weights
+    top1_source: str = "measured"  # measured here | published (the publisher's figure)
+
+    @property
+    def name(self) -> str:
+        return self.weights_of or f"{self.benchmark}@{self.width:g}"
+
+    @property
+    def weights_file(self) -> str:
+        """The weights' path under a weights folder (evaluator/weights.py)."""
+        if self.weights_of:
+            return get_benchmark(self.weights_of).weights_file
+        return f"frontier/{self.name}.safetensors"
+
+    def cost(self, cost: str) -> int:
+        if cost not in COSTS:
+            raise ValueError(f"unknown cost {cost!r}; known: {', '.join(COSTS)}")
+        return self.params if cost == "params" else self.macs
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FrontierPoint":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """A board's frontier: its dense network's counts and the frontier networks, smallest first."""
+
+    params: int  # the benchmark's dense network: every parameter
+    macs: int  # and its MACs, one input
+    points: tuple[FrontierPoint, ...] = ()
+
+    def best(self, budget: float, cost: str = "params") -> FrontierPoint | None:
+        """The frontier network of highest top-1 whose cost is at most `budget` (ties: the
+        smaller); None when none is that small or none has a known top-1."""
+        fitting = [p for p in self.points if p.top1 is not None and p.cost(cost) <= budget]
+        return max(fitting, key=lambda p: (p.top1, -p.cost(cost)), default=None)
+
+    def distance(self, top1: float, budget: float, cost: str = "params") -> float | None:
+        """`top1` minus the best frontier network's top-1 within `budget` (fractions)."""
+        point = self.best(budget, cost)
+        return None if point is None else top1 - point.top1
+
+    def run_distance(self, top1: float | None, compression: float | None, speedup: float | None,
+                     cost: str = "params") -> float | None:
+        """The distance of one run from its record's top-1, actual compression (size / size_nz)
+        and theoretical speedup (flops / flops_nz): its cost is the dense count over the ratio."""
+        ratio = compression if cost == "params" else speedup
+        if not _finite(top1) or not _finite(ratio) or ratio <= 0:
+            return None
+        return self.distance(float(top1), (self.params if cost == "params" else self.macs) / ratio, cost)
+
+    def as_dict(self) -> dict:
+        return {"params": self.params, "macs": self.macs, "points": [p.as_dict() for p in self.points]}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "Frontier | None":
+        """The frontier stored on a leaderboard Benchmark (None for an empty or malformed one)."""
+        try:
+            return cls(int(data["params"]), int(data["macs"]),
+                       tuple(FrontierPoint.from_dict(p) for p in data.get("points", ())))
+        except (TypeError, KeyError, ValueError):
+            return None
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def mean_distance(distances: Iterable[float | None]) -> float | None:
+    """The mean of the runs' distances at one point; None if any run has none (no frontier
+    network as small as that run)."""
+    values = list(distances)
+    if not values or any(v is None for v in values):
+        return None
+    return sum(values) / len(values)
+
+
+@dataclass(frozen=True)
+class PointDistance:
+    """A method's distance to the frontier at one requested compression, over its seeds' runs."""
+
+    compression: float  # requested
+    params: float | None  # mean over runs of top-1 minus the best frontier top-1 within the run's size_nz
+    macs: float | None  # the same within the run's flops_nz
+    frontier_params: str = ""  # label of that frontier network (at the mean cost); "": none
+    frontier_macs: str = ""
+
+
+@dataclass(frozen=True)
+class MethodDistance:
+    """A method's distances at each compression, and the best of them above 1x (nothing is
+    pruned at 1x): the point where it stands highest above the frontier (ties, to 1e-9: the higher
+    compression); None when no compression has a frontier network as small."""
+
+    points: tuple[PointDistance, ...]
+    best_params: PointDistance | None
+    best_macs: PointDistance | None
+
+
+def method_distance(frontier: Frontier, runs: Iterable[tuple]) -> MethodDistance:
+    """`runs`: (requested compression, top-1, actual compression, theoretical speedup) of one
+    method's finished runs on the board."""
+    by_point: dict[float, list[tuple]] = {}
+    for compression, top1, actual, speedup in runs:
+        by_point.setdefault(float(compression), []).append((top1, actual, speedup))
+    points = []
+    for compression in sorted(by_point):
+        cell = by_point[compression]
+        found = {}
+        for cost, ratio_at in (("params", 1), ("macs", 2)):
+            distance = mean_distance(frontier.run_distance(r[0], r[1], r[2], cost) for r in cell)
+            ratios = [r[ratio_at] for r in cell]
+            budget = (frontier.params if cost == "params" else frontier.macs) / (sum(ratios) / len(ratios)) \
+                if distance is not None else 0
+            point = frontier.best(budget, cost) if distance is not None else None
+            found[cost] = (distance, point.label if point else "")
+        points.append(PointDistance(compression, found["params"][0], found["macs"][0],
+                                    found["params"][1], found["macs"][1]))
+
+    def best(cost: str) -> PointDistance | None:
+        scored = [p for p in points if p.compression > 1 and getattr(p, cost) is not None]
+        return max(scored, key=lambda p: (round(getattr(p, cost), 9), p.compression), default=None)
+
+    return MethodDistance(tuple(points), best("params"), best("macs"))
+
+
+# --- the registry --------------------------------------------------------------------------------
+
+# Widths of each embedded benchmark's family (`get_model(model, width=w)`), the benchmark's own last.
+# The CNNs go down to x0.125 so that the frontier reaches their 16x-32x compressions.
+WIDTHS: dict[str, tuple[float, ...]] = {
+    "digits-mlp": (32, 64, 128, 256, 512),
+    "digits-cnn": (0.125, 0.25, 0.5, 0.75, 1.0),
+    "mnist1d-cnn": (0.125, 0.25, 0.5, 0.75, 1.0),
+}
+# "<benchmark>@<width>": (params, MACs, SHA-256 of weights/frontier/<name>.safetensors, test top-1),
+# written by `python -m evaluator pretrain NAME --frontier` (seed 0, CPU). The benchmark's own
+# width: (params, MACs) of its dense network; its weights and top-1 are the benchmark's.
+PINNED: dict[str, tuple] = {
+    "digits-mlp@32": (3466, 3392, "4f6487124c1e616ee6952f1ceb282bb22f2e8a294282e27b552d445a37075a2a", 0.9583),
+    "digits-mlp@64": (8970, 8832, "465bbdbafaacabf002a04e9a8b7965b2ec958c4a3ef7cd9b339bb10c5aeea0de", 0.9750),
+    "digits-mlp@128": (26122, 25856, "cafce500705f373f029638864caceb6132086f7d42a0141c596f2c169a0a4b4d", 0.9778),
+    "digits-mlp@256": (85002, 84480, "89cd512583c0126805b6cb8e3f1d11f604857aa2d8db16f99fe262d8c9aa6785", 0.9806),
+    "digits-mlp@512": (301066, 300032),
+    "digits-cnn@0.125": (2570, 22944, "c911a1330cb909c25de4981e29202b3754373c802ceaabdfb5995d5909856a0d", 0.9194),
+    "digits-cnn@0.25": (9802, 86848, "7212557056f82c2971c39313db68c424bfae00fcdf495abe13410436033d0a62", 0.9528),
+    "digits-cnn@0.5": (38282, 337536, "535e48995563768a4a10767c9dd76ca7d38d61932c46cba29fc47a6a23dca0f8", 0.9833),
+    "digits-cnn@0.75": (85450, 752064, "", 0.0),
+    "digits-cnn@1": (151306, 1330432),
+    "mnist1d-cnn@0.125": (2474, 13840, "", 0.0),
+    "mnist1d-cnn@0.25": (8010, 50720, "", 0.0),
+    "mnist1d-cnn@0.5": (28298, 193600, "", 0.0),
+    "mnist1d-cnn@0.75": (60874, 428640, "", 0.0),
+    "mnist1d-cnn@1": (105738, 755840),
+}
+# The CIFAR ResNets: the family is the smaller CIFAR ResNet benchmarks (published weights are
+# importable for ResNet-20 and -56; none are pinned for -32 and -44). Benchmark: (params, MACs).
+CIFAR_RESNETS: dict[str, tuple[int, int]] = {
+    "cifar10-resnet20": (269722, 40551040),
+    "cifar10-resnet56": (853018, 125485696),
+    "cifar10-resnet110": (1727962, 252887680),
+}
+
+
+def frontier_name(benchmark: str, width: float) -> str:
+    return f"{benchmark}@{width:g}"
+
+
+def _dense_top1(name: str) -> tuple[float | None, str]:
+    from .published import PUBLISHED
+
+    benchmark = get_benchmark(name)
+    if benchmark.reference_top1 is not None:
+        return benchmark.reference_top1, "measured"
+    if name in PUBLISHED:
+        return PUBLISHED[name].top1, "published"
+    return None, "measured"
+
+
+def _width_label(benchmark: str, width: float) -> str:
+    return f"hidden {width:g}" if benchmark == "digits-mlp" else f"width ×{width:g}"
+
+
+def frontier_point(benchmark: str, width: float) -> FrontierPoint:
+    """The registry's point of `benchmark`'s family at `width` (ValueError lists the widths)."""
+    if benchmark not in WIDTHS or width not in WIDTHS[benchmark]:
+        known = ", ".join(f"{b}: {', '.join(f'{w:g}' for w in ws)}" for b, ws in WIDTHS.items())
+        raise ValueError(f"no frontier network {frontier_name(benchmark, width)!r}; the widths are {known}")
+    dense = get_benchmark(benchmark)
+    pinned = PINNED[frontier_name(benchmark, width)]
+    if width == WIDTHS[benchmark][-1]:  # the benchmark's own network
+        return FrontierPoint(benchmark, _width_label(benchmark, width), dense.model, width, *pinned[:2],
+                             top1=dense.reference_top1, sha256=dense.weights_sha256, weights_of=benchmark)
+    params, macs, sha, top1 = pinned
+    return FrontierPoint(benchmark, _width_label(benchmark, width), dense.model, width, params, macs,
+                         top1=top1, sha256=sha)
+
+
+def frontier_model(point: FrontierPoint, num_classes: int | None = None):
+    """The frontier network with its pinned weights loaded, after checking their SHA-256
+    (evaluator/weights.py: found in $PRUNEBOARD_WEIGHTS_DIR, then weights/; WeightsError names
+    the file and both hashes, or the command that writes a missing file)."""
+    from .models import get_model
+    from .weights import WeightsError, load_file, sha256_file, verified_weights, weights_dirs
+
+    model = get_model(point.model, num_classes, width=point.width)
+    if point.weights_of:
+        state, _ = verified_weights(get_benchmark(point.weights_of))
+    else:
+        for folder in weights_dirs():
+            path = folder / point.weights_file
+            if path.is_file():
+                break
+        else:
+            raise WeightsError(f"no weights for frontier network {point.name!r}: looked at "
+                               f"{', '.join(str(d / point.weights_file) for d in weights_dirs())}; "
+                               f"`python -m evaluator pretrain {point.benchmark} --width {point.width:g}` writes them")
+        actual = sha256_file(path)
+        if actual != point.sha256:
+            raise WeightsError(f"weights {path} have SHA-256 {actual}, but frontier network {point.name!r} "
+                               f"pins {point.sha256}; refusing other weights")
+        state = load_file(str(path))
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def get_frontier(benchmark: str) -> Frontier | None:
+    """The frontier of a benchmark (of its base, for another track's target); None where it has
+    no family."""
+    base = get_benchmark(benchmark).base
+    if base in WIDTHS:
+        own = PINNED[frontier_name(base, WIDTHS[base][-1])]
+        return Frontier(*own[:2], tuple(frontier_point(base, w) for w in WIDTHS[base]))
+    if base in CIFAR_RESNETS:
+        params, macs = CIFAR_RESNETS[base]
+        points = []
+        for name, (p, m) in CIFAR_RESNETS.items():
+            if p <= params:
+                top1, source = _dense_top1(name)
+                points.append(FrontierPoint(base, name, get_benchmark(name).model, None, p, m, top1=top1,
+                                            sha256=get_benchmark(name).weights_sha256, weights_of=name,
+                                            top1_source=source))
+        return Frontier(params, macs, tuple(points))
+    return None
