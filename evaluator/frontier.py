@@ -196,12 +196,12 @@ PINNED: dict[str, tuple] = {
     "digits-cnn@0.125": (2570, 22944, "c911a1330cb909c25de4981e29202b3754373c802ceaabdfb5995d5909856a0d", 0.9194),
     "digits-cnn@0.25": (9802, 86848, "7212557056f82c2971c39313db68c424bfae00fcdf495abe13410436033d0a62", 0.9528),
     "digits-cnn@0.5": (38282, 337536, "535e48995563768a4a10767c9dd76ca7d38d61932c46cba29fc47a6a23dca0f8", 0.9833),
-    "digits-cnn@0.75": (85450, 752064, "", 0.0),
+    "digits-cnn@0.75": (85450, 752064, "f431e0c2f09bbcf325c55d844d3cff66894938dd1ee088de4e8761848798ad4f", 0.9806),
     "digits-cnn@1": (151306, 1330432),
-    "mnist1d-cnn@0.125": (2474, 13840, "", 0.0),
-    "mnist1d-cnn@0.25": (8010, 50720, "", 0.0),
-    "mnist1d-cnn@0.5": (28298, 193600, "", 0.0),
-    "mnist1d-cnn@0.75": (60874, 428640, "", 0.0),
+    "mnist1d-cnn@0.125": (2474, 13840, "bc6458a8c8451ea2ed8b6ee96f1794e186c6276106aee77cb024202d42668307", 0.9210),
+    "mnist1d-cnn@0.25": (8010, 50720, "bca6261788a5aef50a95b36f049f27a7643b59071d786922e505080b465ea911", 0.9320),
+    "mnist1d-cnn@0.5": (28298, 193600, "1b8031e8eb2b85913b4db7d1b70cc9448765acc5d40c4d67fd1b448377adb1b0", 0.9160),
+    "mnist1d-cnn@0.75": (60874, 428640, "4b499cdc9e10505da6fe5e4ca60ef10a7318df6f8b06745713aa6942ef7521a0", 0.9240),
     "mnist1d-cnn@1": (105738, 755840),
 }
 # The CIFAR ResNets: the family is the smaller CIFAR ResNet benchmarks (published weights are
@@ -277,7 +277,7 @@ def frontier_model(point: FrontierPoint, num_classes: int | None = None):
 
 def get_frontier(benchmark: str) -> Frontier | None:
     """The frontier of a benchmark (of its base, for another track's target); None where it has
-    no family."""
+    no family, or no network smaller than its own."""
     base = get_benchmark(benchmark).base
     if base in WIDTHS:
         own = PINNED[frontier_name(base, WIDTHS[base][-1])]
@@ -291,5 +291,6 @@ def get_frontier(benchmark: str) -> Frontier | None:
                 points.append(FrontierPoint(base, name, get_benchmark(name).model, None, p, m, top1=top1,
                                             sha256=get_benchmark(name).weights_sha256, weights_of=name,
                                             top1_source=source))
-        return Frontier(params, macs, tuple(points))
+        # ResNet-20 is the smallest: its board has no smaller network to compare with
+        return Frontier(params, macs, tuple(points)) if len(points) > 1 else None
     return None

@@ -135,6 +135,7 @@ def test_frontier_weights_that_are_not_the_pinned_ones_are_refused(tmp_path, mon
 def test_the_tracks_share_their_base_s_frontier_and_a_benchmark_without_a_family_has_none():
     assert get_frontier("digits-mlp/init") == get_frontier("digits-mlp")
     assert get_frontier("mnist-lenet") is None
+    assert get_frontier("cifar10-resnet20") is None  # nothing smaller in its family
     assert [p.label for p in get_frontier("cifar10-resnet110").points] == [
         "cifar10-resnet20", "cifar10-resnet56", "cifar10-resnet110"]
     assert get_frontier("cifar10-resnet56").points[0].top1_source == "published"
