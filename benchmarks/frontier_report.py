@@ -50,7 +50,7 @@ def report(frame: pd.DataFrame) -> tuple[str, list[tuple]]:
                 beating.append((benchmark, strategy, point.compression, point.params))
     table = tabulate(rows, headers=["benchmark", "strategy", "compression", "top-1 %", "n",
                                     "vs dense (params)", "frontier network", "vs dense (MACs)",
-                                    "frontier network"])
+                                    "frontier network"], disable_numparse=True)
     return table, beating
 
 
