@@ -98,7 +98,11 @@ class Frontier:
         ratio = compression if cost == "params" else speedup
         if not _finite(top1) or not _finite(ratio) or ratio <= 0:
             return None
-        return self.distance(float(top1), (self.params if cost == "params" else self.macs) / ratio, cost)
+        return self.distance(float(top1), self.cost_at(ratio, cost), cost)
+
+    def cost_at(self, ratio: float, cost: str = "params") -> float:
+        """The nonzero parameters (or MACs) of a pruned network at this compression (or speedup)."""
+        return (self.params if cost == "params" else self.macs) / ratio
 
     def as_dict(self) -> dict:
         return {"params": self.params, "macs": self.macs, "points": [p.as_dict() for p in self.points]}
@@ -158,13 +162,13 @@ def method_distance(frontier: Frontier, runs: Iterable[tuple]) -> MethodDistance
     for compression in sorted(by_point):
         cell = by_point[compression]
         found = {}
-        for cost, ratio_at in (("params", 1), ("macs", 2)):
-            distance = mean_distance(frontier.run_distance(r[0], r[1], r[2], cost) for r in cell)
-            ratios = [r[ratio_at] for r in cell]
-            budget = (frontier.params if cost == "params" else frontier.macs) / (sum(ratios) / len(ratios)) \
-                if distance is not None else 0
-            point = frontier.best(budget, cost) if distance is not None else None
-            found[cost] = (distance, point.label if point else "")
+        for cost, column in (("params", 1), ("macs", 2)):
+            distance = mean_distance(frontier.run_distance(*run, cost) for run in cell)
+            # the network it is measured against, at the cell's mean cost (its seeds' costs differ
+            # by a few weights at most)
+            network = None if distance is None else frontier.best(
+                frontier.cost_at(sum(run[column] for run in cell) / len(cell), cost), cost)
+            found[cost] = (distance, network.label if network else "")
         points.append(PointDistance(compression, found["params"][0], found["macs"][0],
                                     found["params"][1], found["macs"][1]))
 
