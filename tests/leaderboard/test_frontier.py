@@ -80,6 +80,9 @@ def test_a_board_without_a_frontier_has_no_frontier_column_or_trace(client, benc
     make_entry("Alpha", benchmarks["mnist-lenet"], {2: [0.9]})
     html = client.get("/b/mnist-lenet/").content.decode()
     assert "vs dense (params)" not in html and "dense, smaller width" not in html
+    (row,) = client.get("/api/benchmarks/mnist-lenet/ranking/").json()["results"]
+    assert row["frontier"] is None
+    assert client.get("/api/benchmarks/mnist-lenet/").json()["frontier"] == {}
 
 
 def test_a_malformed_stored_frontier_leaves_the_board_as_it_was(client, benchmarks):
