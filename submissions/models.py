@@ -165,13 +165,20 @@ class Run(models.Model):
     effective_compression = models.FloatField(null=True, blank=True)
     effective_speedup = models.FloatField(null=True, blank=True)
     disconnected = models.BooleanField(null=True, blank=True)
+    measured_speedup = models.FloatField(null=True, blank=True, help_text=(
+        "measured speedup at batch 64: dense / pruned milliseconds per forward, timed interleaved "
+        "on the worker (the record's measured_speedup_b64)"))
+    latency_device = models.CharField(max_length=255, blank=True, help_text=(
+        "the machine the latencies were timed on (CPU model or GPU name, then the device)"))
     record = models.JSONField(default=dict, blank=True)
 
     # column -> the record's key it is copied from (take_record)
     FROM_RECORD = {"top1": "top1", "top5": "top5", "pre_top1": "pre_top1", "actual_compression": "compression",
                    "compression_error": "compression_error", "speedup": "speedup",
                    "masks_sha256": "masks_sha256", "effective_compression": "effective_compression",
-                   "effective_speedup": "effective_speedup", "disconnected": "disconnected"}
+                   "effective_speedup": "effective_speedup", "disconnected": "disconnected",
+                   "measured_speedup": "measured_speedup_b64", "latency_device": "latency_device"}
+    TEXT_COLUMNS = {"masks_sha256", "latency_device"}  # "" when the record lacks them
 
     objects = RunQuerySet.as_manager()
 
@@ -191,7 +198,7 @@ class Run(models.Model):
     def columns_from(cls, record: dict) -> dict:
         """column -> its value copied from the record (FROM_RECORD); a key the record lacks
         leaves its column empty (`columns_from({})`: no result)."""
-        return {column: (record.get(key) or "") if column == "masks_sha256" else record.get(key)
+        return {column: (record.get(key) or "")[:255] if column in cls.TEXT_COLUMNS else record.get(key)
                 for column, key in cls.FROM_RECORD.items()}
 
     def take_record(self, record: dict) -> None:
