@@ -24,7 +24,7 @@ from .frontier_distance import (COSTS, Frontier, FrontierPoint, MethodDistance, 
                                 method_distance)
 
 __all__ = ["COSTS", "CIFAR_RESNETS", "PINNED", "WIDTHS", "Frontier", "FrontierPoint", "MethodDistance",
-           "PointDistance", "frontier_model", "frontier_name", "frontier_point", "get_frontier", "mean_distance",
+           "PointDistance", "frontier_latencies", "frontier_model", "frontier_name", "frontier_point", "get_frontier", "mean_distance",
            "method_distance"]
 
 
@@ -147,3 +147,27 @@ def get_frontier(benchmark: str) -> Frontier | None:
         # ResNet-20 is the smallest: its board has no smaller network to compare with
         return Frontier(params, macs, tuple(points)) if len(points) > 1 else None
     return None
+
+
+def frontier_latencies(benchmark: str, *, device="cpu", repetitions: int = 30, batch_sizes=(1, 64)) -> dict:
+    """Each frontier network of `benchmark` timed against the benchmark's dense network on this
+    machine (evaluator.latency.measure_latency: interleaved medians, the latency threads fixed):
+    network name -> Latency, whose `speedup(b)` is the dense network's milliseconds over the
+    smaller one's. Milliseconds depend on the machine (Latency.device_name says which). The
+    networks are freshly built: a dense network's time does not depend on its weights' values,
+    so no weights are needed. {} where the benchmark has no frontier of widths."""
+    import torch
+
+    from .latency import measure_latency
+    from .models import get_model, model_input_shape
+
+    frontier = get_frontier(benchmark)
+    points = [p for p in (frontier.points if frontier else ()) if p.width is not None and not p.weights_of]
+    if not points:
+        return {}
+    device = torch.device(device)
+    dense = get_model(points[0].model).to(device)
+    example = torch.zeros(model_input_shape(points[0].model))
+    return {p.name: measure_latency(get_model(p.model, width=p.width).to(device), dense, example,
+                                    batch_sizes=batch_sizes, repetitions=repetitions)
+            for p in points}

@@ -166,3 +166,14 @@ def test_pretrain_refuses_a_width_outside_the_family_and_the_own_width(capsys, t
     with pytest.raises(SystemExit):
         main(["pretrain", "digits-mlp", "--width", "nan"])
     assert not list(Path(tmp_path).rglob("*.safetensors"))
+
+
+def test_the_frontier_is_timed_against_the_dense_network_on_this_machine():
+    from evaluator.frontier import frontier_latencies
+
+    timed = frontier_latencies("digits-mlp", repetitions=3, batch_sizes=(1, 8))
+    assert list(timed) == ["digits-mlp@32", "digits-mlp@64", "digits-mlp@128", "digits-mlp@256"]
+    for latency in timed.values():
+        assert latency.device == "cpu" and latency.device_name
+        assert all(latency.pruned_ms[b] > 0 and latency.dense_ms[b] > 0 for b in (1, 8))
+    assert frontier_latencies("mnist-lenet") == {}
