@@ -46,7 +46,7 @@ def report(frame: pd.DataFrame) -> tuple[str, list[tuple]]:
             rows.append([benchmark, strategy, f"{point.compression:g}×", f"{mean * 100:.1f}", int(n),
                          signed(point.params), point.frontier_params or "–",
                          signed(point.macs), point.frontier_macs or "–"])
-            if point.compression > 1 and point.params is not None and point.params > 0:
+            if point.compression > 1 and point.params is not None and point.params > 1e-9:
                 beating.append((benchmark, strategy, point.compression, point.params))
     table = tabulate(rows, headers=["benchmark", "strategy", "compression", "top-1 %", "n",
                                     "vs dense (params)", "frontier network", "vs dense (MACs)",
