@@ -65,23 +65,25 @@ class BenchmarkSerializer(serializers.ModelSerializer):
                 "csv": site_url(self.context, "benchmark-csv", b.name)}
 
 
-def ranking_rows(rows: list[dict], prefix: str = "", distances: dict | None = None) -> list[dict]:
-    """Ranking rows (leaderboard.selectors; `prefix` "speedup_" for the speedup ranking's keys)
-    in the API's shape: accuracies as fractions, `interval` [low, high] or null (one seed).
+def ranking_rows(rows: list, by: str = "compression", distances: dict | None = None) -> list[dict]:
+    """Ranked rows (leaderboard.selectors RankedMethod, ranked `by` compression or speedup, or
+    RankedAt) in the API's shape: accuracies as fractions, `interval` [low, high] or null.
     `distances` (selectors.frontier_distances): each row's `frontier` (frontier_json)."""
-    out = []
-    for r in rows:
-        interval = r[f"{prefix}interval"]
-        row = {
-            "rank": r[f"{prefix}rank"], "band": r[f"{prefix}band"], "method": r["slug"], "name": r["method"],
-            "tier": r["tier"], "score": r[f"{prefix}score"],
-            "interval": list(interval) if interval is not None else None,
-            "half_width": r[f"{prefix}half_width"], "n": r[f"{prefix}n"],
-            "complete": r[f"{prefix}complete"], "missing": r[f"{prefix}missing"]}
-        if distances is not None:
-            row["frontier"] = frontier_json(distances.get(r["method_id"]))
-        out.append(finite(row))
+    out = [ranking_row(r, r.by(by)) for r in rows]
+    if distances is not None:
+        for row, r in zip(out, rows):
+            row["frontier"] = finite(frontier_json(distances.get(r.method_id)))
     return out
+
+
+def ranking_row(about, score) -> dict:
+    """One method (`about`: selectors.MethodAbout) and its place in a ranking (ranking.Score)."""
+    return finite({
+        "rank": score.rank, "band": score.band, "method": about.slug, "name": about.method,
+        "tier": about.tier, "score": score.score,
+        "interval": list(score.interval) if score.interval is not None else None,
+        "half_width": score.half_width, "n": score.n, "complete": score.complete,
+        "missing": list(score.missing)})
 
 
 def frontier_json(distance) -> dict | None:
