@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +36,16 @@ def _ints(text: str) -> list[int]:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def _width(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number (hidden units or a channel multiplier), got {text!r}")
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"a width must be a positive number, got {text!r}")
+    return value
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -83,6 +94,11 @@ def parser() -> argparse.ArgumentParser:
 
     pre = sub.add_parser("pretrain", help="train a benchmark's dense weights deterministically")
     pre.add_argument("benchmark")
+    width = pre.add_mutually_exclusive_group()
+    width.add_argument("--width", type=_width, help="a network of the benchmark's dense frontier "
+                                                    "(evaluator/frontier.py): hidden units or channel multiplier")
+    width.add_argument("--frontier", action="store_true",
+                       help="every network of the dense frontier but the benchmark's own")
     pre.add_argument("--out-dir", type=Path, help="default: $PRUNEBOARD_WEIGHTS_DIR or weights/")
     pre.add_argument("--device")
     pre.add_argument("--data-root")
@@ -193,8 +209,20 @@ def cmd_pretrain(args) -> int:
         raise ValueError(f"{benchmark.name!r} is a track of {benchmark.base!r}, whose weights "
                          f"`pretrain {benchmark.base}` (pretrained) or `init {benchmark.base}` "
                          f"(initial) write")
-    pretrain(benchmark, out_dir=args.out_dir, device=args.device,
-             data_root=args.data_root)
+    if args.frontier:
+        from .frontier import WIDTHS
+
+        if benchmark.name not in WIDTHS:
+            raise ValueError(f"{benchmark.name!r} has no dense frontier to pretrain; those with one: "
+                             f"{', '.join(WIDTHS)}")
+        widths = WIDTHS[benchmark.name][:-1]  # the last is the benchmark's own network
+    else:
+        widths = [args.width]
+    for width in widths:
+        started = time.perf_counter()
+        pretrain(benchmark, out_dir=args.out_dir, device=args.device, data_root=args.data_root, width=width)
+        if width is not None:
+            print(f"{benchmark.name}@{width:g}: {time.perf_counter() - started:.0f} s")
     return 0
 
 

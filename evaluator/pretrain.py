@@ -15,19 +15,30 @@ from .weights import save_weights, weights_dirs
 
 
 def pretrain(benchmark: Benchmark, *, out_dir: Path | None = None, device=None, data_root=None,
-             seed: int = 0, log=print) -> tuple[Path, str, float]:
+             seed: int = 0, width: float | None = None, log=print) -> tuple[Path, str, float]:
     """Train from a seeded init under `benchmark.pretrain`; write `<name>.safetensors` and its
-    `.sha256`; returns (path, sha256, test top-1). Selection uses the validation split."""
+    `.sha256`; returns (path, sha256, test top-1). Selection uses the validation split.
+    `width`: a network of the benchmark's dense frontier instead (evaluator/frontier.py), written
+    as `frontier/<name>@<width>.safetensors`; the benchmark's own width is its own weights."""
+    from .frontier import frontier_point
+
+    file = benchmark.weights_file
+    if width is not None:
+        point = frontier_point(benchmark.name, width)  # ValueError names the family's widths
+        if point.weights_of:
+            raise ValueError(f"width {width:g} is {benchmark.name}'s own network: "
+                             f"`pretrain {benchmark.name}` writes its weights")
+        file = point.weights_file
     device = torch.device(device) if device else default_device()
     configure_determinism(device)
     splits = get_dataset(benchmark.dataset, root=data_root)
     seed_everything(seed)
-    model = get_model(benchmark.model, num_classes=splits.num_classes).to(device)
+    model = get_model(benchmark.model, num_classes=splits.num_classes, width=width).to(device)
     result = train(model, splits.train, splits.val, benchmark.pretrain, device=device, seed=seed,
                    on_epoch=lambda e, row: log(f"epoch {e}: train loss {row['train_loss']:.4f}, "
                                                f"val top-1 {row['val_top1']:.4f}"))
     test = evaluate(model, make_loader(splits.test, 256), device)
-    path = Path(out_dir or weights_dirs()[0]) / benchmark.weights_file
+    path = Path(out_dir or weights_dirs()[0]) / file
     sha = save_weights(model, path)
     log(f"kept epoch {result.best_epoch} (val top-1 {result.val.top1:.4f}); "
         f"test top-1 {test.top1:.4f}; wrote {path} sha256 {sha}")

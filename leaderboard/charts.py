@@ -168,8 +168,32 @@ def _columns(curves: pd.DataFrame, names: list[str]) -> list[tuple]:
     return list(zip(*(curves[n].tolist() for n in names)))
 
 
+# The dense frontier (evaluator/frontier.py): smaller dense networks of the benchmark's kind, drawn
+# black and dotted with filled star markers, apart from every method's look.
+FRONTIER_NAME = "dense, smaller width"
+FRONTIER_STYLE = {"line": {"color": "#000000", "dash": "dot", "width": 1.5},
+                  "marker": {"color": "#000000", "size": 10, "symbol": "star"}}
+
+
+def frontier_traces(frontier) -> tuple[dict, dict]:
+    """The frontier as one trace per chart: each network at its compression-equivalent (the dense
+    network's parameters over its own) and speedup-equivalent (MACs over its MACs), so that it
+    sits on the same axes as the pruned networks' curves; hover names the network and its
+    parameters and MACs. Networks with no known top-1 are left out."""
+    points = sorted((p for p in frontier.points if p.top1 is not None), key=lambda p: -p.params)
+    common = {"name": FRONTIER_NAME, "meta": "dense-frontier", "legendrank": 1000, "error_y": {"visible": False},
+              "y": [round(p.top1 * 100, 3) for p in points], **FRONTIER_STYLE,
+              "customdata": [[_escape(p.label), f"{p.params:,}", f"{p.macs:,}",
+                              " (published)" if p.top1_source == "published" else ""] for p in points],
+              "hovertemplate": ("<b>dense %{customdata[0]}</b><br>%{customdata[1]} parameters · "
+                                "%{customdata[2]} MACs<br>top-1 %{y:.1f} %%{customdata[3]}<extra></extra>")}
+    return ({**common, "x": [round(frontier.params / p.params, 4) for p in points]},
+            {**common, "x": [round(frontier.macs / p.macs, 4) for p in points]})
+
+
 def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
-                     reference_top1: float | None = None, waiting=(), measured: bool = False) -> dict:
+                     reference_top1: float | None = None, waiting=(), measured: bool = False,
+                     frontier=None) -> dict:
     """Three figures from `benchmark_curves`: top-1 against compression, against speedup
     (theoretical; `measured`: the curves' speedup is the measured one, a structured board's) and
     against measured speedup (batch 64; only the points whose runs were timed), one
@@ -179,7 +203,9 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
     the others start as 'legendonly' (a click on the legend shows them). None: all drawn.
     `reference_top1` (in [0, 1]) draws the dense model's accuracy as a dotted line.
     Each trace's `meta` is the method's slug. `waiting`: built-in methods (Method rows) with no
-    result yet, each an empty trace named "... no results yet", so the legend lists every one."""
+    result yet, each an empty trace named "... no results yet", so the legend lists every one.
+    `frontier` (evaluator.frontier.Frontier): the dense frontier on the compression chart and, unless
+    `measured`, the speedup chart (frontier_traces)."""
     points: dict[int, list] = defaultdict(list)
     meta: dict[int, tuple] = {}
     for column, default in (("is_reference", False), ("effective_compression_mean", None),
@@ -246,6 +272,13 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
         by_compression.append(empty)
         by_speedup.append(dict(empty))
         by_measured.append(dict(empty))
+    if frontier is not None:
+        on_compression, on_speedup = frontier_traces(frontier)
+        by_compression.append(on_compression)
+        xs_c += on_compression["x"]
+        if not measured:  # MACs place it on the theoretical axis; its latency is not measured (yet)
+            by_speedup.append(on_speedup)
+            xs_s += on_speedup["x"]
     return {
         "compression": {"data": by_compression, "layout": _layout(
             _log2_axis("compression (parameters / nonzero)", xs_c),

@@ -29,6 +29,10 @@ class Benchmark(models.Model):
     protocol_version = models.PositiveIntegerField(default=1)
     protocol_hash = models.CharField(max_length=32, blank=True)
     position = models.PositiveIntegerField(default=0)
+    frontier = models.JSONField(
+        default=dict, blank=True,
+        help_text="the dense frontier (evaluator/frontier.py Frontier.as_dict): the dense network's params "
+                  "and MACs and the smaller dense networks drawn on the board; {} where it has none")
 
     class Meta:
         ordering = ["position", "name"]

@@ -1,6 +1,7 @@
 """Keeping the site's benchmarks in step with the evaluator's registry."""
 
 from evaluator.benchmarks import PROTOCOL_VERSION, list_benchmarks
+from evaluator.frontier import get_frontier
 from evaluator.published import PUBLISHED
 
 from .models import Benchmark
@@ -17,6 +18,7 @@ def benchmarks_sync() -> list[Benchmark]:
             "weights_sha256": b.weights_sha256 or "", "compressions": list(b.compressions),
             "seeds": list(b.seeds), "protocol_version": PROTOCOL_VERSION,
             "protocol_hash": b.protocol_hash(), "position": position,
+            "frontier": frontier.as_dict() if (frontier := get_frontier(b.name)) else {},
         })
         rows.append(row)
     return rows

@@ -53,6 +53,7 @@ def benchmark_detail(request, name):
     ranking = selectors.board_ranking(benchmark=benchmark, counted=counted)
     done, total = selectors.benchmark_progress(benchmark=benchmark)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
+    frontier = selectors.benchmark_frontier(benchmark=benchmark)
     chosen, unknown = tables.compared(request.GET, ranking)
     # a board whose track's axis is measured speedup (structured) ranks by speedup unless asked
     by = request.GET.get("by") or ("speedup" if selectors.board_axis(benchmark) == "measured_speedup" else "compression")
@@ -75,7 +76,7 @@ def benchmark_detail(request, name):
     curves = selectors.benchmark_curves(benchmark=benchmark, methods=charted,
                                         submissions=[counted[m] for m in charted if m in counted])
     figures = accuracy_figures(curves, shown=shown, reference_top1=dense["value"],
-                               waiting=() if chosen else waiting, measured=measured)
+                               waiting=() if chosen else waiting, measured=measured, frontier=frontier)
     points = rank_points(benchmark, by)
     at, at_rows, at_error = None, None, None
     if request.GET.get("at"):
@@ -103,7 +104,8 @@ def benchmark_detail(request, name):
         "sort": tables.sort_links(request.GET, benchmark.compressions, column, descending),
         "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
-        "fill_in": fill_in, "waiting": waiting,
+        "fill_in": fill_in, "waiting": waiting, "frontier": frontier, "frontier_columns": 2 if frontier else 0,
+        "distances": selectors.frontier_distances(benchmark=benchmark, counted=counted, frontier=frontier),
         "machines": selectors.benchmark_latency_machines(benchmark=benchmark, submissions=counted.values()),
         "by_links": carried["by"], "at_kept": carried["at"],
     }, status=400 if at_error else 200)

@@ -22,7 +22,7 @@ from django.shortcuts import get_object_or_404
 from leaderboard.models import Benchmark, Method
 from leaderboard.ranking import parse_point, rank_points
 from leaderboard.selectors import (benchmark_rank_at, benchmark_speedup_ranking, board_ranking,
-                                   benchmarks_overview, methods_search, search_params)
+                                   benchmarks_overview, frontier_distances, methods_search, search_params)
 from leaderboard.services import method_count_version, method_update
 from submissions import services
 from submissions.models import Run, Submission
@@ -48,9 +48,10 @@ class BenchmarkDetail(generics.RetrieveAPIView):
     def retrieve(self, request, *args, **kwargs):
         benchmark = self.get_object()
         rows = board_ranking(benchmark=benchmark)
+        distances = frontier_distances(benchmark=benchmark)
         return Response({**self.get_serializer(benchmark).data, "rankings": {
-            "compression": ranking_rows(rows),
-            "speedup": ranking_rows(benchmark_speedup_ranking(ranking=rows), by="speedup"),
+            "compression": ranking_rows(rows, distances=distances),
+            "speedup": ranking_rows(benchmark_speedup_ranking(ranking=rows), by="speedup", distances=distances),
             "speedup_buckets": list(rows[0].speedup_buckets) if rows else []}})
 
 
@@ -68,15 +69,17 @@ class BenchmarkRanking(APIView):
     def get(self, request, name):
         benchmark = get_object_or_404(Benchmark, name=name)
         by, at = _by(request), request.query_params.get("at")
+        distances = frontier_distances(benchmark=benchmark)
         if at:
             try:
                 point = parse_point(at, rank_points(benchmark, by), by)
             except ValueError as exc:
                 raise ValidationError({"at": [str(exc)]}) from None
-            rows = ranking_rows(benchmark_rank_at(benchmark=benchmark, **{by: point}))
+            rows = ranking_rows(benchmark_rank_at(benchmark=benchmark, **{by: point}), distances=distances)
         else:
             point, rows = None, board_ranking(benchmark=benchmark)
-            rows = ranking_rows(benchmark_speedup_ranking(ranking=rows) if by == "speedup" else rows, by=by)
+            rows = ranking_rows(benchmark_speedup_ranking(ranking=rows) if by == "speedup" else rows, by=by,
+                                distances=distances)
         return Response({"benchmark": benchmark.name, "by": by, "at": point, "results": rows})
 
 

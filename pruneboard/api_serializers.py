@@ -49,7 +49,7 @@ class BenchmarkSerializer(serializers.ModelSerializer):
         model = Benchmark
         fields = ["name", "track", "base", "dataset", "model", "description", "embedded", "queue", "reference_top1",
                   "weights_sha256", "compressions", "seeds", "protocol_version", "protocol_hash",
-                  "urls"]
+                  "frontier", "urls"]
 
     def to_representation(self, b):
         """Plus `runnable` (a submission may name it now) and `missing` (why not, or "")."""
@@ -65,10 +65,15 @@ class BenchmarkSerializer(serializers.ModelSerializer):
                 "csv": site_url(self.context, "benchmark-csv", b.name)}
 
 
-def ranking_rows(rows: list, by: str = "compression") -> list[dict]:
+def ranking_rows(rows: list, by: str = "compression", distances: dict | None = None) -> list[dict]:
     """Ranked rows (leaderboard.selectors RankedMethod, ranked `by` compression or speedup, or
-    RankedAt) in the API's shape: accuracies as fractions, `interval` [low, high] or null."""
-    return [ranking_row(r, r.by(by)) for r in rows]
+    RankedAt) in the API's shape: accuracies as fractions, `interval` [low, high] or null.
+    `distances` (selectors.frontier_distances): each row's `frontier` (frontier_json)."""
+    out = [ranking_row(r, r.by(by)) for r in rows]
+    if distances is not None:
+        for row, r in zip(out, rows):
+            row["frontier"] = finite(frontier_json(distances.get(r.method_id)))
+    return out
 
 
 def ranking_row(about, score) -> dict:
@@ -79,6 +84,22 @@ def ranking_row(about, score) -> dict:
         "interval": list(score.interval) if score.interval is not None else None,
         "half_width": score.half_width, "n": score.n, "complete": score.complete,
         "missing": list(score.missing)})
+
+
+def frontier_json(distance) -> dict | None:
+    """A method's distance to the dense frontier (evaluator.frontier.MethodDistance) as the API
+    gives it: `params` and `macs`, its best distance above 1x (a fraction of top-1; null: no
+    frontier network as small), `params_at`/`macs_at` where, and `points`, per compression."""
+    if distance is None:
+        return None
+    best = {cost: getattr(distance, f"best_{cost}") for cost in ("params", "macs")}
+    return {"params": best["params"].params if best["params"] else None,
+            "params_at": best["params"].compression if best["params"] else None,
+            "macs": best["macs"].macs if best["macs"] else None,
+            "macs_at": best["macs"].compression if best["macs"] else None,
+            "points": [{"compression": p.compression, "params": p.params, "macs": p.macs,
+                        "frontier_params": p.frontier_params or None, "frontier_macs": p.frontier_macs or None}
+                       for p in distance.points]}
 
 
 class MethodSerializer(serializers.ModelSerializer):

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 from torch import nn
 
-from .registry import register_model
+from .registry import register_model, scaled
 
 CHANNELS = 128
 LENGTH = 40
 
 
-@register_model(input_shape=(1, LENGTH), num_classes=10)
-def mnist1d_cnn(num_classes: int = 10) -> nn.Module:
-    c = CHANNELS
+@register_model(input_shape=(1, LENGTH), num_classes=10, width=1.0)
+def mnist1d_cnn(num_classes: int = 10, width: float = 1.0) -> nn.Module:
+    """`width` multiplies the channels, rounded (0.25: 32 channels)."""
+    c = scaled(CHANNELS, width)
     return nn.Sequential(
         nn.Conv1d(1, c, kernel_size=5, stride=2, padding=1),  # 40 -> 19
         nn.ReLU(),

@@ -32,6 +32,7 @@ from .board import (
     benchmark_summaries,
 )
 from .fillin import BUILTIN_RUN, DURATION_SAMPLE, FillIn, builtin_fill_in, builtin_methods_without_results
+from .frontier import benchmark_frontier, frontier_distances
 from .methods import code_visible, method_archived, method_code, method_curves, method_latest_submission, method_runs
 from .board import board_axis, speedup_column
 from .paging import PAGE_ROWS, TablePage, charted_methods, compare_choices, table_page
@@ -71,6 +72,8 @@ __all__ = [
     "FillIn",
     "builtin_fill_in",
     "builtin_methods_without_results",
+    "benchmark_frontier",
+    "frontier_distances",
     "method_latest_submission",
     "code_visible",
     "method_code",

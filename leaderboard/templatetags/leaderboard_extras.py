@@ -198,3 +198,34 @@ def fill_in_eta(fill) -> str:
 def zip_with(values, others) -> list[tuple]:
     """Pairs of two lists, for a loop over both: {% for a, b in xs|zip_with:ys %}."""
     return list(zip(values or [], others or []))
+
+
+def signed_points(value) -> str:
+    """A difference of two fractions in points of top-1, signed: 0.0123 -> '+1.2', -0.005 -> '−0.5'."""
+    text = f"{value * 100:+.1f}"
+    return text.replace("-", "\u2212")
+
+
+@register.filter
+def frontier_cells(distances: dict, method_id) -> str:
+    """The two <td>s of a ranking row's distance to the dense frontier (leaderboard.selectors.
+    frontier_distances: method id -> evaluator.frontier.MethodDistance), by parameters and by
+    MACs: its best distance above 1x and where ('+1.2 at 8×'), every compression's in the
+    tooltip; '–' when no frontier network is as small as any of its pruned networks."""
+    from django.utils.html import escape
+
+    distance = (distances or {}).get(method_id)
+    html = []
+    for cost, noun in (("params", "parameters"), ("macs", "MACs")):
+        best = getattr(distance, f"best_{cost}", None)
+        if best is None:
+            html.append(f'<td class="num frontier" title="no dense frontier network has as few {noun} as '
+                        f'its pruned networks">–</td>')
+            continue
+        each = " · ".join(f"{float(p.compression):g}× {signed_points(getattr(p, cost))} "
+                          f"(vs {getattr(p, f'frontier_{cost}')})"
+                          for p in distance.points if getattr(p, cost) is not None)
+        value = getattr(best, cost)
+        html.append(f'<td class="num frontier" data-sort="{value:.6g}" title="{escape(each)}">'
+                    f'{signed_points(value)} <span class="muted">at {float(best.compression):g}×</span></td>')
+    return mark_safe("".join(html))

@@ -13,7 +13,8 @@ from leaderboard.downloads import HEADER
 from tests.factories import make_entry, make_method, make_run, make_submission
 
 pytestmark = pytest.mark.django_db
-LEADING = ["method", "method_slug", "is_baseline", "tier", "submission_id", "run_pk", "version", "counted"]
+LEADING = ["method", "method_slug", "is_baseline", "tier", "submission_id", "run_pk", "version", "counted",
+           "frontier_distance_params", "frontier_distance_macs"]
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "columns.md"
 
 

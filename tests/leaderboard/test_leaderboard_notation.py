@@ -62,6 +62,6 @@ def test_a_methods_colour_and_marker_are_its_own_on_every_chart(client, benchmar
             for trace in figure["data"]:
                 looks.setdefault(trace["meta"], set()).add(
                     (trace["line"]["color"], trace["line"].get("dash"), json.dumps(trace["marker"]["symbol"])))
-    assert len(looks) == 8
+    assert len(looks) == 9 and "dense-frontier" in looks  # eight methods and the board's dense frontier
     assert all(len(seen) == 1 for seen in looks.values()), looks
-    assert len({next(iter(seen)) for seen in looks.values()}) == 8  # and these eight differ
+    assert len({next(iter(seen)) for seen in looks.values()}) == 9  # and these nine differ

@@ -34,22 +34,22 @@ def test_comparing_draws_only_the_chosen_methods(client, benchmarks):
     for name in ("random", "global-mag"):
         make_entry(name, bench, full(0.3), is_baseline=True)
     html = client.get("/b/digits-mlp/?compare=alpha&compare=random,global-mag").content.decode()
-    assert sorted(t["meta"] for t in figure(html)["data"]) == ["alpha", "global-mag", "random"]
+    assert sorted(t["meta"] for t in figure(html)["data"]) == ["alpha", "dense-frontier", "global-mag", "random"]
     assert all("visible" not in t for t in figure(html)["data"])  # every chosen curve drawn
-    assert sorted(t["meta"] for t in figure(html, "benchmark-speedup-data")["data"]) == ["alpha", "global-mag", "random"]
+    assert sorted(t["meta"] for t in figure(html, "benchmark-speedup-data")["data"]) == ["alpha", "dense-frontier", "global-mag", "random"]
     assert re.search(r'value="alpha" checked', html) and not re.search(r'value="beta" checked', html)
     assert "Comparing <strong>Alpha</strong>" in html
     assert len(ranking_methods(html)) == 5  # the table still ranks everyone
 
     every = client.get("/b/digits-mlp/").content.decode()
-    assert len(figure(every)["data"]) == 5
+    assert len(figure(every)["data"]) == 6  # five methods and the dense frontier
 
 
 def test_an_unknown_method_to_compare_is_named(client, benchmarks):
     make_entry("Alpha", benchmarks["digits-mlp"], full(0.8))
     html = client.get("/b/digits-mlp/?compare=alpha&compare=nosuch").content.decode()
     assert "No method “nosuch” on this leaderboard" in html
-    assert [t["meta"] for t in figure(html)["data"]] == ["alpha"]
+    assert [t["meta"] for t in figure(html)["data"]] == ["alpha", "dense-frontier"]  # the frontier stays
 
 
 def test_comparing_keeps_the_tables_sort_the_ranking_and_the_search(client, benchmarks):

@@ -34,13 +34,13 @@ def test_benchmark_page_has_both_charts_with_every_listed_method(client, benchma
     assert 'id="benchmark-compression"' in html and 'id="benchmark-speedup"' in html
     for key in ("compression", "speedup"):
         names = {t["name"] for t in figure(response, f"benchmark-{key}-data")["data"]}
-        assert names == {"Alpha", "random (baseline)"}
+        assert names == {"Alpha", "random (baseline)", "dense, smaller width"}  # and the dense frontier
     assert "Secret" not in html
 
 
 def test_a_lone_entry_is_still_named_in_the_legend(client, benchmarks, alice):
-    make_entry("Alone", benchmarks["digits-mlp"], {c: [0.9] for c in FULL}, owner=alice)
-    response = client.get("/b/digits-mlp/")
+    make_entry("Alone", benchmarks["mnist-lenet"], {c: [0.9] for c in FULL}, owner=alice)
+    response = client.get("/b/mnist-lenet/")  # a board without a dense frontier: one trace
     for key in ("compression", "speedup"):
         chart = figure(response, f"benchmark-{key}-data")
         assert [t["name"] for t in chart["data"]] == ["Alone"] and chart["layout"]["showlegend"] is True

@@ -1,0 +1,39 @@
+"""A board's dense frontier and each method's distance to it at its own cost (the arithmetic:
+evaluator/frontier.py; the frontier is stored on the Benchmark by `benchmarks_sync`)."""
+
+from __future__ import annotations
+
+from evaluator.frontier import Frontier, MethodDistance, method_distance
+from submissions.models import LISTED_RUN, Run
+from submissions.selectors.versions import counted_submissions
+
+from ..models import Benchmark
+from .board import FINISHED
+
+
+def benchmark_frontier(*, benchmark: Benchmark) -> Frontier | None:
+    """The board's frontier; None where the benchmark has none (or no network of it has a top-1)."""
+    frontier = Frontier.from_dict(benchmark.frontier)
+    if frontier is None or not any(p.top1 is not None for p in frontier.points):
+        return None
+    return frontier
+
+
+def frontier_distances(*, benchmark: Benchmark, counted: dict[int, int] | None = None,
+                       frontier: Frontier | None = None) -> dict[int, MethodDistance]:
+    """method id -> its distance to the frontier at each compression (mean over its seeds' runs
+    of top-1 minus the best frontier network's within the run's nonzero parameters, and within
+    its nonzero MACs), for the listed methods' counted versions (as the ranking counts them).
+    {} for a board without a frontier. Pass `counted` (counted_submissions) when already read."""
+    frontier = frontier or benchmark_frontier(benchmark=benchmark)
+    if frontier is None:
+        return {}
+    if counted is None:
+        counted = counted_submissions(benchmark=benchmark)
+    runs: dict[int, list[tuple]] = {}
+    for method_id, *run in (Run.objects.filter(benchmark=benchmark, status=FINISHED, top1__isnull=False,
+                                               submission__in=list(counted.values())).filter(LISTED_RUN)
+                            .values_list("submission__method_id", "compression", "top1", "actual_compression",
+                                         "speedup")):
+        runs.setdefault(method_id, []).append(tuple(run))
+    return {method_id: method_distance(frontier, rows) for method_id, rows in runs.items()}
