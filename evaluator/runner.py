@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from .benchmarks import PROTOCOL_VERSION, Benchmark, run_identity
+from .benchmarks import PROTOCOL_VERSION, Benchmark, result_key, run_identity
 from .datasets import Splits, get_dataset
 from .environment import configure_determinism, environment
 from .finetune import MaskedWeights, default_device, evaluate, make_loader, seed_everything, train
@@ -87,11 +87,11 @@ def calibration_batch(train_set, size: int, seed: int) -> tuple[torch.Tensor, to
     return torch.stack(xs), torch.as_tensor(ys, dtype=torch.long)
 
 
-def check_compression(mask: Mask, metrics, requested: float) -> None:
-    if metrics.compression < requested * (1 - COMPRESSION_TOLERANCE):
+def check_compression(mask: Mask, actual: float, requested: float) -> None:
+    if actual < requested * (1 - COMPRESSION_TOLERANCE):
         raise MaskError(
             f"the masks keep too many weights: requested compression {requested:g}x, the masks "
-            f"give {metrics.compression:.3f}x ({mask.kept()} of {mask.total()} prunable weights "
+            f"give {actual:.3f}x ({mask.kept()} of {mask.total()} prunable weights "
             f"kept; tolerance {COMPRESSION_TOLERANCE:.0%})")
 
 
@@ -116,7 +116,7 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
     example = calib_x[0].to(ctx.device)
     before = model_metrics(model, example, mask)
     try:
-        check_compression(mask, before, compression)
+        check_compression(mask, before.compression, compression)
     except MaskError as exc:
         raise RunFailed(str(exc)) from exc
 
@@ -167,9 +167,55 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "protocol_version": PROTOCOL_VERSION, "protocol_hash": ctx.benchmark.protocol_hash(),
         "weights_sha256": ctx.weights_sha256, "strategy_sha256": strategy_sha,
         "masks_sha256": mask.sha256(),
+        "result_key": result_key(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256,
+                                 masks_sha256=mask.sha256(), seed=seed, device=ctx.device.type),
+        "shared_with": "",
         "sandbox": sandbox_label(source),
         **environment(ctx.device),
     }))
+
+
+def run_key(ctx: Context, raw_masks, seed: int) -> str | None:
+    """The result key (evaluator.benchmarks.result_key) a run with these masks will have; None
+    when they are not masks at all (scoring them fails with the reason)."""
+    try:
+        sha = (raw_masks if isinstance(raw_masks, Mask) else Mask(raw_masks)).sha256()
+    except (MaskError, AttributeError, TypeError):
+        return None
+    return result_key(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256, masks_sha256=sha,
+                      seed=seed, device=ctx.device.type)
+
+
+def share_run(ctx: Context, source: StrategySource, compression: float, seed: int, raw_masks: Mask,
+              original: dict, mask_seconds: float = 0.0) -> dict:
+    """This run's record from `original`, the record of a run with the same result key, without
+    finetuning: the figures are the original's (they are a function of the key), the columns
+    that name this run are its own (evaluator/sharing.py OWN_COLUMNS), and `shared_with` names
+    the run that computed them. The masks are validated and the compression checked as
+    `score_run` does, so a run fails here exactly when it would have failed there."""
+    t_start = time.perf_counter()
+    try:
+        mask = Mask.validate(ctx.fresh_model(), raw_masks)
+    except MaskError as exc:
+        raise RunFailed(f"invalid masks: {exc}") from exc
+    try:
+        check_compression(mask, original["compression"], compression)
+    except MaskError as exc:
+        raise RunFailed(str(exc)) from exc
+    if mask.sha256() != original["masks_sha256"]:  # a key built from other masks: never shared
+        raise ValueError("share_run: the original run's masks are not this run's")
+    strategy_sha = source.sha256()
+    own = {
+        "run_id": run_identity(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256,
+                               strategy_sha256=strategy_sha, compression=compression, seed=seed),
+        "strategy": source.label, "strategy_sha256": strategy_sha, "sandbox": sandbox_label(source),
+        "compression_requested": float(compression),
+        "compression_error": (compression - original["compression"]) / compression,
+        "time_masks_s": mask_seconds, "time_pre_eval_s": 0.0, "time_finetune_s": 0.0, "time_eval_s": 0.0,
+        "time_total_s": mask_seconds + time.perf_counter() - t_start,
+        "shared_with": original.get("shared_with") or original["run_id"],
+    }
+    return asdict(RunRecord(**{**original, **own}))
 
 
 @dataclass
@@ -195,9 +241,12 @@ def masks_for_jobs(ctx: Context, source: StrategySource, jobs: list[tuple[float,
 
 
 def sweep(ctx: Context, sources: Iterable[StrategySource], compressions: Iterable[float],
-          seeds: Iterable[int], *, on_result: Callable[[dict | Failure], None] | None = None
-          ) -> tuple[list[dict], list[Failure]]:
-    """Every source x compression x seed. Masks for one source come from one sandbox child."""
+          seeds: Iterable[int], *, on_result: Callable[[dict | Failure], None] | None = None,
+          score: Callable[..., dict] | None = None) -> tuple[list[dict], list[Failure]]:
+    """Every source x compression x seed. Masks for one source come from one sandbox child.
+    `score` (default `score_run`, same arguments) turns a job's masks into its record: the CLI
+    passes evaluator.sharing's, which computes each result key once."""
+    score = score or score_run
     jobs = [(c, s) for c in compressions for s in seeds]
     records, failures = [], []
     for source in sources:
@@ -207,7 +256,7 @@ def sweep(ctx: Context, sources: Iterable[StrategySource], compressions: Iterabl
             try:
                 if isinstance(out, StrategyError):
                     raise RunFailed(out.message, out.traceback, limit=out.limit)
-                item = score_run(ctx, source, c, s, out, outcome.seconds)
+                item = score(ctx, source, c, s, out, outcome.seconds)
                 records.append(item)
             except RunFailed as exc:
                 item = Failure(source.label, c, s, exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import stat
 import tempfile
@@ -12,14 +13,17 @@ from pathlib import Path
 
 from django.conf import settings
 
+from evaluator import sharing
 from evaluator.benchmarks import get_benchmark
-from evaluator.runner import Context, RunFailed, masks_for_jobs, score_run
+from evaluator.pruning import Mask
+from evaluator.runner import Context, RunFailed, masks_for_jobs
 from evaluator.sandbox import Limits, StrategyError, StrategySource
 from evaluator.weights import WeightsError, find_weights, sha256_file
 
 from . import services
 from .models import Run, StrategyFile
 
+log = logging.getLogger(__name__)
 _contexts: dict[str, Context] = {}  # one per benchmark per worker process: data and weights load once
 # Masks computed ahead for the queued runs of one (submission, benchmark, file SHA-256) that
 # this process's batch claimed, by (compression, seed), each with its own mask seconds; each is
@@ -66,20 +70,37 @@ def strategy_source(run: Run) -> StrategySource:
     return StrategySource(path=path)
 
 
-def evaluate_run(run: Run, should_stop=None, batch: bool = True) -> dict:
+def evaluate_run(run: Run, should_stop=None, batch: bool = True, share: bool = True) -> dict:
     """The evaluator's record for this run; RunFailed when the run cannot produce one.
 
     batch: an uploaded strategy's masks are computed in one sandbox for this run and the other
     runs of its submission on its benchmark still queued that no other batch claimed, as the
     CLI does (`_masks_for`); each run is still started, leased, scored and recorded on its own.
-    batch=False (a reproducibility re-run): this run's masks alone, from scratch."""
+    batch=False (a reproducibility re-run): this run's masks alone, from scratch.
+    share: once the masks are known, a finished run with the same result key lends its result
+    (evaluator/sharing.py) instead of a finetune; PRUNEBOARD_VERIFY_SHARED of those are computed
+    anyway and compared (services.result_check_record). share=False: always computed.
+    The masks are kept by their SHA-256 (services.masks_keep) for the run page's download."""
     ctx = context_for(run.benchmark.name)
     source = strategy_source(run)
     masks, seconds = _masks_for(run, ctx, source, batch)
     if isinstance(masks, StrategyError):
         raise RunFailed(masks.message, masks.traceback, limit=masks.limit)
-    record = score_run(ctx, source, run.compression, run.seed, masks, mask_seconds=seconds,
-                       should_stop=should_stop)
+    found: dict[str, Run | None] = {}
+
+    def find(key: str) -> dict | None:
+        found["run"] = services.shared_result(key=key) if share else None
+        return found["run"].record if found["run"] else None
+
+    out = sharing.evaluate(ctx, source, run.compression, run.seed, masks, seconds, find=find,
+                           verify=sharing.sampled(settings.PRUNEBOARD_VERIFY_SHARED), should_stop=should_stop)
+    record = out.record
+    if out.checked:
+        services.result_check_record(run=run, original=found.get("run"), key=record["result_key"],
+                                     differences=out.differing)
+    elif record["shared_with"]:
+        log.info("run %s: result shared with run %s (result key %s)", run.pk, found["run"].pk, record["result_key"])
+    services.masks_keep(masks if isinstance(masks, Mask) else Mask(masks))
     if run.submission.baseline:
         record["strategy"] = run.submission.baseline
     else:
