@@ -83,7 +83,7 @@ class SweepResults:
     """The CLI sweep's sharing (runner.sweep's `score`): each result key computed once within
     the sweep, `verify` of the would-be-shared runs computed anyway and compared."""
 
-    def __init__(self, verify: float = 0.0, *, share: bool = True, masks_dir: Path | None = None, out=sys.stderr):
+    def __init__(self, verify: float = 0.0, *, share: bool = True, masks_dir: Path | None = None, out=None):
         self.verify, self.share, self.masks_dir, self.out = verify, share, masks_dir, out
         self.by_key: dict[str, dict] = {}
         self.computed = self.shared = self.checked = 0
@@ -100,7 +100,7 @@ class SweepResults:
             self.mismatched.append((record["run_id"], out.original["run_id"], out.differing))
             print(f"MISMATCH: run {record['run_id']} computed differs from run {out.original['run_id']} "
                   f"it would have shared, on {', '.join(out.differing)}; kept the computed record",
-                  file=self.out)
+                  file=self.out or sys.stderr)
         if record["shared_with"]:
             self.shared += 1
         else:
