@@ -94,7 +94,8 @@ class Stack:
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "pruneboard", "worker", "--queues", "cpu,gpu",
              "--concurrency", "1", "--pool", "solo", "--hostname", f"{name}@%h", "--loglevel", "INFO"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env={**self.env, "PRUNEBOARD_WORKER_NAME": f"{name}@{socket.gethostname()}"},
+            stdout=log, stderr=subprocess.STDOUT)  # its runs record which worker held them
         self.processes.append(proc)
         self.workers[name] = proc
         return proc

@@ -49,6 +49,17 @@ def assert_each_run_recorded_once(stack, submission_id, auth) -> list[dict]:
     return runs
 
 
+def wait_until_running_on(stack, submission_id, worker: str, timeout=300) -> None:
+    """Until the worker named `worker` holds a run of the submission (leased, running)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{stack.database}", autocommit=True) as db:
+        while not db.execute("SELECT count(*) FROM submissions_run WHERE submission_id = %s AND "
+                             "status = 'running' AND worker_host LIKE %s",
+                             [submission_id, f"{worker}@%"]).fetchone()[0]:
+            assert time.monotonic() < deadline, f"worker {worker} held no run of the upload in {timeout} s"
+            time.sleep(0.1)
+
+
 @pytest.fixture
 def fresh_workers(stack):
     stack.stop_workers()
@@ -63,7 +74,7 @@ def test_a_worker_killed_in_the_middle_of_a_run_loses_and_duplicates_nothing(sta
     stack.start_worker("survivor")
     submission_id, token, auth = submit(stack, "frank", "kill")
     wait_for_done(stack, submission_id, auth, 3)
-    time.sleep(1.0)  # both workers are in the middle of a run
+    wait_until_running_on(stack, submission_id, "doomed")  # killed in the middle of a run, not between two
     os.kill(doomed.pid, signal.SIGKILL)
     stack.start_worker("replacement")  # as a supervisor restarts a dead worker
     final = wait_until_final(stack, submission_id, token, timeout=600)
