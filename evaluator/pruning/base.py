@@ -10,6 +10,8 @@ Pruning policy (the same for every benchmark and every entry):
 - Prunable parameters are the `weight` of every `Conv1d`, `Conv2d`, `Conv3d` and `Linear` module,
   in `model.named_modules()` order. The classifier is INCLUDED: the tiny embedded models could not
   reach 64x otherwise; a layer-collapse flag elsewhere reports a layer left with no weight.
+  (The built-in channel methods keep it whole, since pruning its channels removes outputs:
+  channels.py.)
   (ShrinkBench skips modules marked `is_classifier`; pruneboard does not.)
 - Biases, BatchNorm parameters and everything else are non-prunable and always kept.
 - `fraction` is the share of the prunable weights to keep so that the WHOLE model, non-prunable
@@ -119,6 +121,10 @@ class Pruning(ABC):
     """
 
     seed: int = 0  # the harness passes seed=...; a default keeps hand-made instances usable
+    # Which masks the strategy makes: "unstructured" (any 0/1 mask), "channels" (whole output
+    # channels, see channels.py) or "N:M" such as "2:4" (nm.py). Tracks read it to choose which
+    # built-ins they show; the harness validates the masks, not this label.
+    pattern: str = "unstructured"
 
     def __init__(self, model: nn.Module, inputs=None, outputs=None, compression: float = 1, *,
                  input_shape: tuple[int, ...] | None = None, num_classes: int | None = None, **pruning_params):

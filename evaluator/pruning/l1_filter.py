@@ -1,32 +1,30 @@
 """L1-norm filter pruning (Li, Kadav, Durdanovic, Samet & Graf, ICLR 2017, "Pruning Filters for
 Efficient ConvNets", Section 3.1), expressed as masks.
 
-The score of a filter (one output channel of a convolution, one output neuron of a Linear) is
-the L1 norm of its weights,
+The score of a filter F_j (one output channel of a convolution, one output neuron of a Linear)
+is the L1 norm of its weights,
 
-    s_j = sum |F_j|        (over input channels and kernel positions)
+    s_j = ||F_j||_1 = sum |F_j|        (over input channels and kernel positions)
 
-and each layer keeps its filters with the largest s_j; a pruned filter is zeroed whole, so every
-mask is whole output channels or neurons (tested). Signs: magnitudes only. The paper prunes the
-same share of filters in each layer it prunes (choosing the layers by sensitivity analysis, and
-leaving the classifier dense); pruneboard's policy counts every Conv/Linear weight, the
-classifier included, so here each layer keeps floor(fraction x filters) of its filters, at least
-one, then the weight budget round(fraction x prunable) is met exactly as far as whole filters
-allow: while over it, the layer keeping the most weights gives up its weakest filter (down to
-one; to none only when one filter in every layer is already over the budget, as for
-mnist1d-cnn at 64x, whose single filters take 1,413 weights of a 1,258 budget); while a
-filter still fits, the layer keeping the smallest share of its filters gets back its strongest
-pruned one (ties: the earlier layer). Ties in s_j go to the earlier filter.
-The paper also removes the next layer's kernels that read a pruned channel; masks here zero only
-the filter itself (the next layer's weights on that channel are kept but see a constant).
+and the filters with the smallest s_j are pruned whole (the rules every structured built-in
+shares, classifier kept and budget met, are in channels.py). Signs: magnitudes only.
+
+- `l1-filter` (`L1Filter`): the paper's setting, the same share of filters pruned in every
+  layer (the paper chooses which layers to prune by sensitivity analysis; here every layer but
+  the classifier is pruned, which is kept dense as in the paper), each layer keeping its largest
+  s_j.
+- `l1-filter-global` (`L1FilterGlobal`): one ranking over all layers. The paper has no global
+  variant; raw L1 norms grow with a filter's fan-in, so, as Torch-Pruning's global pruning does by
+  default (`normalizer="mean"`), each layer's norms are divided by their mean over the layer
+  before ranking: s_j / mean_k s_k (a layer whose norms are all 0 keeps them as 0).
+
+The paper also removes the next layer's kernels that read a pruned channel; masks here zero
+only the filter itself (the structured track removes the channel and what reads it).
 """
-
-import math
 
 import numpy as np
 
-from .base import Pruning
-from .helpers import keep_count
+from .channels import ChannelPruning
 from .paper import Paper
 
 
@@ -51,33 +49,18 @@ PAPER = Paper(
     keywords="filter pruning, l1 norm")
 
 
-class L1Filter(Pruning):
+class L1Filter(ChannelPruning):
     paper = PAPER  # shown on its page on the site
+    ranking = "uniform"
 
-    def model_masks(self):
-        weights = [self.module_params(m)["weight"] for m in self.prunable]
-        sizes = [int(np.prod(w.shape[1:])) for w in weights]
-        counts = [w.shape[0] for w in weights]
-        budget = keep_count(self.fraction, sum(s * n for s, n in zip(sizes, counts)))
-        kept = [min(n, max(1, math.floor(self.fraction * n))) for n in counts]
+    def channel_scores(self, module):
+        return filter_norms(self.module_params(module)["weight"])
 
-        def used():
-            return sum(k * s for k, s in zip(kept, sizes))
 
-        for least in (1, 0):  # a layer is emptied only when one filter per layer cannot fit
-            while used() > budget and any(k > least for k in kept):
-                i = max((i for i in range(len(kept)) if kept[i] > least), key=lambda i: (kept[i] * sizes[i], -i))
-                kept[i] -= 1
-        while True:
-            room = [i for i in range(len(kept)) if kept[i] < counts[i] and used() + sizes[i] <= budget]
-            if not room:
-                break
-            i = min(room, key=lambda i: (kept[i] / counts[i], i))
-            kept[i] += 1
-        masks = {}
-        for module, weight, k in zip(self.prunable, weights, kept):
-            order = np.argsort(-filter_norms(weight), kind="stable")  # largest first, earlier on ties
-            mask = np.zeros(weight.shape, dtype=np.float32)
-            mask[order[:k]] = 1
-            masks[module] = {"weight": mask}
-        return masks
+class L1FilterGlobal(L1Filter):
+    ranking = "global"
+
+    def channel_scores(self, module):
+        norms = filter_norms(self.module_params(module)["weight"])
+        mean = norms.mean()
+        return norms / mean if mean > 0 else norms

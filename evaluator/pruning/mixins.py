@@ -47,14 +47,20 @@ def get_activations(model: nn.Module, inputs, modules=None) -> dict:
         if module not in activations and args and isinstance(args[0], torch.Tensor):
             activations[module] = (_numpy(args[0]), _numpy(output))
 
-    hooks = [m.register_forward_hook(record) for m in modules]
+    hooked_forward(model, inputs, modules, record)
+    return activations
+
+
+def hooked_forward(model: nn.Module, inputs, modules, hook) -> None:
+    """One eval-mode, no-grad forward pass with `hook(module, args, output)` on each of `modules`;
+    the hooks are removed and every module's train/eval flag restored afterwards."""
+    hooks = [m.register_forward_hook(hook) for m in modules]
     try:
         with _eval_mode(model), torch.no_grad():
             model(_to_model_device(model, inputs))
     finally:
-        for hook in hooks:
-            hook.remove()
-    return activations
+        for handle in hooks:
+            handle.remove()
 
 
 def get_param_gradients(model: nn.Module, inputs, outputs, loss_func=None) -> dict:
