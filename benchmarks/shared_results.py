@@ -7,13 +7,17 @@ Run: `.venv/bin/python benchmarks/shared_results.py [--benchmark digits-mlp] [--
 """
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
-from evaluator.benchmarks import get_benchmark
-from evaluator.pruning import BASELINES, REFERENCES
-from evaluator.runner import Context, sweep
-from evaluator.sandbox import StrategySource
-from evaluator.sharing import SweepResults
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from evaluator.benchmarks import get_benchmark  # noqa: E402
+from evaluator.pruning import BASELINES, REFERENCES  # noqa: E402
+from evaluator.runner import Context, sweep  # noqa: E402
+from evaluator.sandbox import StrategySource  # noqa: E402
+from evaluator.sharing import SweepResults  # noqa: E402
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
