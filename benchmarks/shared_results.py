@@ -1,7 +1,7 @@
 """Results computed once (evaluator/sharing.py): every built-in method (7 baselines + 5 reference
 methods) on one target, the same sweep without sharing and with it, in one process. Prints runs
 computed and shared, wall and CPU seconds of each, and ends with `ratio=X.XXX` (CPU seconds with
-sharing / without). At 1x every built-in keeps every weight, and SNIP's masks equal
+sharing / without). At 1x the baselines and reference methods keep every weight, and SNIP's masks equal
 global-mag-grad's, so those runs are shared.
 Run: `.venv/bin/python benchmarks/shared_results.py [--benchmark digits-mlp] [--compressions 1,2] [--seeds 0]`
 """
