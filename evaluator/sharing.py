@@ -4,8 +4,9 @@ A run's figures are a function of its result key (evaluator.benchmarks.result_ke
 and protocol, weights, masks, seed, device kind). So a run whose key has a finished result
 already is not finetuned again: its record is that result's figures with its own identity
 (`runner.share_run`, OWN_COLUMNS) and `shared_with` naming the run that computed them. At 1x
-the seven baselines and five reference methods keep every weight, so 12 methods x 3 seeds x 7 targets are 21
-computations, not 252; SNIP's masks equal global-mag-grad's, so SNIP's runs are all shared.
+the seven baselines and five reference methods keep every weight, so 12 methods x 3 seeds x 7
+targets are 21 computations, not 252; SNIP's masks equal global-mag-grad's, so SNIP's runs are
+all shared.
 
 Sharing must never hide a difference: a sample of would-be-shared runs (a fraction: the CLI's
 `--verify-shared`, a worker's PRUNEBOARD_VERIFY_SHARED) is computed anyway and the computed record
