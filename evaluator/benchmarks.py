@@ -97,3 +97,15 @@ INITIAL = {  # base: (SHA-256 of <base>.init.safetensors, dense top-1 on the ini
 for _base, (_sha, _top1) in INITIAL.items():
     register_target(_base, "init", weights_sha256=_sha, reference_top1=_top1)
 register_target("mnist1d-cnn", "long")
+
+# The structured track: on the CNNs. Its compressions are those whole-channel masks can reach,
+# at most (evaluator/structured.py `structured_reach`; a test keeps these in step).
+STRUCTURED = {"digits-cnn": 32, "mnist1d-cnn": 8, "cifar10-resnet20": 32, "cifar10-resnet56": 32,
+              "cifar10-resnet110": 32, "cifar10-vgg": 64, "imagenet-resnet18": 16}
+for _base, _reach in STRUCTURED.items():
+    register_target(_base, "structured", compressions=tuple(c for c in COMPRESSIONS if c <= _reach))
+# The 2:4 track: where the layers have a 2:4 layout (input dimensions divisible by 4; a first
+# convolution on 1 or 3 channels stays dense).
+for _base in ("digits-mlp", "digits-cnn", "mnist1d-cnn", "cifar10-resnet20", "cifar10-resnet56",
+              "cifar10-resnet110", "cifar10-vgg", "imagenet-resnet18"):
+    register_target(_base, "nm24")

@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="evaluate strategies on a benchmark; one CSV row per run")
     run.add_argument("--benchmark", required=True)
-    run.add_argument("--track", help="the comparison setup: after (default), init, long; "
+    run.add_argument("--track", help="the comparison setup: after (default), init, long, structured, nm24; "
                                      "`benchmarks` lists each benchmark's tracks")
     who = run.add_mutually_exclusive_group(required=True)
     who.add_argument("--strategy", action="append", metavar="FILE.py[:Class]",
@@ -240,11 +240,12 @@ def summary_table(frame: pd.DataFrame) -> str:
     rows = []
     for (strategy, requested), g in grouped:
         std = g["top1"].std(ddof=1) if len(g) > 1 else 0.0
+        measured = g["measured_speedup_b64"].mean()  # NaN in a CSV written before latency was timed
         rows.append([strategy, f"{requested:g}", f"{g['compression'].mean():.2f}",
-                     f"{g['speedup'].mean():.2f}", f"{g['pre_top1'].mean():.2%}",
-                     f"{g['top1'].mean():.2%} ± {std:.2%}", len(g)])
+                     f"{g['speedup'].mean():.2f}", "-" if pd.isna(measured) else f"{measured:.2f}",
+                     f"{g['pre_top1'].mean():.2%}", f"{g['top1'].mean():.2%} ± {std:.2%}", len(g)])
     return tabulate(rows, headers=["strategy", "requested", "compression", "speedup",
-                                   "top-1 before ft", "top-1 (mean ± std)", "n"])
+                                   "measured (b64)", "top-1 before ft", "top-1 (mean ± std)", "n"])
 
 
 def cmd_pretrain(args) -> int:

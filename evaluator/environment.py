@@ -28,9 +28,29 @@ def code_version() -> str:
     return f"{__version__}+g{commit}" + (".dirty" if dirty else "")
 
 
+@functools.cache
+def cpu_name() -> str:
+    """The CPU's model name ("AMD EPYC 7763 64-Core Processor"), from /proc/cpuinfo on Linux;
+    the platform's processor or machine name elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_name(device) -> str:
+    """The GPU's name on CUDA, else the CPU's model name."""
+    device = torch.device(device)
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+
+
 def environment(device: torch.device) -> dict:
     device = torch.device(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    name = machine_name(device)
     return {
         "code_version": code_version(),
         "torch_version": torch.__version__,

@@ -2,12 +2,15 @@
 
 The benchmark is a run target (evaluator/tracks.py): its weights are the ones its track shows the
 strategy (pretrained, or initial) and its `finetune` the protocol that trains the masked network
-on that track (a finetune, or training from scratch); the runner reads both from it.
+on that track (a finetune, or training from scratch); the runner reads both from it, and from
+the track which masks it takes and the network they make (`Track.check_masks`, `Track.realize`:
+the masked model itself, or on the structured track a smaller network with the channels removed).
 
 Order of a run: fixed weights (checksum verified) -> masks computed in the sandbox child from a
 calibration batch of the training split -> masks validated here -> applied -> metrics and test
 scores before finetuning -> masked finetuning (selection on the validation split) -> check that
-every pruned weight is still exactly zero -> test scores after finetuning -> record.
+every pruned weight is still exactly zero -> test scores after finetuning -> the finetuned model
+timed against the dense one (evaluator/latency.py) -> record.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 
@@ -23,18 +26,23 @@ from .benchmarks import PROTOCOL_VERSION, Benchmark, result_key, run_identity
 from .datasets import Splits, get_dataset
 from .environment import configure_determinism, environment
 from .finetune import MaskedWeights, default_device, evaluate, make_loader, seed_everything, train
+from .latency import latency_columns, measure_latency
 from .connectivity import effective_metrics
 from .metrics import collapsed_layers, layer_sparsity, model_metrics
 from .models import get_model
 from .pruning import Mask, MaskError
 from .record import RunRecord
 from .redact import redact
+from .structured import RemovalMismatch
+from .tracks import get_track
 from .sandbox import JobOutcome, Limits, StrategyError, StrategySource, compute_jobs, sandbox_label
 from .weights import verified_weights
 
 # A strategy may keep at most this much more than the requested compression allows, relative:
 # a run is failed when actual compression < requested * (1 - COMPRESSION_TOLERANCE).
 COMPRESSION_TOLERANCE = 0.01
+# Training samples a track realizes its network on (and checks a removal against).
+REALIZE_BATCH = 8
 
 
 class RunFailed(RuntimeError):
@@ -107,21 +115,34 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
 
     t_start = time.perf_counter()
     seed_everything(seed)
-    model = ctx.fresh_model()
+    track = get_track(ctx.benchmark.track)
+    masked_model = ctx.fresh_model()
     try:
-        mask = Mask.validate(model, raw_masks)
+        mask = Mask.validate(masked_model, raw_masks)
+        track.check_masks(masked_model, mask)
     except MaskError as exc:
         raise RunFailed(f"invalid masks: {exc}") from exc
+    # The batch the track realizes the network on; drawn first, as calibration_batch re-seeds:
+    # the one-sample draw after it leaves every generator as it always was.
+    batch = calibration_batch(ctx.splits.train, REALIZE_BATCH, seed)[0].to(ctx.device)
     calib_x, _ = calibration_batch(ctx.splits.train, 1, seed)
     example = calib_x[0].to(ctx.device)
-    before = model_metrics(model, example, mask)
+    before = model_metrics(masked_model, example, mask)
     try:
         check_compression(mask, before.compression, compression)
     except MaskError as exc:
         raise RunFailed(str(exc)) from exc
 
-    masked = MaskedWeights(model, mask.to_torch(ctx.device))
+    masked = MaskedWeights(masked_model, mask.to_torch(ctx.device))
     masked.apply()
+    try:
+        realized = track.realize(masked_model, mask, batch)
+    except MaskError as exc:
+        raise RunFailed(f"invalid masks: {exc}") from exc
+    except RemovalMismatch as exc:
+        raise RunFailed(str(exc), user_error=False) from exc
+    model = realized.model  # the network run: masked_model itself, or a smaller one (structured)
+    held = realized.masks.to_torch(ctx.device) if realized.masks is not None else None
     test_loader = make_loader(ctx.splits.test, 256, device=ctx.device)
     t0 = time.perf_counter()
     pre = evaluate(model, test_loader, ctx.device)
@@ -130,7 +151,7 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
     t0 = time.perf_counter()
     check()
     result = train(model, ctx.splits.train, ctx.splits.val, ctx.benchmark.finetune,
-                   device=ctx.device, seed=seed, masks=mask.to_torch(ctx.device), on_epoch=check)
+                   device=ctx.device, seed=seed, masks=held, on_epoch=check)
     t_finetune = time.perf_counter() - t0
     leaked = masked.pruned_nonzero()
     if leaked:
@@ -139,7 +160,13 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
     t0 = time.perf_counter()
     post = evaluate(model, test_loader, ctx.device)
     t_eval = time.perf_counter() - t0
-    after = model_metrics(model, example, mask)
+    # Counted on the model the masks are for (`masked_model`): a removed network's weights are not
+    # in it, and on the structured track it is not finetuned (the finetuned network is `model`).
+    after = model_metrics(masked_model, example, mask)
+
+    t0 = time.perf_counter()
+    latency = measure_latency(model, ctx.fresh_model(), example)
+    t_latency = time.perf_counter() - t0
     strategy_sha = source.sha256()
     return asdict(RunRecord(**{  # a key missing or unknown is a TypeError here, not a blank CSV cell
         "run_id": run_identity(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256,
@@ -153,17 +180,20 @@ def score_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "compression": after.compression,
         "compression_error": (compression - after.compression) / compression,
         "flops": after.flops, "flops_nz": after.flops_nz, "speedup": after.speedup,
+        "params_run": realized.params, "macs_run": realized.macs,
+        "speedup_run": after.flops / realized.macs if realized.macs else float("inf"),
         "memory": after.memory, "memory_nz": after.memory_nz, "memory_nz_pre": before.memory_nz,
         "pre_top1": pre.top1, "pre_top5": pre.top5, "pre_loss": pre.loss,
         "top1": post.top1, "top5": post.top5, "loss": post.loss,
         "val_top1": result.val.top1, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
         "test_samples": post.n,
-        "layer_collapse": bool(collapsed_layers(model, mask)),
-        "collapsed_layers": json.dumps(collapsed_layers(model, mask)),
-        "layer_sparsity": json.dumps({k: round(v, 6) for k, v in layer_sparsity(model, mask).items()}),
-        **effective_metrics(model, example, mask.to_torch(ctx.device), after.size, after.size_nz, after.flops),
+        "layer_collapse": bool(collapsed_layers(masked_model, mask)),
+        "collapsed_layers": json.dumps(collapsed_layers(masked_model, mask)),
+        "layer_sparsity": json.dumps({k: round(v, 6) for k, v in layer_sparsity(masked_model, mask).items()}),
+        **effective_metrics(masked_model, example, mask.to_torch(ctx.device), after.size, after.size_nz, after.flops),
+        **latency_columns(latency),
         "time_masks_s": mask_seconds, "time_pre_eval_s": t_pre, "time_finetune_s": t_finetune,
-        "time_eval_s": t_eval, "time_total_s": mask_seconds + time.perf_counter() - t_start,
+        "time_eval_s": t_eval, "time_latency_s": t_latency, "time_total_s": mask_seconds + time.perf_counter() - t_start,
         "protocol_version": PROTOCOL_VERSION, "protocol_hash": ctx.benchmark.protocol_hash(),
         "weights_sha256": ctx.weights_sha256, "strategy_sha256": strategy_sha,
         "masks_sha256": mask.sha256(),
@@ -195,7 +225,9 @@ def share_run(ctx: Context, source: StrategySource, compression: float, seed: in
     `score_run` does, so a run fails here exactly when it would have failed there."""
     t_start = time.perf_counter()
     try:
-        mask = Mask.validate(ctx.fresh_model(), raw_masks)
+        model = ctx.fresh_model()
+        mask = Mask.validate(model, raw_masks)
+        get_track(ctx.benchmark.track).check_masks(model, mask)
     except MaskError as exc:
         raise RunFailed(f"invalid masks: {exc}") from exc
     try:
@@ -211,8 +243,8 @@ def share_run(ctx: Context, source: StrategySource, compression: float, seed: in
         "strategy": source.label, "strategy_sha256": strategy_sha, "sandbox": sandbox_label(source),
         "compression_requested": float(compression),
         "compression_error": (compression - original["compression"]) / compression,
-        "time_masks_s": mask_seconds, "time_pre_eval_s": 0.0, "time_finetune_s": 0.0, "time_eval_s": 0.0,
-        "time_total_s": mask_seconds + time.perf_counter() - t_start,
+        **{f.name: 0.0 for f in fields(RunRecord) if f.name.startswith("time_")},  # nothing scored here
+        "time_masks_s": mask_seconds, "time_total_s": mask_seconds + time.perf_counter() - t_start,
         "shared_with": original.get("shared_with") or original["run_id"],
     }
     return asdict(RunRecord(**{**original, **own}))

@@ -32,10 +32,9 @@ from .record import RunRecord
 from .runner import Context, run_key, score_run, share_run
 
 # The columns a shared run fills itself: what names it, and its own masks time.
-OWN_COLUMNS = ("run_id", "strategy", "strategy_sha256", "sandbox", "compression_requested",
-               "compression_error", "time_masks_s", "time_pre_eval_s", "time_finetune_s", "time_eval_s",
-               "time_total_s", "shared_with")
 _FIELDS = {f.name for f in fields(RunRecord)}
+OWN_COLUMNS = ("run_id", "strategy", "strategy_sha256", "sandbox", "compression_requested",
+               "compression_error", *sorted(c for c in _FIELDS if c.startswith("time_")), "shared_with")
 
 
 def sampled(fraction: float, rng=random) -> bool:

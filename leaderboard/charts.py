@@ -40,6 +40,8 @@ _HOVER = ("<b>%{fullData.name}</b><br>{axes}<br>top-1 %{y:.1f} ± %{customdata[0
 DISCONNECTED_SYMBOL = "x"  # a point where some seed's network has no input-to-output path
 HOVER_COMPRESSION = _HOVER.replace("{axes}", "compression %{x:.3g}× · speedup %{customdata[2]:.3g}×")
 HOVER_SPEEDUP = _HOVER.replace("{axes}", "speedup %{x:.3g}× · compression %{customdata[2]:.3g}×")
+HOVER_MEASURED = _HOVER.replace("{axes}", "measured speedup %{x:.3g}× (batch 64) · theoretical "
+                                          "%{customdata[2]:.3g}×")
 
 
 def _escape(text: str) -> str:
@@ -103,6 +105,19 @@ def _log2_axis(title: str, values: list[float]) -> dict:
             "gridcolor": "#e6e6e6", "zeroline": False}
 
 
+def _measured_axis(values: list[float]) -> dict:
+    """A log axis for measured speedups, which sit near 1× and may fall below it: ticks at the
+    powers of 2 (and their halves below 1) that span the values, with 1× always in view."""
+    values = [v for v in values if v and v > 0] or [1.0]
+    low = min(math.floor(math.log2(min(values))), -1)
+    high = max(math.ceil(math.log2(max(values))), 2)
+    ticks = [2.0 ** k for k in range(low, high + 1)]
+    return {"type": "log", "title": {"text": "measured speedup, batch 64 (dense ms / pruned ms)"},
+            "tickvals": ticks, "ticktext": [f"{t:g}×" for t in ticks],
+            "range": [math.log10(ticks[0] / 1.15), math.log10(ticks[-1] * 1.15)],
+            "gridcolor": "#e6e6e6", "zeroline": False}
+
+
 def _layout(xaxis: dict, reference_top1: float | None, hover: str) -> dict:
     trace_defaults = {"type": "scatter", "mode": "lines+markers", "hovertemplate": hover,
                       "error_y": {"type": "data", "visible": True, "thickness": 1, "width": 3}}
@@ -154,9 +169,11 @@ def _columns(curves: pd.DataFrame, names: list[str]) -> list[tuple]:
 
 
 def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
-                     reference_top1: float | None = None, waiting=()) -> dict:
-    """Two figures from `benchmark_curves`: top-1 against compression and against theoretical
-    speedup, one trace per method (its mean top-1 over seeds, ± the std as error bars; hover
+                     reference_top1: float | None = None, waiting=(), measured: bool = False) -> dict:
+    """Three figures from `benchmark_curves`: top-1 against compression, against speedup
+    (theoretical; `measured`: the curves' speedup is the measured one, a structured board's) and
+    against measured speedup (batch 64; only the points whose runs were timed), one
+    trace per method (its mean top-1 over seeds, ± the std as error bars; hover
     shows value, std and n). Baselines are muted and dashed, reference methods dark and solid,
     entries in colour-blind-safe hues. `shown`: method ids drawn at first;
     the others start as 'legendonly' (a click on the legend shows them). None: all drawn.
@@ -166,24 +183,27 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
     points: dict[int, list] = defaultdict(list)
     meta: dict[int, tuple] = {}
     for column, default in (("is_reference", False), ("effective_compression_mean", None),
-                            ("effective_speedup_mean", None), ("disconnected", 0)):
+                            ("effective_speedup_mean", None), ("disconnected", 0),
+                            ("measured_speedup_mean", None)):
         if column not in curves:
             curves = curves.assign(**{column: default})
     for (method_id, name, slug, is_baseline, is_reference, compression, mean, std, n, speedup,
-         eff_c, eff_s, disconnected) in _columns(
+         eff_c, eff_s, disconnected, measured_speedup) in _columns(
             curves, ["method_id", "method", "slug", "is_baseline", "is_reference", "compression", "top1_mean",
                      "top1_std", "n", "speedup_mean", "effective_compression_mean",
-                     "effective_speedup_mean", "disconnected"]):
+                     "effective_speedup_mean", "disconnected", "measured_speedup_mean"]):
         tier = "baseline" if is_baseline else "reference" if is_reference else "entry"
         meta.setdefault(method_id, (name, slug, tier))
         speedup = None if speedup is None or math.isnan(speedup) else round(speedup, 3)
+        measured_speedup = _number(measured_speedup)
         points[method_id].append((float(compression), round(mean * 100, 3),
                                   round(std * 100, 3), int(n), speedup,
-                                  _effective_note(eff_c, eff_s, int(disconnected or 0), int(n))))
+                                  _effective_note(eff_c, eff_s, int(disconnected or 0), int(n)),
+                                  None if measured_speedup is None else round(measured_speedup, 3)))
     # Each method's look: a function of the method alone (the same on every chart).
     order = {method_id: method_style_index(method_id, slug, tier) for method_id, (_, slug, tier) in meta.items()}
-    by_compression, by_speedup = [], []
-    xs_c, xs_s = [], []
+    by_compression, by_speedup, by_measured = [], [], []
+    xs_c, xs_s, xs_m = [], [], []
     # Baselines first, then reference methods, so the entries are drawn on top of them.
     for method_id in sorted(meta, key=lambda m: ("baseline", "reference", "entry").index(meta[m][2])):
         name, slug, tier = meta[method_id]
@@ -208,8 +228,16 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
                                "customdata": [[r[2], seeds_label(r[3]), r[4], r[5]] for r in rows]})
         by_speedup.append({**common, "x": speedup,
                            "customdata": [[r[2], seeds_label(r[3]), r[0], r[5]] for r in rows]})
+        timed = [r for r in rows if r[6] is not None]  # runs recorded before latency was measured: none
+        by_measured.append({**common, "x": [r[6] for r in timed], "y": [r[1] for r in timed],
+                            "error_y": {"array": [r[2] for r in timed], "color": style["error_color"]},
+                            "customdata": [[r[2], seeds_label(r[3]), r[4], r[5]] for r in timed]})
+        if isinstance(style["marker"].get("symbol"), list):  # per-point symbols follow the timed points
+            by_measured[-1]["marker"] = {**style["marker"], "symbol": [
+                s for r, s in zip(rows, style["marker"]["symbol"]) if r[6] is not None]}
         xs_c += compression
         xs_s += [s for s in speedup if s is not None]
+        xs_m += [r[6] for r in timed]
     for method in waiting:
         style = _style(method_style_index(method.pk, method.slug, method.tier), method.tier)
         empty = {"name": f"{_escape(method.name)} ({method.tier}): no results yet", "meta": method.slug,
@@ -217,14 +245,26 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
                  "legendrank": 2000 if method.tier == "baseline" else 1500}
         by_compression.append(empty)
         by_speedup.append(dict(empty))
+        by_measured.append(dict(empty))
     return {
         "compression": {"data": by_compression, "layout": _layout(
             _log2_axis("compression (parameters / nonzero)", xs_c),
             reference_top1, HOVER_COMPRESSION)},
         "speedup": {"data": by_speedup, "layout": _layout(
-            _log2_axis("theoretical speedup (FLOPs / nonzero FLOPs)", xs_s),
+            _log2_axis("measured speedup (dense / pruned latency)" if measured
+                       else "theoretical speedup (FLOPs / nonzero FLOPs)", xs_s),
             reference_top1, HOVER_SPEEDUP)},
+        "measured": {"data": by_measured, "layout": _measured_layout(reference_top1, xs_m)},
     }
+
+
+def _measured_layout(reference_top1: float | None, xs: list[float]) -> dict:
+    """The measured-speedup chart's layout: a grey line at 1× marks the dense model's speed."""
+    layout = _layout(_measured_axis(xs), reference_top1, HOVER_MEASURED)
+    layout["shapes"] = [*layout.get("shapes", []), {
+        "type": "line", "xref": "x", "yref": "paper", "x0": 1, "x1": 1, "y0": 0, "y1": 1,
+        "line": {"color": "#b0b0b0", "width": 1, "dash": "dot"}}]
+    return layout
 
 
 def initially_shown(ranking: list[dict], *, entries: int = 10) -> set[int]:

@@ -8,12 +8,12 @@ import math
 from urllib.parse import urlencode
 
 # Columns a reader may sort by; per-compression columns are "c<compression>" (c4, c0.5).
-FIXED_COLUMNS = {"rank", "method", "score", "err", "eff", "n"}
+FIXED_COLUMNS = {"rank", "method", "score", "err", "eff", "spd", "meas", "n"}
 ASCENDING_FIRST = {"rank", "method"}  # the others start highest first
 
 
 def sort_columns(compressions) -> list[str]:
-    return ["rank", "method", *(f"c{float(c):g}" for c in compressions), "score", "err", "eff", "n"]
+    return ["rank", "method", *(f"c{float(c):g}" for c in compressions), "score", "err", "eff", "spd", "meas", "n"]
 
 
 def _value(row: dict, column: str, compressions: list[float]):
@@ -25,6 +25,10 @@ def _value(row: dict, column: str, compressions: list[float]):
         return row.get("abs_compression_error")
     if column == "eff":
         return row.get("effective_top")
+    if column == "spd":
+        return row.get("theoretical_top")
+    if column == "meas":
+        return row.get("measured_top")
     if column == "n":
         return row.get("n_min")
     key = float(column[1:])

@@ -54,15 +54,18 @@ def benchmark_detail(request, name):
     done, total = selectors.benchmark_progress(benchmark=benchmark)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
     chosen, unknown = tables.compared(request.GET, ranking)
-    by = "speedup" if request.GET.get("by") == "speedup" else "compression"
+    # a board whose track's axis is measured speedup (structured) ranks by speedup unless asked
+    by = request.GET.get("by") or ("speedup" if selectors.board_axis(benchmark) == "measured_speedup" else "compression")
+    by = "speedup" if by == "speedup" else "compression"
     # every baseline and reference method is drawn and listed, "no results yet" when it has none
     waiting = selectors.builtin_methods_without_results(benchmark=benchmark, ranked_ids=[r["method_id"] for r in ranking])
+    measured = selectors.speedup_column(benchmark) == "measured_speedup"
     if chosen:  # compare: the charts draw only the chosen methods
         ids = {r["method_id"] for r in chosen}
-        figures = accuracy_figures(curves[curves.method_id.isin(ids)], reference_top1=dense["value"])
+        figures = accuracy_figures(curves[curves.method_id.isin(ids)], reference_top1=dense["value"], measured=measured)
     else:
         figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"],
-                                   waiting=waiting)
+                                   waiting=waiting, measured=measured)
     table = selectors.benchmark_speedup_ranking(ranking=ranking) if by == "speedup" else ranking
     search = _search(request)
     if search["searching"]:  # the rows that match, with their ranks on the whole board
@@ -100,6 +103,7 @@ def benchmark_detail(request, name):
         "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
         "fill_in": fill_in, "waiting": waiting,
+        "machines": selectors.benchmark_latency_machines(benchmark=benchmark, submissions=counted.values()),
         "by_links": carried["by"], "at_kept": carried["at"],
     }, status=400 if at_error else 200)
 
@@ -168,7 +172,8 @@ def method_detail(request, slug, version=None):
         submission = next((v for v in versions if v.version == version), None)
         if submission is None:
             raise Http404(f"{method.name} has no version {version}")
-    charts = [{"benchmark": b, "figures": accuracy_figures(curves, reference_top1=b.reference_top1)}
+    charts = [{"benchmark": b, "figures": accuracy_figures(curves, reference_top1=b.reference_top1),
+               "machines": selectors.benchmark_latency_machines(benchmark=b)}
               for b, curves in selectors.method_curves(method=method, submission=submission if version else None)]
     runs = list(selectors.method_runs(method=method, submission=submission, with_withdrawn=privileged))
     twins = selectors.run_mask_twins(runs=runs)

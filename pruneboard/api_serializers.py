@@ -216,7 +216,7 @@ class RunSerializer(serializers.ModelSerializer):
         model = Run
         fields = ["id", "method", "submission", "version", "benchmark", "track", "compression", "seed", "status",
                   "attempt", "top1", "top5", "pre_top1", "actual_compression", "compression_error",
-                  "speedup", "created", "finished", "record"]
+                  "speedup", "measured_speedup", "latency_device", "created", "finished", "record"]
 
     def to_representation(self, run):
         data = super().to_representation(run)
@@ -268,7 +268,8 @@ class SubmissionSerializer(serializers.ModelSerializer):
     def _run(run: Run, full: bool) -> dict:
         row = {"id": run.pk, "benchmark": run.benchmark.name, "track": run.benchmark.track,
                "compression": run.compression, "seed": run.seed, "status": run.status, "attempt": run.attempt, "top1": run.top1,
-               "actual_compression": run.actual_compression, "speedup": run.speedup}
+               "actual_compression": run.actual_compression, "speedup": run.speedup,
+               "measured_speedup": run.measured_speedup, "latency_device": run.latency_device}
         if full:
             row.update(error=run.error, traceback=run.traceback, user_error=run.user_error)
         return row

@@ -165,6 +165,11 @@ class Run(models.Model):
     effective_compression = models.FloatField(null=True, blank=True)
     effective_speedup = models.FloatField(null=True, blank=True)
     disconnected = models.BooleanField(null=True, blank=True)
+    measured_speedup = models.FloatField(null=True, blank=True, help_text=(
+        "measured speedup at batch 64: dense / pruned milliseconds per forward, timed interleaved "
+        "on the worker (the record's measured_speedup_b64)"))
+    latency_device = models.CharField(max_length=255, blank=True, help_text=(
+        "the machine the latencies were timed on (CPU model or GPU name, then the device)"))
     record = models.JSONField(default=dict, blank=True)
     # What the figures are a function of (evaluator.benchmarks.result_key): a later run with the
     # same key reuses this run's result (submissions.services.sharing). Filled with the result.
@@ -176,7 +181,9 @@ class Run(models.Model):
                    "compression_error": "compression_error", "speedup": "speedup",
                    "masks_sha256": "masks_sha256", "effective_compression": "effective_compression",
                    "effective_speedup": "effective_speedup", "disconnected": "disconnected",
+                   "measured_speedup": "measured_speedup_b64", "latency_device": "latency_device",
                    "result_key": "result_key"}
+    TEXT_COLUMNS = {"masks_sha256", "latency_device", "result_key"}  # "" when the record lacks them
 
     objects = RunQuerySet.as_manager()
 
@@ -196,7 +203,7 @@ class Run(models.Model):
     def columns_from(cls, record: dict) -> dict:
         """column -> its value copied from the record (FROM_RECORD); a key the record lacks
         leaves its column empty (`columns_from({})`: no result)."""
-        return {column: (record.get(key) or "") if column in ("masks_sha256", "result_key") else record.get(key)
+        return {column: (record.get(key) or "")[:255] if column in cls.TEXT_COLUMNS else record.get(key)
                 for column, key in cls.FROM_RECORD.items()}
 
     def take_record(self, record: dict) -> None:

@@ -26,12 +26,14 @@ from .board import (
     FINISHED,
     benchmark_curves,
     benchmark_dense_top1,
+    benchmark_latency_machines,
     benchmark_listed_runs,
     benchmark_progress,
     benchmark_summaries,
 )
 from .fillin import BUILTIN_RUN, DURATION_SAMPLE, FillIn, builtin_fill_in, builtin_methods_without_results
 from .methods import code_visible, method_archived, method_code, method_curves, method_latest_submission, method_runs
+from .board import board_axis, speedup_column
 from .rankings import benchmark_rank_at, benchmark_ranking, benchmark_speedup_ranking, benchmarks_overview
 from .runs import run_layers
 from .search import SEARCH_PARAMS, methods_search, search_active, search_params
@@ -51,6 +53,7 @@ __all__ = [
     "benchmark_listed_runs",
     "benchmark_summaries",
     "benchmark_dense_top1",
+    "benchmark_latency_machines",
     "benchmark_curves",
     "benchmark_progress",
     "BUILTIN_RUN",
@@ -66,6 +69,8 @@ __all__ = [
     "method_archived",
     "benchmark_ranking",
     "benchmark_speedup_ranking",
+    "board_axis",
+    "speedup_column",
     "benchmark_rank_at",
     "benchmarks_overview",
     "run_layers",

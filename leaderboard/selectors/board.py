@@ -17,7 +17,7 @@ FINISHED = Run.Status.FINISHED
 CURVE_COLUMNS = ["method_id", "method", "slug", "is_baseline", "is_reference", "created", "compression",
                  "top1_mean", "top1_std", "n", "speedup_mean", "compression_error_mean",
                  "abs_compression_error_mean", "unsandboxed", "effective_compression_mean",
-                 "effective_speedup_mean", "disconnected"]
+                 "effective_speedup_mean", "disconnected", "measured_speedup_mean"]
 
 
 def benchmark_listed_runs(*, benchmark: Benchmark) -> QuerySet[Run]:
@@ -92,6 +92,23 @@ def benchmark_dense_top1(*, benchmark: Benchmark) -> dict:
 
 # --- one benchmark ---------------------------------------------------------------------------
 
+def board_axis(benchmark: Benchmark) -> str:
+    """What the benchmark's board ranks by first: its track's axis (evaluator/tracks.py
+    `Track.board_axis`), "compression" or "measured_speedup"."""
+    from evaluator.benchmarks import get_benchmark
+    from evaluator.tracks import get_track
+
+    return get_track(get_benchmark(benchmark.name).track).board_axis
+
+
+def speedup_column(benchmark: Benchmark) -> str:
+    """The Run column the speedup ranking reads: measured on a board whose axis is measured
+    speedup, once runs carry it (the latency column), else theoretical."""
+    measured = board_axis(benchmark) == "measured_speedup" and any(
+        f.name == "measured_speedup" for f in Run._meta.get_fields())
+    return "measured_speedup" if measured else "speedup"
+
+
 def benchmark_curves(*, benchmark: Benchmark, methods=None, submissions=None) -> pd.DataFrame:
     """Finished runs aggregated over seeds (in SQL), one row per (method, compression).
 
@@ -100,11 +117,14 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None, submissions=None) ->
     Each method's runs are those of the version the board counts (`counted_submissions`), or of
     exactly the `submissions` given (a version's own page).
     top1_std is the sample standard deviation (ddof=1), 0 when n = 1; compression is the
-    requested one; compression_error_mean is the mean signed error and
+    requested one; speedup_mean averages `speedup_column` (measured on a structured board);
+    compression_error_mean is the mean signed error and
     abs_compression_error_mean the mean |error|; effective_compression_mean and
     effective_speedup_mean average the records' effective values (evaluator/connectivity.py;
     a disconnected run has no effective speedup) and `disconnected` counts the runs with no
-    input-to-output path. Rows are ordered by method creation, then compression."""
+    input-to-output path; measured_speedup_mean averages the measured speedups at batch 64
+    (evaluator/latency.py; see `benchmark_latency_machines` for where they were timed). Rows are
+    ordered by method creation, then compression."""
     runs = Run.objects.filter(benchmark=benchmark, status=FINISHED, top1__isnull=False)
     runs = runs.filter(LISTED_RUN) if methods is None else runs.filter(submission__method__in=methods)
     if submissions is None:
@@ -114,7 +134,7 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None, submissions=None) ->
     # by the method's columns instead would parse one `created` timestamp per row, not per method.
     stats = list(runs.order_by().values_list("submission__method_id", "compression").annotate(
         top1_mean=Avg("top1"), top1_std=StdDev("top1", sample=False), n=Count("id"),
-        speedup_mean=Avg("speedup"), compression_error_mean=Avg("compression_error"),
+        speedup_mean=Avg(speedup_column(benchmark)), compression_error_mean=Avg("compression_error"),
         abs_compression_error_mean=Avg(Abs("compression_error")),
         unsandboxed=Count("id", filter=Q(sandbox="none")),
         # Runs recorded before the effective values existed have none (null); a disconnected run
@@ -122,6 +142,8 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None, submissions=None) ->
         effective_compression_mean=Avg("effective_compression"),
         effective_speedup_mean=Avg("effective_speedup", filter=Q(disconnected=False)),
         disconnected=Count("id", filter=Q(disconnected=True)),
+        # null for runs recorded before latency was measured
+        measured_speedup_mean=Avg("measured_speedup"),
     ))
     about = {pk: rest for pk, *rest in Method.objects.filter(
         pk__in={row[0] for row in stats}).values_list("pk", "name", "slug", "is_baseline", "is_reference",
@@ -136,6 +158,21 @@ def benchmark_curves(*, benchmark: Benchmark, methods=None, submissions=None) ->
     sample = frame["top1_std"].astype(float).fillna(0.0) * (n / (n - 1).clip(lower=1)) ** 0.5
     frame["top1_std"] = sample.where(n > 1, 0.0).clip(lower=0.0)
     return frame
+
+
+def benchmark_latency_machines(*, benchmark: Benchmark, submissions=None) -> list[dict]:
+    """The machines the board's finished runs were timed on, most runs first:
+    [{"machine": "AMD EPYC 7763 (cpu)", "runs": 40}, ...]. The runs are those of
+    `benchmark_curves` (listed methods, the versions the board counts, or `submissions`); runs
+    recorded before latency was measured are left out. More than one machine: their measured
+    latencies do not compare, and the board says so."""
+    if submissions is None:
+        submissions = counted_submissions(benchmark=benchmark).values()
+    runs = (Run.objects.filter(benchmark=benchmark, status=FINISHED, submission__in=submissions)
+            .filter(LISTED_RUN).exclude(latency_device=""))
+    counts = runs.order_by().values("latency_device").annotate(n=Count("id"))
+    return [{"machine": row["latency_device"], "runs": row["n"]}
+            for row in sorted(counts, key=lambda row: (-row["n"], row["latency_device"]))]
 
 
 def benchmark_progress(*, benchmark: Benchmark) -> tuple[int, int]:

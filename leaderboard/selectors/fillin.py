@@ -96,7 +96,14 @@ def builtin_fill_in(*, benchmarks, scored_only: bool = True, compressions=None) 
 
 
 def builtin_methods_without_results(*, benchmark: Benchmark, ranked_ids) -> list[Method]:
-    """The baselines and reference methods with no finished run on the benchmark (not in the
-    ranking): the board still names them, "no results yet"."""
-    return list(Method.objects.filter(Q(is_baseline=True) | Q(is_reference=True))
-                .exclude(pk__in=list(ranked_ids)).order_by("-is_baseline", "created", "id"))
+    """The baselines and reference methods its track shows (`Track.builtins`) with no
+    finished run on the benchmark (not in the ranking): the board still names them, "no results yet"."""
+    from evaluator.benchmarks import get_benchmark
+    from evaluator.tracks import get_track
+
+    target = get_benchmark(benchmark.name)
+    track = get_track(target.track)
+    methods = Method.objects.filter(Q(is_baseline=True) | Q(is_reference=True))
+    if track.builtins:  # a track that shows only some built-ins (structured, 2:4)
+        methods = methods.filter(builtin_name__in=track.builtins(target))
+    return list(methods.exclude(pk__in=list(ranked_ids)).order_by("-is_baseline", "created", "id"))

@@ -23,7 +23,7 @@ from ..ranking import (
     ranking_at_speedup,
     speedup_ranking,
 )
-from .board import FINISHED, benchmark_curves
+from .board import FINISHED, benchmark_curves, speedup_column
 from .fillin import builtin_fill_in
 
 
@@ -39,7 +39,9 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
 
     Display fields from the curves: `cells` (per compression: mean, std, n, ...), `n_min`/`n_max`
     (seeds per compression), `runs`, `abs_compression_error`, `unsandboxed`, `effective_top` (the
-    mean effective compression at the method's highest compression), `disconnected_at` (the
+    mean effective compression at the method's highest compression), `theoretical_top` and
+    `measured_top` (its mean theoretical and measured speedup there, the measured one at batch 64;
+    None where no run was timed), `disconnected_at` (the
     compressions where some seed's network has no input-to-output path).
     By compression: `score`, `interval` (95 % t interval over seeds, None with one), `half_width`,
     `n` (seeds in the interval), `complete`, `missing`, `rank`, `band`; `full`: a run at every
@@ -60,9 +62,10 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     # costs more than the whole ranking.
     created_order = curves["created"].rank(method="dense").tolist()
     columns = ["method_id", "method", "slug", "is_baseline", "is_reference", "compression", "top1_mean",
-               "top1_std", "n", "abs_compression_error_mean", "effective_compression_mean", "disconnected"]
+               "top1_std", "n", "abs_compression_error_mean", "effective_compression_mean", "disconnected",
+               "speedup_mean", "measured_speedup_mean"]
     for created, (method_id, name, slug, is_baseline, is_reference, compression, mean, std, n, abs_error,
-                  effective, disconnected) in zip(
+                  effective, disconnected, theoretical, measured) in zip(
             created_order, zip(*(curves[c].tolist() for c in columns))):
         if method_id not in methods:
             methods[method_id] = {"method_id": method_id, "method": name, "slug": slug,
@@ -73,7 +76,8 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
             "mean": mean, "std": std, "n": int(n),
             "abs_error": None if abs_error is None or abs_error != abs_error else abs_error,
             "effective": None if effective is None or effective != effective else effective,
-            "disconnected": int(disconnected or 0)}
+            "disconnected": int(disconnected or 0),
+            "theoretical": _finite(theoretical), "measured": _finite(measured)}
     unsandboxed = set(curves.loc[curves["unsandboxed"] > 0, "method_id"].tolist())
     for method_id, row in methods.items():
         have = cells[method_id]
@@ -85,6 +89,7 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
                                    if errors else None),
             n_min=min(ns), n_max=max(ns), runs=sum(ns), unsandboxed=method_id in unsandboxed,
             effective_top=have[max(have)]["effective"],
+            theoretical_top=have[max(have)]["theoretical"], measured_top=have[max(have)]["measured"],
             disconnected_at=[c for c in compressions if c in have and have[c]["disconnected"]],
         )
     counted_ids = list(counted.values())
@@ -109,6 +114,11 @@ def benchmark_ranking(*, benchmark: Benchmark, curves: pd.DataFrame | None = Non
     for row in rows:
         row["twins"] = twins.get(row["method_id"], [])
     return rows
+
+
+def _finite(value) -> float | None:
+    """A mean from the curves, or None where it is missing or not finite."""
+    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def benchmark_speedup_ranking(*, ranking: list[dict]) -> list[dict]:
@@ -191,6 +201,6 @@ def _per_seed_runs(benchmark: Benchmark, method_ids: list[int], counted: list[in
     for method_id, compression, seed, top1, speedup in Run.objects.filter(
             benchmark=benchmark, status=FINISHED, top1__isnull=False,
             submission__method_id__in=method_ids, submission__in=counted).values_list(
-            "submission__method_id", "compression", "seed", "top1", "speedup"):
+            "submission__method_id", "compression", "seed", "top1", speedup_column(benchmark)):
         out[method_id][compression, seed] = (top1, speedup if speedup is not None and math.isfinite(speedup) else None)
     return out

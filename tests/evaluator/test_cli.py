@@ -28,6 +28,19 @@ def test_run_with_a_baseline_writes_one_row_per_run_and_a_table(tmp_path):
     assert list(frame.columns) == COLUMNS
     assert sorted(frame["compression_requested"]) == [2.0, 8.0]
     assert "global-mag-weight" in result.stdout and "top-1" in result.stdout
+    assert "measured (b64)" in result.stdout and frame["measured_speedup_b64"].notna().all()
+
+
+def test_the_summary_shows_the_mean_measured_speedup_and_a_dash_for_a_csv_without_it():
+    from evaluator.cli import summary_table
+
+    row = {c: None for c in COLUMNS} | {"strategy": "s", "compression_requested": 4.0, "compression": 4.0,
+                                        "speedup": 3.9, "pre_top1": 0.5, "top1": 0.9}
+    frame = pd.DataFrame([row | {"measured_speedup_b64": 1.01}, row | {"measured_speedup_b64": 1.05}])
+    table = summary_table(frame).splitlines()
+    assert "measured (b64)" in table[0] and table[2].split()[3:5] == ["3.9", "1.03"]
+    old = pd.DataFrame([row | {"measured_speedup_b64": float("nan")}])
+    assert summary_table(old).splitlines()[2].split()[4] == "-"
 
 
 def test_run_with_a_strategy_file_that_fails_exits_nonzero_and_writes_no_row(tmp_path):

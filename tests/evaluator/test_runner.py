@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from evaluator.benchmarks import get_benchmark, run_identity
-from evaluator.columns import COLUMNS
+from evaluator.columns import COLUMNS, MEASURED_LATENCY_COLUMNS
 from evaluator.pruning import Mask
 from evaluator.runner import Context, RunFailed, calibration_batch, score_run, sweep
 from evaluator.sandbox import StrategySource
@@ -15,7 +15,7 @@ from evaluator.weights import WeightsError, verified_weights
 # One short finetuning epoch keeps these tests fast; the protocol is otherwise the benchmark's.
 BENCHMARK = get_benchmark("digits-mlp")
 SHORT = dataclasses.replace(BENCHMARK, finetune=dataclasses.replace(BENCHMARK.finetune, epochs=1))
-TIMINGS = {c for c in COLUMNS if c.startswith("time_")}
+TIMINGS = {c for c in COLUMNS if c.startswith("time_")} | set(MEASURED_LATENCY_COLUMNS)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,19 @@ def test_a_run_records_every_documented_column(ctx):
     assert record["test_samples"] == len(ctx.splits.test)
     assert record["weights_sha256"] == BENCHMARK.weights_sha256
     assert 0 <= record["top1"] <= 1 and record["device"] == "cpu"
+
+
+def test_a_run_times_its_pruned_model_against_the_dense_one_on_this_machine(ctx):
+    record = score_run(ctx, StrategySource(baseline="x"), 16, 0, magnitude_mask(ctx.fresh_model(), compression=16))
+    for batch in (1, 64):
+        pruned, dense = record[f"latency_ms_b{batch}"], record[f"dense_latency_ms_b{batch}"]
+        assert 0 < pruned and 0 < dense
+        assert record[f"measured_speedup_b{batch}"] == dense / pruned
+    # masks run as dense weights: about as fast as the dense model, whatever the theory says
+    assert record["speedup"] > 10 and 0.5 < record["measured_speedup_b64"] < 2
+    assert record["latency_kernel"] == "dense" and record["latency_threads"] == 1
+    assert record["latency_device"].endswith("(cpu)")
+    assert 0 < record["time_latency_s"] < record["time_total_s"]
 
 
 def test_the_same_seed_gives_identical_metrics_on_cpu(ctx):

@@ -33,7 +33,7 @@ def test_an_unknown_track_lists_the_known_ones(tmp_path):
     result = cli("run", "--benchmark", "digits-mlp", "--track", "late", "--baseline", "all",
                  "--out", str(tmp_path / "x.csv"))
     assert result.returncode == 2
-    assert "unknown track 'late'; known: after, init, long" in result.stderr
+    assert "unknown track 'late'; known: after, init, long, structured, nm24" in result.stderr
 
 
 def test_init_writes_the_pinned_initial_weights(tmp_path):

@@ -42,6 +42,30 @@ def test_a_track_page_has_its_own_ranking_and_tabs_to_the_others(client, benchma
     assert "Alpha" in after and "Beta" not in after and '<a href="/b/digits-mlp/init/">' in after
 
 
+def test_a_structured_board_ranks_by_speedup_unless_asked_and_shows_only_its_own_built_ins(client, benchmarks):
+    from leaderboard.models import Method
+
+    make_entry("Alpha", benchmarks["digits-cnn/structured"], {c: [0.9] for c in (1, 2, 4, 8, 16, 32)})
+    Method.objects.create(name="random", slug="baseline-random", builtin_name="random", is_baseline=True)
+    structured = client.get("/b/digits-cnn/structured/")
+    assert structured.context["by"] == "speedup" and "Alpha" in structured.content.decode()
+    assert "baseline-random" not in {m.slug for m in structured.context["waiting"]}  # refused there
+    assert client.get("/b/digits-cnn/structured/?by=compression").context["by"] == "compression"
+    after = client.get("/b/digits-cnn/")
+    assert after.context["by"] == "compression" and "baseline-random" in {m.slug for m in after.context["waiting"]}
+
+
+def test_the_speedup_chart_says_which_speedup_it_plots(benchmarks):
+    from leaderboard.charts import accuracy_figures
+    from leaderboard.selectors import benchmark_curves
+
+    make_entry("Alpha", benchmarks["digits-cnn/structured"], {c: [0.9] for c in (1, 2, 4)})
+    curves = benchmark_curves(benchmark=benchmarks["digits-cnn/structured"])
+    title = lambda figures: figures["speedup"]["layout"]["xaxis"]["title"]["text"]  # noqa: E731
+    assert title(accuracy_figures(curves, measured=True)).startswith("measured speedup")
+    assert title(accuracy_figures(curves)).startswith("theoretical speedup")
+
+
 def test_the_home_page_lists_every_benchmark_on_every_track(client, benchmarks):
     html = client.get("/").content.decode()
     for name in ("digits-mlp/init", "digits-cnn/init", "mnist1d-cnn/init", "mnist1d-cnn/long"):
@@ -138,9 +162,9 @@ def test_an_api_upload_may_name_a_target_directly(benchmarks, alice, strategy_up
 def test_an_unknown_track_is_400_listing_the_known_ones(benchmarks, alice, strategy_upload):
     response = upload(as_user(alice), strategy_upload, tracks="after,late")
     assert response.status_code == 400
-    assert response.json() == {"tracks": ["unknown track 'late'; known: after, init, long"]}
+    assert response.json() == {"tracks": ["unknown track 'late'; known: after, init, long, structured, nm24"]}
     response = upload(as_user(alice), strategy_upload, benchmarks="digits-mlp", tracks="long")
-    assert response.json() == {"tracks": ["benchmark 'digits-mlp' has no track 'long'; its tracks: after, init"]}
+    assert response.json() == {"tracks": ["benchmark 'digits-mlp' has no track 'long'; its tracks: after, init, nm24"]}
     assert not Submission.objects.exists()
 
 
@@ -164,14 +188,26 @@ def test_the_form_refuses_a_target_that_does_not_exist_naming_the_known_ones(cli
     assert not Submission.objects.exists()
 
 
-def test_seeding_fills_every_track_of_the_embedded_benchmarks(benchmarks, monkeypatch):
+def test_seeding_fills_every_track_of_the_embedded_benchmarks_with_its_own_built_ins(benchmarks, monkeypatch):
+    from evaluator.benchmarks import get_benchmark
+    from evaluator.pruning import BASELINES
+    from evaluator.tracks import get_track
+
     queued = []
     monkeypatch.setattr("leaderboard.management.commands.seed_baselines.runs_enqueue", queued.extend)
     call_command("seed_baselines")
-    targets = ["digits-mlp", "digits-mlp/init", "digits-cnn", "digits-cnn/init", "mnist1d-cnn",
-               "mnist1d-cnn/init", "mnist1d-cnn/long"]
-    per_target = {n: Run.objects.filter(benchmark__name=n).count() for n in targets}
-    assert per_target == dict.fromkeys(targets, 21 * 12) and len(queued) == Run.objects.count() == 7 * 21 * 12
+    masked = ["digits-mlp", "digits-mlp/init", "digits-cnn", "digits-cnn/init", "mnist1d-cnn",
+              "mnist1d-cnn/init", "mnist1d-cnn/long"]
+    per_target = {n: Run.objects.filter(benchmark__name=n).count() for n in masked}
+    assert per_target == dict.fromkeys(masked, 21 * 12)
+    for name in ["digits-mlp/nm24", "digits-cnn/structured", "digits-cnn/nm24", "mnist1d-cnn/structured"]:
+        target = get_benchmark(name)
+        shown = set(get_track(target.track).builtin_names(target))
+        runs = Run.objects.filter(benchmark__name=name)
+        assert set(runs.values_list("submission__baseline", flat=True)) == shown
+        assert not shown & set(BASELINES)  # the unstructured baselines would be refused there
+        assert runs.count() == len(shown) * len(target.compressions) * len(target.seeds)
+    assert len(queued) == Run.objects.count()
 
 
 def test_an_uploaded_strategy_runs_unchanged_on_the_init_track_in_the_worker(benchmarks, alice, strategy_upload):

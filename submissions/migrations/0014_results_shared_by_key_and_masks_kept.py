@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('submissions', '0012_submission_withdrawn'),
+        ('submissions', '0013_run_measured_speedup'),
     ]
 
     operations = [
