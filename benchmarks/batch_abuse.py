@@ -1,6 +1,7 @@
 """Worker-seconds one submission costs under the batch attacker of issue 19 (case 1): a strategy
 that answers the job its run is for (the first job its sandbox computes) and, for every other
-job of the batch, sleeps just under the per-job budget and then raises.
+job of the batch, sleeps just under the per-job budget and then raises (its source:
+`tests/hostile_cases.py`, `batch_abuse`, which the worker's hostile tests upload too).
 
     .venv/bin/python benchmarks/batch_abuse.py                    # budget 0.5 s a job
     .venv/bin/python benchmarks/batch_abuse.py --budget 1 --benchmark digits-mlp
@@ -26,23 +27,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-ATTACKER = '''import time
-from evaluator.pruning import GlobalMagWeight
-
-BUDGET = {budget}
-answered = []
-
-
-class BatchAbuse(GlobalMagWeight):
-    def model_masks(self):
-        if not answered:  # the first job of this sandbox: the one its run is for
-            answered.append(True)
-            return super().model_masks()
-        time.sleep(BUDGET * 0.8)  # just under the budget, then fail: the sibling is not kept
-        raise RuntimeError("not this one")
-'''
-
-
 def one(benchmark: str, budget: float) -> dict:
     import django
 
@@ -52,17 +36,19 @@ def one(benchmark: str, budget: float) -> dict:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
 
-    import evaluator.sandbox as sandbox
+    import evaluator.sandbox.jobs as sandbox
     from leaderboard.models import Benchmark
     from submissions import execution, services, tasks
     from submissions.models import Run
+    from tests.hostile_cases import batch_abuse
 
     call_command("migrate", verbosity=0)
     call_command("sync_benchmarks", verbosity=0)
     services.runs_enqueue = lambda runs: None  # no broker: this process is the worker
     user = get_user_model().objects.create_user("mallory", "m@example.org", "correct horse 42")
     submission, _ = services.submission_create(
-        user=user, upload=SimpleUploadedFile("abuse.py", ATTACKER.format(budget=budget).encode()),
+        # just under the budget, then fail: the sibling is not kept
+        user=user, upload=SimpleUploadedFile("abuse.py", batch_abuse(sleep=budget * 0.8).encode()),
         name="Batch abuse", benchmarks=[Benchmark.objects.get(name=benchmark)])
     starts = []
     real = sandbox._run_child

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from evaluator.benchmarks import get_benchmark  # noqa: E402
 from evaluator.pruning import BASELINES, REFERENCES  # noqa: E402
-from leaderboard.ranking import (common_buckets, compression_ranking, cross_benchmark,  # noqa: E402
+from leaderboard.ranking import (Score, common_buckets, compression_ranking, cross_benchmark,  # noqa: E402
                                  full_sweep, speedup_ranking)
 
 TIERS = {**{name: "baseline" for name in BASELINES}, **{name: "reference" for name in REFERENCES}}
@@ -62,11 +62,11 @@ def pct(value) -> str:
     return "-" if value is None else f"{value * 100:.2f}"
 
 
-def table(rows: list[dict]) -> str:
-    return tabulate([[r["rank"], r["band"], r["key"], TIERS.get(r["key"], "entry"), pct(r["score"]),
-                      "-" if r["half_width"] is None else pct(r["half_width"]),
-                      "-" if r["interval"] is None else f"{pct(r['interval'][0])}–{pct(r['interval'][1])}",
-                      r["n"], "" if r["complete"] else "partial: " + ", ".join(f"{m:g}x" for m in r["missing"])]
+def table(rows: list[Score]) -> str:
+    return tabulate([[r.rank, r.band, r.key, TIERS.get(r.key, "entry"), pct(r.score),
+                      "-" if r.half_width is None else pct(r.half_width),
+                      "-" if r.interval is None else f"{pct(r.interval[0])}–{pct(r.interval[1])}",
+                      r.n, "" if r.complete else "partial: " + ", ".join(f"{m:g}x" for m in r.missing)]
                      for r in rows],
                     headers=["rank", "band", "method", "tier", "score %", "±", "95 % interval", "n", ""],
                     tablefmt="github", disable_numparse=True)
@@ -121,12 +121,12 @@ def main() -> int:
     if len(by_compression) > 1:
         for label, rankings in (("compression", by_compression), ("speedup", by_speedup)):
             every = cross_benchmark(rankings, full, {m: ORDER.get(m, (99, m)) for r in rankings.values()
-                                                     for m in (x["key"] for x in r)})
+                                                     for m in (x.key for x in r)})
             names = list(rankings)
             print(f"## Across benchmarks, by {label}\n")
-            print(tabulate([[r["key"], *[(f"{r['ranks'][b]['rank']} (band {r['ranks'][b]['band']})"
-                                          if b in r["ranks"] else "-") for b in names],
-                             "-" if r["mean_rank"] is None else f"{r['mean_rank']:.2f}"] for r in every],
+            print(tabulate([[r.key, *[(f"{r.ranks[b].rank} (band {r.ranks[b].band})"
+                                          if b in r.ranks else "-") for b in names],
+                             "-" if r.mean_rank is None else f"{r.mean_rank:.2f}"] for r in every],
                            headers=["method", *names, "mean rank"], tablefmt="github", disable_numparse=True), "\n")
     return 0
 

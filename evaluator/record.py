@@ -62,7 +62,7 @@ class RunRecord:
     latency_threads: int = _help('torch CPU threads fixed while timing (PRUNEBOARD_LATENCY_THREADS)')
     latency_device: str = _help('the machine timed on: CPU model or GPU name, then (cpu) or (cuda); latencies from different machines do not compare')
     latency_kernel: str = _help('how the pruned model computed: dense (zeros as dense weights) or the sparse kernel used, e.g. 2:4 semi-structured (3 layers)')
-    time_masks_s: float = _help("seconds computing masks in the sandbox (a sweep's child time / its runs)")
+    time_masks_s: float = _help("seconds computing this run's masks in the sandbox (its own job's time)")
     time_pre_eval_s: float = _help('seconds scoring before finetuning')
     time_finetune_s: float = _help('seconds finetuning')
     time_eval_s: float = _help('seconds scoring after finetuning')

@@ -267,11 +267,11 @@ def _measured_layout(reference_top1: float | None, xs: list[float]) -> dict:
     return layout
 
 
-def initially_shown(ranking: list[dict], *, entries: int = 10) -> set[int]:
-    """Every baseline and reference method and the top `entries` entries of a ranking: drawn
-    when the page opens."""
-    builtin = {r["method_id"] for r in ranking if r["is_baseline"] or r.get("is_reference")}
-    top = [r["method_id"] for r in ranking if r["method_id"] not in builtin][:entries]
+def initially_shown(ranking: list, *, entries: int = 10) -> set[int]:
+    """Every baseline and reference method and the top `entries` entries of a ranking (rows with
+    method_id, is_baseline, is_reference): drawn when the page opens."""
+    builtin = {r.method_id for r in ranking if r.is_baseline or r.is_reference}
+    top = [r.method_id for r in ranking if r.method_id not in builtin][:entries]
     return builtin | set(top)
 
 

@@ -2,50 +2,17 @@
 ranks the CLI's CSVs with the very functions the site uses).
 
 Input, per method: its runs as {(compression, seed): (top1, speedup)} (several runs of one cell:
-their mean), and a tie-break order (earliest method first). Accuracies are fractions.
-
-**By compression** (the table's default). Each seed's score is its mean top-1 over the scored
-compressions 2x..64x (a seed lacking one of them has none); the method's score is the mean over
-those compressions of its mean top-1 over seeds (the mean of the seed scores when every seed is
-complete), with a 95 % Student t interval over the n complete seeds:
-
-    score ± t(0.975, n - 1) * s / sqrt(n)      (s: the sample std of the n seed scores)
-
-n = 1 has no interval. A method lacking a scored compression is *partial*, ranked after the
-complete ones (its score averages fewer, usually easier, compressions).
-
-**By speedup** (theoretical speedup = flops / flops_nz; compression and speedup are not
-interchangeable, ShrinkBench). Each seed's curve of top-1 against its measured speedup (every
-compression, 1x included) is interpolated linearly in log2(speedup) and read at the speedups 2, 4,
-8, 16 and 32 (PruningBench's fixed-speedup buckets), or only those of them that every built-in
-method's curves span (common_buckets: on digits-cnn global magnitude stops near 11x speedup at 64x
-compression, so 2, 4, 8; otherwise the methods that prune the cheap weights of a CNN would all
-be partial beside random). The method reads the buckets every one of
-its seeds' curves spans; a seed's score is the mean of its readings there, and the method's score
-the mean of its seeds' scores, with the same t interval over them. A method whose curves do not
-span every bucket (at 64x compression a CNN's speedup may stay under 32x) is *partial*: ranked
-after the complete ones, those spanning more buckets first, and banded only with methods that
-miss the same buckets (its score averages fewer, different readings).
-
-**Rank bands** (both rankings): walking the ranking from the top, a band starts at the first
-method not yet banded; every following method (complete like it) whose interval reaches the band
-leader's lower bound (its high >= the leader's low) joins it, if it is complete like the leader
-and lacks the same compressions or buckets. A method without an interval has a band of its own. Inside a band the seeds do not tell the methods apart.
-
-**At one compression** c: the mean over seeds of top-1 at c, its t interval over those seeds,
-bands as above. **At one speedup** b: each seed's curve read at b (seeds whose curve does not span
-b are left out), their mean and t interval, bands. Methods without a value are left out.
-
-**Across benchmarks**: a method's rank on each benchmark (by either ranking), and its mean rank
-over the benchmarks where it has a *full sweep* (every compression of the benchmark, every seed).
-Methods with full sweeps on more benchmarks come first, then by mean rank; ranks on benchmarks
-with different sets of methods are not strictly comparable, so the overview names both.
+their mean), and a tie-break order (earliest method first). Accuracies are fractions. Output:
+`Score`s in ranking order (and `Overall`s across benchmarks). The method, with its formulas
+(scores, 95 % t intervals, partial methods, bands, speedup buckets), is described once, in
+docs/rankings.md ("How the leaderboard is ranked").
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Hashable
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from scipy.stats import t as student_t
@@ -54,6 +21,46 @@ SPEEDUP_BUCKETS = (2.0, 4.0, 8.0, 16.0, 32.0)
 LEVEL = 0.95
 
 Runs = dict[tuple[float, int], tuple[float, float | None]]  # (compression, seed) -> (top1, speedup)
+
+
+@dataclass(frozen=True)
+class Score:
+    """One method's place in one ranking (by compression, by speedup, or at one point)."""
+
+    key: Hashable  # the method: its id on the site, its name in benchmarks/rankings.py
+    score: float | None  # top-1 (a fraction) as the ranking averages it; None: nothing to average
+    interval: tuple[float, float] | None  # the 95 % Student t interval over seeds; None below 2 seeds
+    n: int  # seeds in the interval
+    complete: bool  # every scored compression (or speedup bucket) has a value
+    missing: tuple[float, ...] = ()  # the scored compressions (or speedup buckets) it lacks
+    reached: int = 0  # by speedup: the buckets every seed's curve spans (partial methods sort by it)
+    rank: int = 0  # 1 for the first; 0 until ranked
+    band: int = 0  # the rank band: methods the seeds do not tell apart share one; 0 until ranked
+
+    @property
+    def half_width(self) -> float | None:
+        """Half the interval's width (the "± x" the table shows); None without an interval."""
+        return None if self.interval is None else (self.interval[1] - self.interval[0]) / 2
+
+
+@dataclass(frozen=True)
+class Place:
+    """A method's rank on one benchmark, as the overview across benchmarks shows it."""
+
+    rank: int
+    band: int
+    of: int  # methods ranked on that benchmark
+    full: bool  # a full sweep there (every compression and seed): only those count in the mean
+
+
+@dataclass(frozen=True)
+class Overall:
+    """One method across benchmarks (cross_benchmark)."""
+
+    key: Hashable
+    ranks: dict[str, Place] = field(default_factory=dict)  # benchmark -> its place there
+    mean_rank: float | None = None  # over the benchmarks with a full sweep; None without any
+    benchmarks_full: int = 0  # benchmarks with a full sweep
 
 
 def mean(values) -> float:
@@ -88,21 +95,23 @@ def t_interval(values: list[float], level: float = LEVEL) -> tuple[float, float]
     return mean(values) - half, mean(values) + half
 
 
-def rank_bands(rows: list[dict], *, interval: str = "interval", complete: str = "complete",
-               band: str = "band") -> None:
-    """Set row[band] on rows already in ranking order (each with an interval and complete key);
-    only rows with the same `missing` (compressions or speedup buckets) as the leader join it."""
+def rank_bands(rows: list[Score]) -> list[int]:
+    """The band of each of `rows` (in ranking order): a band's leader takes in every following
+    row complete like it, lacking the same compressions or buckets, whose interval reaches the
+    leader's lower bound."""
+    bands: list[int] = []
     number, i = 0, 0
     while i < len(rows):
         number += 1
         leader = rows[i]
-        leader[band] = number
+        bands.append(number)
         i += 1
-        while (i < len(rows) and leader[interval] is not None and rows[i][interval] is not None
-               and rows[i][complete] == leader[complete] and rows[i].get("missing") == leader.get("missing")
-               and rows[i][interval][1] >= leader[interval][0]):
-            rows[i][band] = number
+        while (i < len(rows) and leader.interval is not None and rows[i].interval is not None
+               and rows[i].complete == leader.complete and rows[i].missing == leader.missing
+               and rows[i].interval[1] >= leader.interval[0]):
+            bands.append(number)
             i += 1
+    return bands
 
 
 def read_curve(points: list[tuple[float, float]], speedup: float) -> float | None:
@@ -157,46 +166,41 @@ def _cell_means(runs: Runs) -> dict[float, float]:
     return {c: mean(v) for c, v in by_compression.items()}
 
 
-def _finish(rows: list[dict], order: dict[Hashable, tuple]) -> list[dict]:
+def _finish(rows: list[Score], order: dict[Hashable, tuple]) -> list[Score]:
     """Sort (complete first, then score descending, ties to the earliest), number, band."""
-    rows.sort(key=lambda r: (not r["complete"], -r.get("reached", 0), r["score"] is None,
-                             -(r["score"] if r["score"] is not None else 0.0), order[r["key"]]))
-    for rank, row in enumerate(rows, start=1):
-        row["rank"] = rank
-        row["half_width"] = None if row["interval"] is None else (row["interval"][1] - row["interval"][0]) / 2
-    rank_bands(rows)
-    return rows
+    rows = sorted(rows, key=lambda r: (not r.complete, -r.reached, r.score is None,
+                                       -(r.score if r.score is not None else 0.0), order[r.key]))
+    return [replace(row, rank=rank, band=band)
+            for rank, (row, band) in enumerate(zip(rows, rank_bands(rows)), start=1)]
 
 
 def compression_ranking(methods: dict[Hashable, Runs], scored: list[float],
-                        order: dict[Hashable, tuple]) -> list[dict]:
-    """One dict per method: key, score, interval, half_width, n (seeds in the interval),
-    complete, missing (scored compressions it lacks), rank, band; in ranking order."""
+                        order: dict[Hashable, tuple]) -> list[Score]:
+    """One Score per method (`missing`: the scored compressions it lacks), in ranking order."""
     rows = []
     for key, runs in methods.items():
         means = _cell_means(runs)
         have = [means[c] for c in scored if c in means]
         per_seed = seed_scores({k: top1 for k, (top1, _) in runs.items()}, scored)
-        rows.append({"key": key, "score": mean(have) if have else None, "interval": t_interval(per_seed),
-                     "n": len(per_seed), "complete": len(have) == len(scored),
-                     "missing": [c for c in scored if c not in means]})
+        rows.append(Score(key=key, score=mean(have) if have else None, interval=t_interval(per_seed),
+                          n=len(per_seed), complete=len(have) == len(scored),
+                          missing=tuple(c for c in scored if c not in means)))
     return _finish(rows, order)
 
 
 def speedup_ranking(methods: dict[Hashable, Runs], order: dict[Hashable, tuple],
-                    buckets: tuple[float, ...] = SPEEDUP_BUCKETS) -> list[dict]:
-    """The same keys as compression_ranking, by top-1 over the speedup axis, plus `reached`
-    (how many buckets every seed's curve spans); `missing`: the buckets some seed's curve does
-    not span (empty for a complete method)."""
+                    buckets: tuple[float, ...] = SPEEDUP_BUCKETS) -> list[Score]:
+    """As compression_ranking, by top-1 over the speedup axis, with `reached` (how many buckets
+    every seed's curve spans); `missing`: the buckets some seed's curve does not span."""
     rows = []
     for key, runs in methods.items():
         readings = [{b: _read(curve, math.log2(b)) for b in buckets}  # per seed: bucket -> reading
                     for curve in _seed_curves(runs)]
         reach = [b for b in buckets if readings and all(r[b] is not None for r in readings)]
         per_seed = [mean(r[b] for b in reach) for r in readings] if reach else []
-        rows.append({"key": key, "score": mean(per_seed) if per_seed else None,
-                     "interval": t_interval(per_seed), "n": len(per_seed), "complete": len(reach) == len(buckets),
-                     "missing": [b for b in buckets if b not in reach], "reached": len(reach)})
+        rows.append(Score(key=key, score=mean(per_seed) if per_seed else None,
+                          interval=t_interval(per_seed), n=len(per_seed), complete=len(reach) == len(buckets),
+                          missing=tuple(b for b in buckets if b not in reach), reached=len(reach)))
     return _finish(rows, order)
 
 
@@ -211,26 +215,26 @@ def common_buckets(methods: dict[Hashable, Runs],
 
 
 def ranking_at_compression(methods: dict[Hashable, Runs], compression: float,
-                           order: dict[Hashable, tuple]) -> list[dict]:
+                           order: dict[Hashable, tuple]) -> list[Score]:
     """Methods with runs at `compression`, ranked by mean top-1 there (t interval over seeds)."""
     rows = []
     for key, runs in methods.items():
         values = [top1 for (c, _), (top1, _) in sorted(runs.items()) if c == compression]
         if values:
-            rows.append({"key": key, "score": mean(values), "interval": t_interval(values),
-                         "n": len(values), "complete": True, "missing": []})
+            rows.append(Score(key=key, score=mean(values), interval=t_interval(values),
+                              n=len(values), complete=True))
     return _finish(rows, order)
 
 
 def ranking_at_speedup(methods: dict[Hashable, Runs], speedup: float,
-                       order: dict[Hashable, tuple]) -> list[dict]:
+                       order: dict[Hashable, tuple]) -> list[Score]:
     """Methods whose seed curves span `speedup`, ranked by their mean reading there."""
     rows = []
     for key, runs in methods.items():
         values = [v for v in (_read(curve, math.log2(speedup)) for curve in _seed_curves(runs)) if v is not None]
         if values:
-            rows.append({"key": key, "score": mean(values), "interval": t_interval(values),
-                         "n": len(values), "complete": True, "missing": []})
+            rows.append(Score(key=key, score=mean(values), interval=t_interval(values),
+                              n=len(values), complete=True))
     return _finish(rows, order)
 
 
@@ -239,23 +243,21 @@ def full_sweep(runs: Runs, compressions: list[float], seeds: list[int]) -> bool:
     return all((float(c), int(s)) in runs for c in compressions for s in seeds)
 
 
-def cross_benchmark(rankings: dict[str, list[dict]], full: dict[str, set[Hashable]],
-                    order: dict[Hashable, tuple]) -> list[dict]:
-    """rankings: benchmark -> its ranking (rows with key, rank, band); full: benchmark -> the keys
-    with a full sweep there. One dict per method: key, ranks {benchmark: {rank, band, full}},
-    mean_rank over its full benchmarks (None without any), benchmarks_full; in overview order."""
-    rows: dict[Hashable, dict] = {}
+def cross_benchmark(rankings: dict[str, list[Score]], full: dict[str, set[Hashable]],
+                    order: dict[Hashable, tuple]) -> list[Overall]:
+    """rankings: benchmark -> its ranking (by either ranking); full: benchmark -> the keys with a
+    full sweep there. One Overall per method, in overview order."""
+    ranks: dict[Hashable, dict[str, Place]] = {}
     for benchmark, ranking in rankings.items():
         for r in ranking:
-            row = rows.setdefault(r["key"], {"key": r["key"], "ranks": {}})
-            row["ranks"][benchmark] = {"rank": r["rank"], "band": r["band"],
-                                       "of": len(ranking), "full": r["key"] in full.get(benchmark, set())}
-    for row in rows.values():
-        counted = [v["rank"] for v in row["ranks"].values() if v["full"]]
-        row["benchmarks_full"] = len(counted)
-        row["mean_rank"] = mean(counted) if counted else None
-    return sorted(rows.values(), key=lambda r: (-r["benchmarks_full"], r["mean_rank"] is None,
-                                                r["mean_rank"] or 0.0, order[r["key"]]))
+            ranks.setdefault(r.key, {})[benchmark] = Place(rank=r.rank, band=r.band, of=len(ranking),
+                                                           full=r.key in full.get(benchmark, set()))
+    rows = []
+    for key, places in ranks.items():
+        counted = [p.rank for p in places.values() if p.full]
+        rows.append(Overall(key=key, ranks=places, mean_rank=mean(counted) if counted else None,
+                            benchmarks_full=len(counted)))
+    return sorted(rows, key=lambda r: (-r.benchmarks_full, r.mean_rank is None, r.mean_rank or 0.0, order[r.key]))
 
 
 def parse_point(text: str, allowed: list[float], axis: str) -> float:

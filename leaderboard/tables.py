@@ -16,25 +16,26 @@ def sort_columns(compressions) -> list[str]:
     return ["rank", "method", *(f"c{float(c):g}" for c in compressions), "score", "err", "eff", "spd", "meas", "n"]
 
 
-def _value(row: dict, column: str, compressions: list[float]):
+def _value(row, column: str, compressions: list[float], by: str):
+    """The value of `column` in a ranking row (selectors.RankedMethod) ranked `by`."""
     if column == "method":
-        return str(row.get("method", "")).casefold()
+        return row.method.casefold()
     if column == "score":
-        return row.get("speedup_score") if "speedup_rank" in row else row.get("score")
+        return row.by(by).score
     if column == "err":
-        return row.get("abs_compression_error")
+        return row.abs_compression_error
     if column == "eff":
-        return row.get("effective_top")
+        return row.effective_top
     if column == "spd":
-        return row.get("theoretical_top")
+        return row.theoretical_top
     if column == "meas":
-        return row.get("measured_top")
+        return row.measured_top
     if column == "n":
-        return row.get("n_min")
+        return row.n_min
     key = float(column[1:])
-    for c, cell in zip(compressions, row.get("cells") or []):
+    for c, cell in zip(compressions, row.cells):
         if float(c) == key:
-            return None if cell is None else cell.get("mean")
+            return None if cell is None else cell.mean
     return None
 
 
@@ -42,15 +43,15 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def sort_ranking(rows: list[dict], column: str, descending: bool, compressions) -> list[dict]:
-    """The rows ordered by `column` (an unknown column leaves the ranking's order); rows with no
-    value sort last either way; ties keep the ranking's order."""
+def sort_ranking(rows: list, column: str, descending: bool, compressions, by: str = "compression") -> list:
+    """The rows (in the order of the ranking `by`) ordered by `column` (an unknown column leaves
+    the ranking's order); rows with no value sort last either way; ties keep the ranking's order."""
     compressions = [float(c) for c in compressions]
     if column not in sort_columns(compressions) or column == "rank":
         return list(reversed(rows)) if column == "rank" and descending else list(rows)
-    present = [r for r in rows if not _missing(_value(r, column, compressions))]
-    absent = [r for r in rows if _missing(_value(r, column, compressions))]
-    present.sort(key=lambda r: _value(r, column, compressions), reverse=descending)
+    present = [r for r in rows if not _missing(_value(r, column, compressions, by))]
+    absent = [r for r in rows if _missing(_value(r, column, compressions, by))]
+    present.sort(key=lambda r: _value(r, column, compressions, by), reverse=descending)
     return present + absent
 
 
@@ -100,10 +101,10 @@ def carried(params) -> dict:
                    "speedup": urlencode(besides_ranking + [("by", "speedup")])}}
 
 
-def compared(params, ranking: list[dict]) -> tuple[list[dict], list[str]]:
+def compared(params, ranking: list) -> tuple[list, list[str]]:
     """The ranking rows the reader chose to compare (`compare`, repeated or comma-separated
     slugs), and the requested slugs that name no method of this leaderboard."""
     wanted = list(dict.fromkeys(s.strip() for value in params.getlist("compare")
                                 for s in value.split(",") if s.strip()))
-    by_slug = {r["slug"]: r for r in ranking}
+    by_slug = {r.slug: r for r in ranking}
     return [by_slug[s] for s in wanted if s in by_slug], [s for s in wanted if s not in by_slug]

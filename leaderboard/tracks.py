@@ -34,7 +34,7 @@ def kendall_tau(a: list[float], b: list[float]) -> tuple[float | None, float | N
     return (None, None) if math.isnan(tau) else (tau, p)
 
 
-def track_agreement(*, benchmark: Benchmark, ranking: list[dict], tracks: list[Benchmark]) -> list[dict]:
+def track_agreement(*, benchmark: Benchmark, ranking: list, tracks: list[Benchmark]) -> list[dict]:
     """For each other track of the benchmark: tau between this page's ranking and that track's,
     over the methods complete on both; `n` methods, `p` the two-sided p-value. The other track's
     scores are read from the cache, computed at most every PRUNEBOARD_TAU_CACHE_SECONDS (ranking
@@ -51,8 +51,9 @@ def track_agreement(*, benchmark: Benchmark, ranking: list[dict], tracks: list[B
     return rows
 
 
-def _scores(ranking: list[dict]) -> dict[int, float]:
-    return {r["method_id"]: r["score"] for r in ranking if r["complete"] and r["score"] is not None}
+def _scores(ranking: list) -> dict[int, float]:
+    """method id -> score by compression of the complete rows (selectors.RankedMethod)."""
+    return {r.method_id: r.score for r in ranking if r.complete and r.score is not None}
 
 
 def track_scores(*, benchmark: Benchmark) -> dict[int, float]:

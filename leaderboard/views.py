@@ -13,7 +13,7 @@ from submissions.capabilities import availability
 from submissions.models import MasksBlob, Run, Submission
 
 from . import selectors, services, tables
-from .charts import accuracy_figures, initially_shown
+from .charts import accuracy_figures
 from .downloads import csv_response
 from .forms import EnterBenchmarksForm, MethodEditForm
 from .metadata import TAG_AXES
@@ -46,11 +46,11 @@ def home(request):
 
 def benchmark_detail(request, name):
     """?by=compression|speedup picks the ranking; ?at=<point> ranks at one compression (or
-    speedup bucket) instead; a point the benchmark does not have is a 400 naming the choices."""
+    speedup bucket) instead; a point the benchmark does not have is a 400 naming the choices.
+    The table shows one screen of rows (?page=N, ?all=1: selectors/paging.py)."""
     benchmark = get_object_or_404(Benchmark, name=name)
     counted = selectors.counted_submissions(benchmark=benchmark)
-    curves = selectors.benchmark_curves(benchmark=benchmark, submissions=counted.values())
-    ranking = selectors.benchmark_ranking(benchmark=benchmark, curves=curves, counted=counted)
+    ranking = selectors.board_ranking(benchmark=benchmark, counted=counted)
     done, total = selectors.benchmark_progress(benchmark=benchmark)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
     chosen, unknown = tables.compared(request.GET, ranking)
@@ -58,14 +58,8 @@ def benchmark_detail(request, name):
     by = request.GET.get("by") or ("speedup" if selectors.board_axis(benchmark) == "measured_speedup" else "compression")
     by = "speedup" if by == "speedup" else "compression"
     # every baseline and reference method is drawn and listed, "no results yet" when it has none
-    waiting = selectors.builtin_methods_without_results(benchmark=benchmark, ranked_ids=[r["method_id"] for r in ranking])
+    waiting = selectors.builtin_methods_without_results(benchmark=benchmark, ranked_ids=[r.method_id for r in ranking])
     measured = selectors.speedup_column(benchmark) == "measured_speedup"
-    if chosen:  # compare: the charts draw only the chosen methods
-        ids = {r["method_id"] for r in chosen}
-        figures = accuracy_figures(curves[curves.method_id.isin(ids)], reference_top1=dense["value"], measured=measured)
-    else:
-        figures = accuracy_figures(curves, shown=initially_shown(ranking), reference_top1=dense["value"],
-                                   waiting=waiting, measured=measured)
     table = selectors.benchmark_speedup_ranking(ranking=ranking) if by == "speedup" else ranking
     search = _search(request)
     if search["searching"]:  # the rows that match, with their ranks on the whole board
@@ -73,10 +67,15 @@ def benchmark_detail(request, name):
         matching = set(selectors.methods_search(
             methods=Method.objects.visible_to(request.user), q=s["q"], tags=s["tags"],
             author=s["author"], keyword=s["keyword"]).values_list("pk", flat=True))
-        table = [r for r in table if r["method_id"] in matching]
-    for order, row in enumerate(table):
-        row["order"] = order  # the ranking's own order, which sorting by "band" or "#" restores
+        table = [r for r in table if r.method_id in matching]
     column, descending = tables.sort_state(request.GET, benchmark.compressions)
+    page = selectors.table_page(tables.sort_ranking(table, column, descending, benchmark.compressions, by=by),
+                                request.GET)
+    charted, shown = selectors.charted_methods(ranking, page.rows, chosen)
+    curves = selectors.benchmark_curves(benchmark=benchmark, methods=charted,
+                                        submissions=[counted[m] for m in charted if m in counted])
+    figures = accuracy_figures(curves, shown=shown, reference_top1=dense["value"],
+                               waiting=() if chosen else waiting, measured=measured)
     points = rank_points(benchmark, by)
     at, at_rows, at_error = None, None, None
     if request.GET.get("at"):
@@ -93,12 +92,14 @@ def benchmark_detail(request, name):
     carried = tables.carried(request.GET)
     return render(request, "leaderboard/benchmark.html", {
         "tracks": tracks, "agreement": track_agreement(benchmark=benchmark, ranking=ranking, tracks=tracks),
-        "benchmark": benchmark, "ranking": tables.sort_ranking(table, column, descending, benchmark.compressions),
+        "benchmark": benchmark, "ranking": page.rows, "page": page, "matched": len(table),
+        "speedup_buckets": ranking[0].speedup_buckets if ranking else (),
         "by": by, "figures": figures, "dense": dense,
         "compressions": benchmark.compressions, "done": done, "total": total,
-        "entries": sum(r["tier"] == "entry" for r in ranking), "ranked": len(ranking), **search,
-        "compare": {"chosen": chosen, "slugs": {r["slug"] for r in chosen}, "unknown": unknown,
-                    "methods": ranking, "kept": carried["compare"], "every": carried["every"]},
+        "entries": sum(r.tier == "entry" for r in ranking), "ranked": len(ranking), **search,
+        "compare": {"chosen": chosen, "slugs": {r.slug for r in chosen}, "unknown": unknown,
+                    "methods": selectors.compare_choices(ranking, page.rows, chosen),
+                    "kept": carried["compare"], "every": carried["every"]},
         "sort": tables.sort_links(request.GET, benchmark.compressions, column, descending),
         "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,

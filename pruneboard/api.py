@@ -4,6 +4,8 @@ public ones not hidden by a moderator) for everyone, plus the user's own; staff 
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from rest_framework import generics, status
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -19,7 +21,7 @@ from django.shortcuts import get_object_or_404
 
 from leaderboard.models import Benchmark, Method
 from leaderboard.ranking import parse_point, rank_points
-from leaderboard.selectors import (benchmark_rank_at, benchmark_ranking, benchmark_speedup_ranking,
+from leaderboard.selectors import (benchmark_rank_at, benchmark_speedup_ranking, board_ranking,
                                    benchmarks_overview, methods_search, search_params)
 from leaderboard.services import method_count_version, method_update
 from submissions import services
@@ -45,11 +47,11 @@ class BenchmarkDetail(generics.RetrieveAPIView):
 
     def retrieve(self, request, *args, **kwargs):
         benchmark = self.get_object()
-        rows = benchmark_ranking(benchmark=benchmark)
+        rows = board_ranking(benchmark=benchmark)
         return Response({**self.get_serializer(benchmark).data, "rankings": {
             "compression": ranking_rows(rows),
-            "speedup": ranking_rows(benchmark_speedup_ranking(ranking=rows), prefix="speedup_"),
-            "speedup_buckets": rows[0]["speedup_buckets"] if rows else []}})
+            "speedup": ranking_rows(benchmark_speedup_ranking(ranking=rows), by="speedup"),
+            "speedup_buckets": list(rows[0].speedup_buckets) if rows else []}})
 
 
 def _by(request) -> str:
@@ -73,9 +75,8 @@ class BenchmarkRanking(APIView):
                 raise ValidationError({"at": [str(exc)]}) from None
             rows = ranking_rows(benchmark_rank_at(benchmark=benchmark, **{by: point}))
         else:
-            point, rows = None, benchmark_ranking(benchmark=benchmark)
-            rows = (ranking_rows(benchmark_speedup_ranking(ranking=rows), prefix="speedup_") if by == "speedup"
-                    else ranking_rows(rows))
+            point, rows = None, board_ranking(benchmark=benchmark)
+            rows = ranking_rows(benchmark_speedup_ranking(ranking=rows) if by == "speedup" else rows, by=by)
         return Response({"benchmark": benchmark.name, "by": by, "at": point, "results": rows})
 
 
@@ -87,9 +88,9 @@ class Overview(APIView):
         overview = benchmarks_overview(by=by)
         names = [b.name for b in overview["benchmarks"]]
         return Response({"by": by, "benchmarks": names, "results": [
-            {"method": r["slug"], "name": r["method"], "tier": r["tier"],
-             "ranks": dict(zip(names, r["ranks"])), "mean_rank": r["mean_rank"],
-             "benchmarks_full": r["benchmarks_full"]} for r in overview["rows"]]})
+            {"method": r.slug, "name": r.method, "tier": r.tier,
+             "ranks": {name: asdict(place) if place else None for name, place in zip(names, r.ranks)},
+             "mean_rank": r.mean_rank, "benchmarks_full": r.benchmarks_full} for r in overview["rows"]]})
 
 
 class MethodList(generics.ListAPIView):

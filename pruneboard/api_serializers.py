@@ -65,19 +65,20 @@ class BenchmarkSerializer(serializers.ModelSerializer):
                 "csv": site_url(self.context, "benchmark-csv", b.name)}
 
 
-def ranking_rows(rows: list[dict], prefix: str = "") -> list[dict]:
-    """Ranking rows (leaderboard.selectors; `prefix` "speedup_" for the speedup ranking's keys)
-    in the API's shape: accuracies as fractions, `interval` [low, high] or null (one seed)."""
-    out = []
-    for r in rows:
-        interval = r[f"{prefix}interval"]
-        out.append(finite({
-            "rank": r[f"{prefix}rank"], "band": r[f"{prefix}band"], "method": r["slug"], "name": r["method"],
-            "tier": r["tier"], "score": r[f"{prefix}score"],
-            "interval": list(interval) if interval is not None else None,
-            "half_width": r[f"{prefix}half_width"], "n": r[f"{prefix}n"],
-            "complete": r[f"{prefix}complete"], "missing": r[f"{prefix}missing"]}))
-    return out
+def ranking_rows(rows: list, by: str = "compression") -> list[dict]:
+    """Ranked rows (leaderboard.selectors RankedMethod, ranked `by` compression or speedup, or
+    RankedAt) in the API's shape: accuracies as fractions, `interval` [low, high] or null."""
+    return [ranking_row(r, r.by(by)) for r in rows]
+
+
+def ranking_row(about, score) -> dict:
+    """One method (`about`: selectors.MethodAbout) and its place in a ranking (ranking.Score)."""
+    return finite({
+        "rank": score.rank, "band": score.band, "method": about.slug, "name": about.method,
+        "tier": about.tier, "score": score.score,
+        "interval": list(score.interval) if score.interval is not None else None,
+        "half_width": score.half_width, "n": score.n, "complete": score.complete,
+        "missing": list(score.missing)})
 
 
 class MethodSerializer(serializers.ModelSerializer):

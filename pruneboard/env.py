@@ -47,6 +47,13 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(str(exc)) from None
 
 
+def env_float(name: str, default: float) -> float:
+    try:
+        return env.env_float(name, default, blank_is_default=False)
+    except env.EnvError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     if name not in os.environ:
         return default

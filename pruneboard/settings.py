@@ -189,6 +189,9 @@ CACHES = {"default": _cache(env_str("PRUNEBOARD_CACHE_URL", ""))}
 # A benchmark page's Kendall tau against its other tracks reads their scores from the cache,
 # computed again at most this often (the page's own ranking is always live).
 PRUNEBOARD_TAU_CACHE_SECONDS = env_int("PRUNEBOARD_TAU_CACHE_SECONDS", 60)
+# A benchmark's ranking is cached under a fingerprint of what it reads (a finished run changes
+# it, so it is never stale); an entry is kept this long (docs/rankings.md).
+PRUNEBOARD_RANKING_CACHE_SECONDS = env_int("PRUNEBOARD_RANKING_CACHE_SECONDS", 24 * 3600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -233,6 +236,12 @@ PRUNEBOARD_MAX_ATTEMPTS = env_int("PRUNEBOARD_MAX_ATTEMPTS", 3)
 PRUNEBOARD_REAP_SECONDS = env_int("PRUNEBOARD_REAP_SECONDS", 60)
 PRUNEBOARD_DISPATCH_SECONDS = env_int("PRUNEBOARD_DISPATCH_SECONDS", 5)
 PRUNEBOARD_DISPATCH_AHEAD = env_int("PRUNEBOARD_DISPATCH_AHEAD", 2)
+# The fill-in (built-in methods' runs) keeps at least this share of a queue's dispatches while
+# researchers' runs wait too (one in every floor(1 / share)); researchers' runs go first otherwise.
+PRUNEBOARD_FILLIN_SHARE = env_float("PRUNEBOARD_FILLIN_SHARE", 0.25)
+if not 0 <= PRUNEBOARD_FILLIN_SHARE <= 0.5:
+    raise ImproperlyConfigured(f"PRUNEBOARD_FILLIN_SHARE={PRUNEBOARD_FILLIN_SHARE:g} must be from 0 (the fill-in "
+                               f"waits for researchers' runs) to 0.5 (researchers' runs still go first)")
 PRUNEBOARD_QUEUE_STALE_SECONDS = env_int("PRUNEBOARD_QUEUE_STALE_SECONDS", 30)
 PRUNEBOARD_TASK_RETRIES = env_int("PRUNEBOARD_TASK_RETRIES", 5)  # platform errors, with backoff
 if PRUNEBOARD_HEARTBEAT_SECONDS * 2 > PRUNEBOARD_LEASE_SECONDS:

@@ -4,17 +4,10 @@ A queued run (or re-run) waits in the database with no `queued_at`. The dispatch
 on the `control` queue, every PRUNEBOARD_DISPATCH_SECONDS, also called after each commit that
 queues work and after each run a worker records) hands the first ones in priority order to the
 broker, keeping at most PRUNEBOARD_DISPATCH_AHEAD messages per busy worker of a queue (at least
-that many per queue), and stamps them with `queued_at`. The order:
-
-0. a quick check: the first run of each researcher's submission none of whose runs has been sent
-   or started yet goes before everything else (oldest submission first), so a broken file fails
-   within a minute whatever the queue holds;
-1. a researcher's runs (and re-runs) before fill-in (baselines and reference methods: runs with
-   no owner);
-2. among researchers, round-robin by user: everyone's first waiting run, then everyone's second,
-   ... ; within one round, older submissions first;
-3. within a user's own runs: older submissions first, then benchmark, seed, compression (whole
-   curves early); fill-in: seed 0 of everything first (benchmark, submission, compression).
+that many per queue), and stamps them with `queued_at`. The order (submissions.queue_order):
+a quick check of each new submission, then researchers' runs round-robin by user, with the
+fill-in (baselines and reference methods, the after-training boards first) taking at least one
+dispatch in every 1 / PRUNEBOARD_FILLIN_SHARE while both wait.
 
 Nothing depends on a message arriving: a run the broker no longer holds (a broker that lost its
 messages, a send that failed, a POST that died after its commit) is found by comparing the
@@ -25,8 +18,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import current_app
@@ -36,31 +27,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .models import Rerun, Run, Submission
+from .queue_order import WAITING, Item, head, main_queries
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Item:
-    """One piece of work waiting in the database."""
-    kind: str  # "run" or "rerun"
-    pk: int
-    queue: str
-    benchmark: str
-    fill_in: bool  # baselines and reference methods: after every researcher's work
-    user: int | None
-    order: tuple  # the order within the user's own work (or within the fill-in)
+MAIN_QUERY = main_queries  # what benchmarks/dispatch_tick.py EXPLAINs
 
 
 _CANCELLED = Q(submission__status=Submission.Status.CANCELLED)
-
-
-def _waiting_runs():
-    return Run.objects.filter(status=Run.Status.QUEUED, queued_at__isnull=True).exclude(_CANCELLED)
-
-
-def _waiting_reruns():
-    return Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=True)
 
 
 def _sent_runs():
@@ -71,66 +44,37 @@ def _sent_reruns():
     return Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=False, started__isnull=True)
 
 
-def waiting(queue: str | None = None) -> list[Item]:
-    """The work waiting in the database, in the order it is handed to the broker."""
-    runs = _waiting_runs()
-    reruns = _waiting_reruns()
-    if queue is not None:
-        runs, reruns = runs.filter(benchmark__queue=queue), reruns.filter(run__benchmark__queue=queue)
-    items = []
-    checks: dict[int, Item] = {}  # submission: its first run, where none has been sent or started
-    for pk, q, name, owner, created, sub, position, seed, compression in runs.values_list(
-            "pk", "benchmark__queue", "benchmark__name", "submission__owner_id", "submission__created",
-            "submission_id", "benchmark__position", "seed", "compression"):
-        if owner is None:
-            order = (seed, position, sub, compression, pk)
-        else:
-            order = (created, sub, position, seed, compression, pk)
-        items.append(Item("run", pk, q, name, owner is None, owner, order))
-        if owner is not None and (sub not in checks or order < checks[sub].order):
-            checks[sub] = items[-1]
-    for sub in _touched(checks):
-        del checks[sub]
-    for pk, q, name, user, created in reruns.values_list(
-            "pk", "run__benchmark__queue", "run__benchmark__name", "requested_by_id", "created"):
-        # a re-run is as old as the request; one the platform asked for (admin) is fill-in
-        items.append(Item("rerun", pk, q, name, user is None, user,
-                          (created, 0, 0, 0, 0, pk) if user else (created, pk)))
-    return _priority(items, sorted(checks.values(), key=lambda i: i.order))
+def waiting(queue: str) -> list[Item]:
+    """All the work waiting in the database for the queue, in the order it is handed to the broker."""
+    return head(queue)
 
 
-def _touched(submissions) -> set[int]:
-    """Those of `submissions` with a run that has been sent to the broker or started."""
-    return set(Run.objects.filter(submission_id__in=list(submissions))
-               .exclude(status=Run.Status.QUEUED, queued_at__isnull=True)
-               .values_list("submission_id", flat=True).distinct())
+def _queues_waiting() -> list[str]:
+    """The queues with work waiting in the database (one index probe each)."""
+    from leaderboard.models import Benchmark
+
+    queues = sorted(set(Benchmark.objects.values_list("queue", flat=True)))
+    return [q for q in queues
+            if Run.objects.filter(WAITING, benchmark_id__in=_targets(q)).exclude(_CANCELLED).exists()
+            or Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=True,
+                                    run__benchmark__queue=q).exists()]
 
 
-def _priority(items: list[Item], checks: list[Item] = ()) -> list[Item]:
-    by_user = defaultdict(list)
-    fill_in = []
-    first = {i.pk for i in checks if i.kind == "run"}
-    for item in items:
-        if item.kind == "run" and item.pk in first:
-            continue
-        (fill_in if item.fill_in else by_user[item.user]).append(item)
-    ranked = []
-    for user_items in by_user.values():
-        user_items.sort(key=lambda i: i.order)
-        ranked += [((n, i.order), i) for n, i in enumerate(user_items)]
-    ranked.sort(key=lambda r: r[0])
-    return list(checks) + [i for _, i in ranked] + sorted(fill_in, key=lambda i: i.order)
+def _targets(queue: str) -> list[int]:
+    from leaderboard.models import Benchmark
+
+    return list(Benchmark.objects.filter(queue=queue).values_list("pk", flat=True))
 
 
 def _busy(queue: str) -> int:
     """Workers of the queue executing something now (runs with a lease, re-runs started)."""
-    return (Run.objects.filter(status=Run.Status.RUNNING, benchmark__queue=queue).count()
+    return (Run.objects.filter(status=Run.Status.RUNNING, benchmark_id__in=_targets(queue)).count()
             + Rerun.objects.filter(status=Rerun.Status.QUEUED, started__isnull=False,
                                    run__benchmark__queue=queue).count())
 
 
 def _in_broker(queue: str) -> int:
-    return (_sent_runs().filter(benchmark__queue=queue).count()
+    return (_sent_runs().filter(benchmark_id__in=_targets(queue)).count()
             + _sent_reruns().filter(run__benchmark__queue=queue).count())
 
 
@@ -146,12 +90,10 @@ def runs_dispatch() -> dict:
     is claimed by a conditional UPDATE, so each waiting row is sent once."""
     lost = runs_find_lost()
     sent = 0
-    queues = set(_waiting_runs().values_list("benchmark__queue", flat=True).distinct())
-    queues |= set(_waiting_reruns().values_list("run__benchmark__queue", flat=True).distinct())
-    for queue in sorted(queues):
+    for queue in _queues_waiting():
         free = room(queue)
         if free:
-            sent += _send(waiting(queue)[:free])
+            sent += _send(head(queue, free))
     return {"sent": sent, "lost": lost}
 
 
@@ -168,30 +110,33 @@ def _task_send(name: str, **options) -> None:
 
 
 def _send(items: list[Item]) -> int:
+    """Claim the rows (one transaction: one commit for the lot), then send them in order; a send
+    that fails puts it and the rest back to waiting for the next tick."""
     from evaluator.benchmarks import get_benchmark
 
-    sent = 0
-    for item in items:
-        model = Run if item.kind == "run" else Rerun
-        fields = {"queued_at": timezone.now()}
-        if model is Run:
-            fields["worker_host"] = ""  # in the broker: no worker holds it (`message_received`)
-        claimed = model.objects.filter(pk=item.pk, status="queued", queued_at__isnull=True).update(**fields)
-        if not claimed:
-            continue  # another dispatcher sent it, or it was cancelled meanwhile
+    claimed = []
+    with transaction.atomic():
+        for item in items:
+            model = Run if item.kind == "run" else Rerun
+            fields = {"queued_at": timezone.now()}
+            if model is Run:
+                fields["worker_host"] = ""  # in the broker: no worker holds it (`message_received`)
+            if model.objects.filter(pk=item.pk, status="queued", queued_at__isnull=True).update(**fields):
+                claimed.append((model, item))  # else another dispatcher sent it, or it was cancelled
+    for n, (model, item) in enumerate(claimed):
         limit = get_benchmark(item.benchmark).task_seconds()  # covers the batch of masks, too
         task = f"submissions.tasks.{'run_evaluate' if item.kind == 'run' else 'rerun_evaluate'}"
         try:
             # no retrying here (an upload request may be the caller): the row waits for the next tick
             _task_send(task, args=[item.pk], queue=item.queue, soft_time_limit=limit - 60,
                        time_limit=limit, retry=False)
-        except Exception as exc:  # noqa: BLE001 - the broker is away: the row waits for the next tick
-            model.objects.filter(pk=item.pk).update(queued_at=None)
-            log.warning("dispatch: %s %s not sent (%s); it waits in the database", item.kind,
-                        item.pk, exc)
-            break
-        sent += 1
-    return sent
+        except Exception as exc:  # noqa: BLE001 - the broker is away: the rows wait for the next tick
+            for model_, item_ in claimed[n:]:
+                model_.objects.filter(pk=item_.pk).update(queued_at=None)
+            log.warning("dispatch: %s %s not sent (%s); it and %s more wait in the database", item.kind,
+                        item.pk, exc, len(claimed) - n - 1)
+            return n
+    return len(claimed)
 
 
 def broker_count(queue: str) -> int:
@@ -235,8 +180,9 @@ def runs_find_lost() -> int:
     stale = timezone.now() - timedelta(seconds=settings.PRUNEBOARD_QUEUE_STALE_SECONDS)
     held_runs = _held_by_live_workers().values("pk")
     lost = 0  # only queues with a message old enough to be missed: the broker is asked rarely
-    queues = set(_sent_runs().filter(queued_at__lt=stale).values_list("benchmark__queue", flat=True).distinct())
-    queues |= set(_sent_reruns().filter(queued_at__lt=stale).values_list("run__benchmark__queue", flat=True)
+    queues = set(_sent_runs().filter(queued_at__lt=stale).order_by().values_list("benchmark__queue", flat=True)
+                 .distinct())
+    queues |= set(_sent_reruns().filter(queued_at__lt=stale).order_by().values_list("run__benchmark__queue", flat=True)
                   .distinct())
     for queue in sorted(queues):
         expected = _in_broker(queue) - _held_by_live_workers().filter(benchmark__queue=queue).count()

@@ -191,7 +191,13 @@ class Run(models.Model):
         ordering = ["benchmark__position", "compression", "seed"]
         constraints = [models.UniqueConstraint(fields=["submission", "benchmark", "compression", "seed"],
                                                name="one_run_per_submission_benchmark_compression_seed")]
-        indexes = [models.Index(fields=["benchmark", "status"])]
+        indexes = [models.Index(fields=["benchmark", "status"]),
+                   # the dispatcher's (submissions.queue_order): the runs waiting in the database,
+                   # and those in the broker, however many are queued (benchmarks/dispatch_tick.py)
+                   models.Index(fields=["submission", "benchmark"], name="run_waiting",
+                                condition=models.Q(status="queued", queued_at__isnull=True)),
+                   models.Index(fields=["queued_at"], name="run_in_broker",
+                                condition=models.Q(status="queued", queued_at__isnull=False))]
 
     def __str__(self):
         return f"run {self.pk}: {self.benchmark} x{self.compression:g} seed {self.seed}"

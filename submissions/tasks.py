@@ -22,7 +22,7 @@ from evaluator.runner import RunCancelled, RunFailed
 from . import dispatch, services
 from .execution import evaluate_run
 from .heartbeat import Heartbeat
-from .models import Rerun, Run
+from .models import Run
 
 log = logging.getLogger(__name__)
 _TRANSIENT = (OperationalError, InterfaceError)

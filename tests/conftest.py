@@ -4,7 +4,8 @@ bubblewrap: `pytest -m "not e2e and not browser and not sandbox"`.
 - e2e: everything under tests/e2e/ (PostgreSQL, Redis, worker processes);
 - browser: the Playwright tests (tests/e2e/test_browser*.py, and any test using the `browser`
   fixture);
-- sandbox: the suites that start bubblewrap to run hostile or uploaded strategy files.
+- sandbox: the suites that start bubblewrap to run hostile or uploaded strategy files (SANDBOX
+  below), and single tests elsewhere that do, marked in place (`@pytest.mark.sandbox`).
 """
 
 from pathlib import Path

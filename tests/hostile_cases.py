@@ -424,6 +424,32 @@ def secret_fixture():
     return secret
 
 
+# Issue 19's batch attacker (case 1): it answers the first job its sandbox computes (the one its
+# run is for) and, for every other job of the batch, sleeps `sleep` seconds, then runs `then`
+# (by default it fails, so the sibling's masks are not kept). The worker's tests
+# (tests/submissions/test_hostile_worker.py) and benchmarks/batch_abuse.py upload it.
+BATCH_ABUSE = '''
+import time
+from evaluator.pruning import GlobalMagWeight
+
+answered = []
+
+
+class BatchAbuse(GlobalMagWeight):
+    def model_masks(self):
+        if not answered:  # the first job of this sandbox: the one its run is for
+            answered.append(True)
+            return super().model_masks()
+        time.sleep({sleep})
+        {then}
+'''
+
+
+def batch_abuse(sleep: float, then: str = 'raise RuntimeError("not this one")') -> str:
+    """The batch attacker's source: sleep `sleep` s on every sibling job, then `then`."""
+    return BATCH_ABUSE.format(sleep=sleep, then=then)
+
+
 HONEST = HEADER + """
 def attack(self):
     pass

@@ -1,6 +1,6 @@
 """What the leaderboard pages read, one concern per module: the home page and a benchmark's
-curves (board), search, rankings, the built-ins still filling in (fillin), one run (runs), one
-method (methods). Plain functions with keyword arguments; views stay thin.
+curves (board), search, rankings, the ranked table's screens (paging), the built-ins still
+filling in (fillin), one run (runs), one method (methods). Plain functions with keyword arguments; views stay thin.
 
 Only finished runs count toward results. Who may see a method is one rule,
 `Method.objects.visible_to(user)` (leaderboard/models.py; `Submission.objects.visible_to`,
@@ -34,7 +34,17 @@ from .board import (
 from .fillin import BUILTIN_RUN, DURATION_SAMPLE, FillIn, builtin_fill_in, builtin_methods_without_results
 from .methods import code_visible, method_archived, method_code, method_curves, method_latest_submission, method_runs
 from .board import board_axis, speedup_column
-from .rankings import benchmark_rank_at, benchmark_ranking, benchmark_speedup_ranking, benchmarks_overview
+from .paging import PAGE_ROWS, TablePage, charted_methods, compare_choices, table_page
+from .rankings import (
+    RankedAt,
+    RankedMethod,
+    benchmark_rank_at,
+    benchmark_ranking,
+    benchmark_speedup_ranking,
+    benchmarks_overview,
+    board_ranking,
+    ranking_fingerprint,
+)
 from .runs import run_layers
 from .search import SEARCH_PARAMS, methods_search, search_active, search_params
 
@@ -67,7 +77,16 @@ __all__ = [
     "method_runs",
     "method_curves",
     "method_archived",
+    "RankedMethod",
+    "RankedAt",
     "benchmark_ranking",
+    "board_ranking",
+    "ranking_fingerprint",
+    "PAGE_ROWS",
+    "TablePage",
+    "table_page",
+    "charted_methods",
+    "compare_choices",
     "benchmark_speedup_ranking",
     "board_axis",
     "speedup_column",

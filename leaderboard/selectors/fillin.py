@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 
 from submissions.models import Run
+from submissions.queue_order import fill_in_every, track_rank
 
 from ..models import Benchmark, Method
 from .board import FINISHED
@@ -14,11 +15,14 @@ from .board import FINISHED
 # --- fill-in: the built-in methods' runs still to come ----------------------------------------
 # While the baselines and reference methods fill in (make run seeds them), a ranking that
 # compares against them is provisional: a built-in curve still missing points can move every
-# rank. The ETA is measured, not guessed. The fill-in goes seed by seed over every benchmark of a
-# queue (docs/delivery.md), so a board completes near the end of its whole queue's fill-in: the
-# time to go is the queue's built-in runs still to come, each at the median duration of its own
-# benchmark's latest finished runs (the queue's, before its first), / the queue's live workers
-# (optimistic: researchers' runs go first).
+# rank. The ETA is measured, not guessed. The fill-in goes track by track (the after-training
+# boards first), seed by seed over every benchmark of the track (submissions.queue_order), so a
+# board completes near the end of its track's fill-in on its queue: the time to go is the
+# queue's built-in runs still to come on its track and the tracks before it, each at the median
+# duration of its own benchmark's latest finished runs (the queue's, before its first), plus the
+# researchers' runs dispatched among them (the fill-in keeps one dispatch in every k =
+# 1 / PRUNEBOARD_FILLIN_SHARE while researchers' runs wait: up to k - 1 of theirs for each of
+# its own, at the queue's median), / the queue's live workers.
 
 BUILTIN_RUN = Q(submission__method__is_baseline=True) | Q(submission__method__is_reference=True)
 DURATION_SAMPLE = 200  # the latest finished runs whose median duration is taken
@@ -34,6 +38,7 @@ class FillIn:
     queue: str = ""
     queue_missing: int = 0  # built-in runs still to come on the whole queue, every benchmark
     run_s_range: tuple[float, float] | None = None  # the least and largest median among those
+    researchers_between: int = 0  # researchers' runs counted among them (the fill-in's share)
 
     @property
     def provisional(self) -> bool:
@@ -72,25 +77,29 @@ def builtin_fill_in(*, benchmarks, scored_only: bool = True, compressions=None) 
     to_come = dict(Run.objects.filter(BUILTIN_RUN, benchmark__queue__in=queues,
                                       status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
                    .order_by().values_list("benchmark_id").annotate(n=Count("id")))
-    queue_of = dict(Benchmark.objects.filter(queue__in=queues).values_list("pk", "queue"))
+    researchers = dict(Run.objects.filter(~BUILTIN_RUN, benchmark__queue__in=queues, status=Run.Status.QUEUED)
+                       .order_by().values_list("benchmark__queue").annotate(n=Count("id")))
+    rank_of = {pk: (queue, track_rank(track)) for pk, queue, track in
+               Benchmark.objects.filter(queue__in=queues).values_list("pk", "queue", "track")}
     queue_median = {q: _median_seconds(Run.objects.filter(benchmark__queue=q)) for q in queues}
-    medians = {pk: _median_seconds(Run.objects.filter(benchmark_id=pk)) or queue_median[queue_of[pk]]
+    medians = {pk: _median_seconds(Run.objects.filter(benchmark_id=pk)) or queue_median[rank_of[pk][0]]
                for pk in set(to_come) | {b.pk for b in benchmarks}}
-    work = {q: [0, 0.0, []] for q in queues}  # runs, seconds, medians (None: not measured)
-    for pk, n in to_come.items():
-        runs_s = work[queue_of[pk]]
-        runs_s[0] += n
-        runs_s[2].append(medians[pk])
-        runs_s[1] += (medians[pk] or 0.0) * n
+    every = fill_in_every()
     out = {}
     for b in benchmarks:
         c = counts.get(b.pk, {"total": 0, "missing": 0})
-        n, seconds, known = work[b.queue]
-        w = workers[b.queue]
-        measured = None not in known and bool(w)
+        queue, rank = rank_of[b.pk]
+        ahead = [pk for pk in to_come if rank_of[pk][0] == queue and rank_of[pk][1] <= rank]
+        n = sum(to_come[pk] for pk in ahead)
+        known = [medians[pk] for pk in ahead]
+        seconds = sum((medians[pk] or 0.0) * to_come[pk] for pk in ahead)
+        between = min(researchers.get(queue, 0), n * (every - 1) if every else researchers.get(queue, 0))
+        seconds += between * (queue_median[queue] or 0.0)
+        w = workers[queue]
+        measured = None not in known and bool(w) and (not between or queue_median[queue] is not None)
         out[b.pk] = FillIn(missing=c["missing"], total=c["total"], median_run_s=medians[b.pk], workers=w,
                            eta_s=seconds / w if measured and n else (0.0 if measured else None),
-                           queue=b.queue, queue_missing=n,
+                           queue=queue, queue_missing=n, researchers_between=between if n else 0,
                            run_s_range=(min(known), max(known)) if known and None not in known else None)
     return out
 

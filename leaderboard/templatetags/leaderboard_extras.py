@@ -150,12 +150,12 @@ def ranking_cells(cells, seeds: int = 3) -> str:
         if cell is None:
             html.append('<td class="num cell">—</td>')
             continue
-        n = int(cell["n"])
+        n = cell.n
         low = f"<sub>{seeds_label(n)}</sub>" if n < seeds else ""
-        mean, _, std = mean_std(cell).partition(" ± ")
+        mean, _, std = mean_std((cell.mean, cell.std)).partition(" ± ")
         # one seed has no spread: "± 0.0" would be false precision
         std = f'<span class="pm"> ± {std}</span>' if std and n > 1 else ""
-        html.append(f'<td class="num cell" title="{seeds_label(n)}" data-sort="{cell["mean"]:.6g}">{mean}{std}{low}</td>')
+        html.append(f'<td class="num cell" title="{seeds_label(n)}" data-sort="{cell.mean:.6g}">{mean}{std}{low}</td>')
     return mark_safe("".join(html))
 
 
@@ -182,8 +182,12 @@ def fill_in_eta(fill) -> str:
         low, high = fill.run_s_range or (0.0, 0.0)
         each = (f"{measured(low)} s" if measured(low) == measured(high)
                 else f"{measured(low)}–{measured(high)} s")
+        theirs = ""
+        if fill.researchers_between:
+            theirs = (f" + {fill.researchers_between:,} researchers' run{'s' if fill.researchers_between != 1 else ''} "
+                      f"dispatched among them at the queue's median")
         return (f"{duration(fill.eta_s)} to go ({fill.queue_missing:,} built-in {runs} left on the "
-                f"{fill.queue} queue × {each}, the median finished run of their benchmark, "
+                f"{fill.queue} queue × {each}, the median finished run of their benchmark,{theirs} "
                 f"÷ {fill.workers} live {worker})")
     if not fill.workers:
         return "no time to go known: no live worker of its queue"

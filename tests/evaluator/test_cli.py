@@ -43,6 +43,7 @@ def test_the_summary_shows_the_mean_measured_speedup_and_a_dash_for_a_csv_withou
     assert summary_table(old).splitlines()[2].split()[4] == "-"
 
 
+@pytest.mark.sandbox  # the strategy file runs in bubblewrap
 def test_run_with_a_strategy_file_that_fails_exits_nonzero_and_writes_no_row(tmp_path):
     strategy = tmp_path / "keeps_everything.py"
     strategy.write_text(textwrap.dedent("""

@@ -35,6 +35,6 @@ def test_effective_values_and_disconnected_runs_reach_the_curves_the_hover_and_t
     assert "disconnected" not in trace["customdata"][0][3]
 
     (row,) = benchmark_ranking(benchmark=bench)
-    assert (row["effective_top"], row["disconnected_at"]) == (350.0, [64.0])
+    assert (row.effective_top, row.disconnected_at) == (350.0, (64.0,))
     html = client.get("/b/digits-mlp/").content.decode()
     assert "disconnected at 64" in html and "350×" in html

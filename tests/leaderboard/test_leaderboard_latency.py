@@ -61,7 +61,7 @@ def test_the_table_shows_measured_beside_theoretical_speedup_at_the_highest_comp
     timed(runs[16, 1], 1.06, speedup=15.0)
     timed(runs[2, 0], 0.5)
     (row,) = benchmark_ranking(benchmark=bench)
-    assert row["theoretical_top"] == 15.0 and row["measured_top"] == pytest.approx(1.04)
+    assert row.theoretical_top == 15.0 and row.measured_top == pytest.approx(1.04)
     html = client.get("/b/digits-mlp/").content.decode()
     assert "meas. speedup" in html and "theor. speedup" in html
     assert '<td class="num theoretical-speedup">15.0×</td>' in html
@@ -76,7 +76,7 @@ def test_a_method_never_timed_shows_a_dash_and_sorts_last_by_measured_speedup(cl
     timed(runs_of(fast)[2, 0], 1.8)
     ranking = benchmark_ranking(benchmark=bench)
     ordered = tables.sort_ranking(ranking, "meas", True, bench.compressions)
-    assert [r["method"] for r in ordered] == ["Fast", "Slow", "Old"]
+    assert [r.method for r in ordered] == ["Fast", "Slow", "Old"]
     html = client.get("/b/digits-mlp/?" + urlencode({"sort": "meas", "dir": "desc"})).content.decode()
     html = html[html.index('<table class="table ranking"'):]
     assert html.index(">Fast<") < html.index(">Slow<") < html.index(">Old<")

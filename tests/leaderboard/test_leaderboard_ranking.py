@@ -2,7 +2,7 @@
 
 import pytest
 
-from leaderboard.ranking import rank_bands, seed_scores, speedup_score, t_interval
+from leaderboard.ranking import Score, rank_bands, seed_scores, speedup_score, t_interval
 from leaderboard.selectors import benchmark_ranking, benchmark_speedup_ranking
 from submissions.models import Run
 
@@ -24,12 +24,11 @@ def test_seed_scores_average_each_complete_seed_over_the_scored_compressions():
 
 
 def test_methods_whose_intervals_reach_the_leaders_share_its_band():
-    rows = [{"interval": (0.89, 0.93), "complete": True}, {"interval": (0.85, 0.90), "complete": True},
-            {"interval": (0.80, 0.88), "complete": True}, {"interval": None, "complete": True},
-            {"interval": (0.1, 0.9), "complete": False}]
-    rank_bands(rows)
+    rows = [Score(key=k, score=None, interval=interval, n=3, complete=complete) for k, (interval, complete) in
+            enumerate([((0.89, 0.93), True), ((0.85, 0.90), True), ((0.80, 0.88), True), (None, True),
+                       ((0.1, 0.9), False)])]
     # the second reaches 0.89 (0.90 >= 0.89); the third does not (0.88 < 0.89) and leads band 2.
-    assert [r["band"] for r in rows] == [1, 1, 2, 3, 4]
+    assert rank_bands(rows) == [1, 1, 2, 3, 4]
 
 
 def test_the_speedup_score_reads_the_curve_at_fixed_speedups_by_hand():
@@ -48,10 +47,10 @@ def test_the_page_shows_bands_and_intervals_and_switches_to_the_speedup_ranking(
     slow = make_entry("Slow", bench, {c: [0.50, 0.51, 0.52] for c in FULL})
     Run.objects.filter(submission__method=slow).update(speedup=1.5)  # fast curves elsewhere
     ranking = benchmark_ranking(benchmark=bench)
-    assert [(r["method"], r["band"]) for r in ranking] == [("Alpha", 1), ("Beta", 1), ("Slow", 2)]
-    assert ranking[0]["half_width"] == pytest.approx(4.302653 * 0.01 / 3 ** 0.5, rel=1e-5)
+    assert [(r.method, r.band) for r in ranking] == [("Alpha", 1), ("Beta", 1), ("Slow", 2)]
+    assert ranking[0].half_width == pytest.approx(4.302653 * 0.01 / 3 ** 0.5, rel=1e-5)
     by_speedup = benchmark_speedup_ranking(ranking=ranking)
-    assert by_speedup[-1]["method"] == "Slow" and by_speedup[-1]["speedup_missing"]
+    assert by_speedup[-1].method == "Slow" and by_speedup[-1].by_speedup.missing
     html = client.get("/b/digits-mlp/").content.decode()
     assert '91.0<span class="pm"> ± 2.5</span>' in html and '<span title="rank 2">1</span>' in html
     speedup = client.get("/b/digits-mlp/?by=speedup").content.decode()
@@ -65,9 +64,9 @@ def test_the_speedup_ranking_has_bands_and_intervals_on_the_page(client, benchma
     make_entry("Beta", bench, {c: [0.70, 0.71, 0.72] for c in [1, *FULL]})
     (alpha, beta) = benchmark_speedup_ranking(ranking=benchmark_ranking(benchmark=bench))
     # every seed reads its own flat curve: seed scores 0.90, 0.91, 0.92
-    assert (alpha["speedup_score"], alpha["speedup_n"]) == (pytest.approx(0.91), 3)
-    assert alpha["speedup_half_width"] == pytest.approx(4.302653 * 0.01 / 3 ** 0.5, rel=1e-5)
-    assert (alpha["speedup_band"], beta["speedup_band"]) == (1, 2)
+    assert (alpha.by_speedup.score, alpha.by_speedup.n) == (pytest.approx(0.91), 3)
+    assert alpha.by_speedup.half_width == pytest.approx(4.302653 * 0.01 / 3 ** 0.5, rel=1e-5)
+    assert (alpha.by_speedup.band, beta.by_speedup.band) == (1, 2)
     html = client.get("/b/digits-mlp/?by=speedup").content.decode()
     assert '91.0<span class="pm"> ± 2.5</span>' in html and '<span title="rank 2">2</span>' in html
 
@@ -78,7 +77,7 @@ def test_the_reader_ranks_at_one_compression_or_one_speedup(client, benchmarks):
     make_entry("Steady", bench, {c: [0.80, 0.80, 0.80] for c in [1, *FULL]})
     make_entry("Sprinter", bench, {**{c: [0.99, 0.99, 0.99] for c in [1, 2, 4, 8]},
                                    **{c: [0.69, 0.70, 0.71] for c in [16, 32, 64]}})  # score 0.845
-    assert [r["method"] for r in benchmark_ranking(benchmark=bench)] == ["Sprinter", "Steady"]
+    assert [r.method for r in benchmark_ranking(benchmark=bench)] == ["Sprinter", "Steady"]
     at16 = client.get("/b/digits-mlp/?at=16")
     assert at16.status_code == 200
     html = at16.content.decode()
@@ -152,7 +151,7 @@ def test_the_speedup_buckets_are_those_every_built_in_method_reaches(client, ben
     Run.objects.filter(submission__method=builtin, compression=16).update(speedup=8.5)
     make_entry("Entry", bench, {c: [0.9, 0.91] for c in [1, 2, 4, 8]})  # reaches 7.84x: not 8x
     rows = benchmark_speedup_ranking(ranking=benchmark_ranking(benchmark=bench))
-    assert rows[0]["speedup_buckets"] == [2.0, 4.0, 8.0]
-    assert [(r["method"], r["speedup_complete"], r["speedup_missing"]) for r in rows] == [
-        ("global-mag-weight", True, []), ("Entry", False, [8.0])]
+    assert rows[0].speedup_buckets == (2.0, 4.0, 8.0)
+    assert [(r.method, r.by_speedup.complete, r.by_speedup.missing) for r in rows] == [
+        ("global-mag-weight", True, ()), ("Entry", False, (8.0,))]
     assert "read at speedups 2×, 4×, 8× (interpolated" in client.get("/b/digits-mlp/?by=speedup").content.decode()

@@ -57,7 +57,7 @@ def test_reference_methods_are_their_own_tier_always_drawn_and_badged(client, be
     make_entry("random", bench, full(0.1), is_baseline=True)
     make_entry("synflow", bench, full(0.2), is_reference=True, is_public=False, is_hidden=True)
     ranking = benchmark_ranking(benchmark=bench)
-    tiers = {r["method"]: r["tier"] for r in ranking}
+    tiers = {r.method: r.tier for r in ranking}
     assert (tiers["random"], tiers["synflow"], tiers["Entry 0"]) == ("baseline", "reference", "entry")
     figures = accuracy_figures(benchmark_curves(benchmark=bench), shown=initially_shown(ranking))
     traces = {t["meta"]: t for t in figures["compression"]["data"]}

@@ -60,14 +60,14 @@ def test_hidden_and_private_methods_are_not_listed(benchmarks, alice):
     make_entry("Hidden", bench, {2: [0.9]}, owner=alice, is_hidden=True)
     make_entry("Private", bench, {2: [0.9]}, owner=alice, is_public=False)
     assert set(benchmark_curves(benchmark=bench).slug) == {"shown"}
-    assert [r["slug"] for r in benchmark_ranking(benchmark=bench)] == ["shown"]
+    assert [r.slug for r in benchmark_ranking(benchmark=bench)] == ["shown"]
 
 
 def test_baselines_are_always_shown(benchmarks):
     bench = benchmarks["digits-mlp"]
     make_entry("random", bench, {2: [0.5]}, is_baseline=True, is_public=False, is_hidden=True)
     ranking = benchmark_ranking(benchmark=bench)
-    assert [(r["slug"], r["is_baseline"]) for r in ranking] == [("random", True)]
+    assert [(r.slug, r.is_baseline) for r in ranking] == [("random", True)]
     figures = accuracy_figures(benchmark_curves(benchmark=bench), shown=initially_shown(ranking))
     (trace,) = figures["compression"]["data"]
     assert trace["line"]["dash"] and "visible" not in trace
@@ -90,10 +90,10 @@ def test_ranking_orders_by_score_and_complete_methods_first(benchmarks):
     make_entry("Better", bench, full(0.95))
     make_entry("Partial", bench, {2: [0.99], 4: [0.99]})
     ranking = benchmark_ranking(benchmark=bench)
-    assert [r["slug"] for r in ranking] == ["better", "good", "partial"]
-    assert [r["rank"] for r in ranking] == [1, 2, 3]
-    assert [r["complete"] for r in ranking] == [True, True, False]
-    assert ranking[2]["missing"] == [8.0, 16.0, 32.0, 64.0]
+    assert [r.slug for r in ranking] == ["better", "good", "partial"]
+    assert [r.rank for r in ranking] == [1, 2, 3]
+    assert [r.complete for r in ranking] == [True, True, False]
+    assert ranking[2].missing == (8.0, 16.0, 32.0, 64.0)
 
 
 def test_score_is_the_mean_over_compressions_2_to_64(benchmarks):
@@ -101,8 +101,8 @@ def test_score_is_the_mean_over_compressions_2_to_64(benchmarks):
     values = {1: [0.1], 2: [0.9, 0.8], 4: [0.8], 8: [0.7], 16: [0.6], 32: [0.5], 64: [0.4]}
     make_entry("Alpha", bench, values)
     (row,) = benchmark_ranking(benchmark=bench)
-    assert row["score"] == pytest.approx((0.85 + 0.8 + 0.7 + 0.6 + 0.5 + 0.4) / 6)
-    assert (row["n_min"], row["n_max"]) == (1, 2)
+    assert row.score == pytest.approx((0.85 + 0.8 + 0.7 + 0.6 + 0.5 + 0.4) / 6)
+    assert (row.n_min, row.n_max) == (1, 2)
 
 
 def test_ties_go_to_the_earliest_method(benchmarks):
@@ -110,7 +110,7 @@ def test_ties_go_to_the_earliest_method(benchmarks):
     now = timezone.now()
     make_entry("Later", bench, full(0.9), created=now)
     make_entry("Earlier", bench, full(0.9), created=now - dt.timedelta(days=1))
-    assert [r["slug"] for r in benchmark_ranking(benchmark=bench)] == ["earlier", "later"]
+    assert [r.slug for r in benchmark_ranking(benchmark=bench)] == ["earlier", "later"]
 
 
 def test_progress_counts_final_runs_of_listed_methods(benchmarks, alice):

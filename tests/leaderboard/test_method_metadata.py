@@ -163,9 +163,9 @@ def test_an_unknown_tag_in_the_search_is_named_with_the_vocabulary(client, catal
 def test_the_board_filters_its_ranking_and_keeps_the_whole_boards_ranks(client, catalogue):
     response = client.get("/b/digits-mlp/?tag=structured")
     rows = response.context["ranking"]
-    assert [(r["method"], r["rank"]) for r in rows] == [("Channel L1", 2)]
+    assert [(r.method, r.rank) for r in rows] == [("Channel L1", 2)]
     assert "1 of 3 methods match" in response.content.decode()
-    assert [r["method"] for r in client.get("/b/digits-mlp/?q=%25&by=speedup").context["ranking"]] == ["100% [pruned]_x"]
+    assert [r.method for r in client.get("/b/digits-mlp/?q=%25&by=speedup").context["ranking"]] == ["100% [pruned]_x"]
 
 
 def test_the_search_never_shows_another_users_private_method(client, bob, catalogue):
@@ -173,7 +173,7 @@ def test_the_search_never_shows_another_users_private_method(client, bob, catalo
     assert found(client, "q=snip") == []
     client.force_login(bob)
     assert found(client, "q=snip") == []
-    assert [r["method"] for r in client.get("/b/digits-mlp/?q=snip").context["ranking"]] == []
+    assert [r.method for r in client.get("/b/digits-mlp/?q=snip").context["ranking"]] == []
 
 
 def test_the_api_searches_methods(client, catalogue):

@@ -26,7 +26,7 @@ def version(method, bench, top1, *, queued=False):
 
 def board_score(client, slug="mine"):
     rows = client.get("/b/digits-mlp/").context["ranking"]
-    return next(r["score"] for r in rows if r["slug"] == slug)
+    return next(r.score for r in rows if r.slug == slug)
 
 
 def test_the_owner_pins_a_version_and_returns_to_the_latest(client, alice, benchmarks):

@@ -166,7 +166,7 @@ def finished_version(method, benchmark, top1, *, pending=0, status=Submission.St
 
 
 def score_of(benchmark, method):
-    return next(r["score"] for r in selectors.benchmark_ranking(benchmark=benchmark) if r["method_id"] == method.pk)
+    return next(r.score for r in selectors.benchmark_ranking(benchmark=benchmark) if r.method_id == method.pk)
 
 
 def test_the_board_counts_the_newest_version_whose_runs_are_all_done(alice, benchmarks):
@@ -190,7 +190,7 @@ def test_a_version_counts_on_a_benchmark_only_when_it_is_complete_there(alice, b
     bench = benchmarks["digits-mlp"]
     method = make_method("Mine", owner=alice)
     v1 = finished_version(method, bench, 0.7, pending=2, status=Submission.Status.RUNNING)
-    assert method.pk not in {r["method_id"] for r in selectors.benchmark_ranking(benchmark=bench)}
+    assert method.pk not in {r.method_id for r in selectors.benchmark_ranking(benchmark=bench)}
     v1.runs.filter(status=Run.Status.QUEUED).update(status=Run.Status.FINISHED, top1=0.7)
     assert score_of(bench, method) == pytest.approx(0.7)
 

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from leaderboard.ranking import (common_buckets, compression_ranking, cross_benchmark, full_sweep, parse_point,
-                                 ranking_at_compression, ranking_at_speedup, read_curve,
+from leaderboard.ranking import (Place, Score, common_buckets, compression_ranking, cross_benchmark, full_sweep,
+                                 parse_point, ranking_at_compression, ranking_at_speedup, read_curve,
                                  speedup_ranking)
 
 T2 = 4.302653  # t(0.975, 2)
@@ -31,19 +31,19 @@ def test_the_speedup_ranking_has_a_t_interval_over_seed_scores_and_bands():
     b = curve({0: [0.9] + [0.70] * 5 + [0.1], 1: [0.9] + [0.70] * 5 + [0.1], 2: [0.9] + [0.71] * 5 + [0.1]})
     c = curve({s: [0.9] + [0.79 + 0.01 * s] * 5 + [0.1] for s in range(3)})
     rows = speedup_ranking({"A": a, "B": b, "C": c}, {"A": (0,), "B": (1,), "C": (2,)})
-    assert [(r["key"], r["rank"], r["band"]) for r in rows] == [("A", 1, 1), ("C", 2, 1), ("B", 3, 2)]
-    assert rows[0]["score"] == pytest.approx(0.82)
-    assert rows[0]["half_width"] == pytest.approx(T2 * 0.02 / 3 ** 0.5, rel=1e-5)  # s = 0.02
-    assert rows[0]["n"] == 3 and rows[0]["complete"]
+    assert [(r.key, r.rank, r.band) for r in rows] == [("A", 1, 1), ("C", 2, 1), ("B", 3, 2)]
+    assert rows[0].score == pytest.approx(0.82)
+    assert rows[0].half_width == pytest.approx(T2 * 0.02 / 3 ** 0.5, rel=1e-5)  # s = 0.02
+    assert rows[0].n == 3 and rows[0].complete
 
 
 def test_a_method_whose_curves_stop_short_is_partial_and_ranked_after_the_complete_ones():
     short = curve({0: [0.99] * 7}, speedups=(1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0))  # never reaches 8x
     full = curve({0: [0.5] * 7})
     rows = speedup_ranking({"short": short, "full": full}, {"short": (0,), "full": (1,)})
-    assert [r["key"] for r in rows] == ["full", "short"]
-    assert rows[1]["missing"] == [8.0, 16.0, 32.0] and rows[1]["interval"] is None
-    assert rows[1]["score"] == pytest.approx(0.99) and rows[1]["band"] == 2
+    assert [r.key for r in rows] == ["full", "short"]
+    assert rows[1].missing == (8.0, 16.0, 32.0) and rows[1].interval is None
+    assert rows[1].score == pytest.approx(0.99) and rows[1].band == 2
 
 
 def test_an_infinite_or_missing_speedup_is_not_a_point_of_the_curve():
@@ -56,10 +56,10 @@ def test_the_ranking_at_one_compression_uses_that_compression_only():
     b = curve({0: [0.9, 0.1, 0.1, 0.1, 0.70, 0.9, 0.9]})
     only_2x = {(2.0, 0): (0.95, 2.0)}
     rows = ranking_at_compression({"A": a, "B": b, "C": only_2x}, 16.0, {"A": (0,), "B": (1,), "C": (2,)})
-    assert [(r["key"], r["score"], r["n"]) for r in rows] == [("B", 0.70, 1), ("A", pytest.approx(0.61), 2)]
+    assert [(r.key, r.score, r.n) for r in rows] == [("B", 0.70, 1), ("A", pytest.approx(0.61), 2)]
     # A: mean 0.61, s = 0.01414, t(0.975, 1) = 12.7062: half-width 12.7062 * 0.01414 / sqrt(2) = 0.12706
-    assert rows[1]["half_width"] == pytest.approx(0.127062, rel=1e-4)
-    assert rows[0]["interval"] is None and [r["band"] for r in rows] == [1, 2]
+    assert rows[1].half_width == pytest.approx(0.127062, rel=1e-4)
+    assert rows[0].interval is None and [r.band for r in rows] == [1, 2]
 
 
 def test_the_ranking_at_one_speedup_reads_each_seeds_curve_there():
@@ -67,18 +67,20 @@ def test_the_ranking_at_one_speedup_reads_each_seeds_curve_there():
     a = {(1.0, 0): (0.9, 1.0), (4.0, 0): (0.5, 4.0), (1.0, 1): (0.9, 1.0), (4.0, 1): (0.7, 4.0)}
     never = {(1.0, 0): (0.99, 1.0), (2.0, 0): (0.99, 1.5)}
     (row,) = ranking_at_speedup({"A": a, "never": never}, 2.0, {"A": (0,), "never": (1,)})
-    assert row["key"] == "A" and row["score"] == pytest.approx(0.75) and row["n"] == 2
+    assert row.key == "A" and row.score == pytest.approx(0.75) and row.n == 2
 
 
 def test_the_overview_averages_ranks_over_full_sweeps_only():
-    rankings = {"b1": [{"key": "X", "rank": 1, "band": 1}, {"key": "Y", "rank": 2, "band": 1}],
-                "b2": [{"key": "Y", "rank": 1, "band": 1}, {"key": "X", "rank": 2, "band": 2}],
-                "b3": [{"key": "Y", "rank": 1, "band": 1}, {"key": "X", "rank": 2, "band": 2}]}
+    placed = lambda key, rank, band: Score(key=key, score=None, interval=None, n=1, complete=True,  # noqa: E731
+                                           rank=rank, band=band)
+    rankings = {"b1": [placed("X", 1, 1), placed("Y", 2, 1)],
+                "b2": [placed("Y", 1, 1), placed("X", 2, 2)],
+                "b3": [placed("Y", 1, 1), placed("X", 2, 2)]}
     full = {"b1": {"X", "Y"}, "b2": {"X", "Y"}, "b3": {"X"}}  # Y's b3 sweep is not full
     rows = cross_benchmark(rankings, full, {"X": (0,), "Y": (1,)})
-    assert [(r["key"], r["mean_rank"], r["benchmarks_full"]) for r in rows] == [
+    assert [(r.key, r.mean_rank, r.benchmarks_full) for r in rows] == [
         ("X", pytest.approx(5 / 3), 3), ("Y", 1.5, 2)]
-    assert rows[1]["ranks"]["b3"] == {"rank": 1, "band": 1, "of": 2, "full": False}
+    assert rows[1].ranks["b3"] == Place(rank=1, band=1, of=2, full=False)
 
 
 def test_a_full_sweep_has_every_compression_and_seed():
@@ -107,10 +109,10 @@ def test_partial_speedup_curves_rank_by_the_buckets_they_reach_with_intervals_am
     b = curve({s: [0.88 + s / 100] * 7 for s in range(3)}, speedups=to20)
     short = curve({s: [0.99] * 7 for s in range(3)}, speedups=(1.0, 1.5, 2.0, 4.0, 6.0, 8.0, 10.0))
     rows = speedup_ranking({"short": short, "A": a, "B": b}, {"short": (0,), "A": (1,), "B": (2,)})
-    assert [(r["key"], r["missing"], r["band"]) for r in rows] == [
-        ("A", [32.0], 1), ("B", [32.0], 1), ("short", [16.0, 32.0], 2)]
-    assert rows[0]["score"] == pytest.approx(0.91) and rows[0]["half_width"] == pytest.approx(T2 * 0.01 / 3 ** 0.5)
-    assert not rows[0]["complete"] and rows[2]["interval"] is not None  # banded apart all the same
+    assert [(r.key, r.missing, r.band) for r in rows] == [
+        ("A", (32.0,), 1), ("B", (32.0,), 1), ("short", (16.0, 32.0), 2)]
+    assert rows[0].score == pytest.approx(0.91) and rows[0].half_width == pytest.approx(T2 * 0.01 / 3 ** 0.5)
+    assert not rows[0].complete and rows[2].interval is not None  # banded apart all the same
 
 
 def test_the_built_in_methods_fix_the_speedup_buckets():

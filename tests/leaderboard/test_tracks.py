@@ -115,8 +115,8 @@ def test_the_tau_compares_the_boards_own_scores_and_ranks(benchmarks):
             for seed in seeds:
                 make_run(submission, long, c, seed, top1=value - 0.01 * seed)
     keys = ("method_id", "score", "rank", "band", "complete")
-    assert ([{k: r[k] for k in keys} for r in benchmark_ranking(benchmark=long, scores_only=True)]
-            == [{k: r[k] for k in keys} for r in benchmark_ranking(benchmark=long)])
+    assert ([{k: getattr(r, k) for k in keys} for r in benchmark_ranking(benchmark=long, scores_only=True)]
+            == [{k: getattr(r, k) for k in keys} for r in benchmark_ranking(benchmark=long)])
 
 
 def test_kendall_tau_is_one_for_the_same_order_and_refuses_unpaired_scores():

@@ -53,7 +53,7 @@ def test_an_owner_keeps_the_code_private_while_the_results_are_public(client, al
         assert "Keeps the largest weights of each layer" not in page and "the code is private" in page
         assert client.get("/m/mine/code.py").status_code == 404
         assert client.get("/m/mine/v/1/code.py").status_code == 404
-        assert "mine" in {r["slug"] for r in client.get("/b/digits-mlp/").context["ranking"]}  # results public
+        assert "mine" in {r.slug for r in client.get("/b/digits-mlp/").context["ranking"]}  # results public
     client.force_login(alice)
     edit = {"title": "", "authors": "", "venue": "", "year": "", "bibtex": "", "paper_url": "", "code_url": "",
             "description": "", "granularity": "", "data_use": "", "schedule": "", "keywords": "",
@@ -84,8 +84,8 @@ def test_a_withdrawn_submission_leaves_the_board_and_the_csvs(client, alice, bob
     assert client.post(f"/s/{v1.pk}/withdraw/", {"withdraw": "1"}).status_code == 403
     client.force_login(alice)
     client.post(f"/s/{v1.pk}/withdraw/", {"withdraw": "1"})
-    assert "mine" not in {r["slug"] for r in client.get("/b/digits-mlp/").context["ranking"]}
+    assert "mine" not in {r.slug for r in client.get("/b/digits-mlp/").context["ranking"]}
     assert "mine" not in set(board_csv(client).method_slug)
     assert 'id="withdrawn"' in client.get(f"/s/{v1.pk}/").content.decode()  # its owner still sees it
     client.post(f"/s/{v1.pk}/withdraw/", {"withdraw": "0"})
-    assert "mine" in {r["slug"] for r in client.get("/b/digits-mlp/").context["ranking"]}
+    assert "mine" in {r.slug for r in client.get("/b/digits-mlp/").context["ranking"]}

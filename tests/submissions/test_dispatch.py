@@ -47,11 +47,17 @@ def upload(benchmarks, strategy_upload):
     return make
 
 
+@pytest.fixture
+def no_share(settings):
+    """The fill-in keeps no share: researchers' work strictly first (test_fillin_share.py tests the share)."""
+    settings.PRUNEBOARD_FILLIN_SHARE = 0
+
+
 def owners(items):
     return [Run.objects.get(pk=i.pk).submission.owner for i in items]
 
 
-def test_a_researchers_first_upload_goes_before_the_baselines_queued_earlier(benchmarks, alice, upload):
+def test_a_researchers_first_upload_goes_before_the_baselines_queued_earlier(benchmarks, alice, upload, no_share):
     services.baseline_ensure("random", [benchmarks["digits-mlp"]])
     mine = upload(alice)
     order = dispatch.waiting("cpu")
@@ -60,7 +66,7 @@ def test_a_researchers_first_upload_goes_before_the_baselines_queued_earlier(ben
     assert all(i.fill_in for i in order[21:])
 
 
-def test_reference_methods_fill_in_after_researchers_like_the_baselines(benchmarks, alice, upload):
+def test_reference_methods_fill_in_after_researchers_like_the_baselines(benchmarks, alice, upload, no_share):
     services.baseline_ensure("snip", [benchmarks["digits-mlp"]])
     mine = upload(alice)
     order = dispatch.waiting("cpu")
@@ -87,7 +93,7 @@ def test_users_take_turns_so_one_users_backlog_does_not_hold_back_anothers_first
     assert {i.pk for i in order[:43]} >= set(bobs.runs.values_list("pk", flat=True))
 
 
-def test_a_new_submissions_first_run_is_a_quick_check_ahead_of_the_users_own_backlog(alice, bob, upload, broker):
+def test_a_new_submissions_first_run_is_a_quick_check_ahead_of_the_users_own_backlog(alice, bob, upload, broker, no_share):
     backlog = upload(alice, "147 runs")
     services.baseline_ensure("random", [backlog.benchmarks.first()])
     assert dispatch.runs_dispatch()["sent"] == 2  # the backlog is under way

@@ -30,6 +30,7 @@ def counted_sandboxes():
     execution._batches.clear()
 
 
+@pytest.mark.sandbox  # the uploaded strategy runs in bubblewrap
 def test_a_21_run_submission_starts_one_sandbox_and_records_each_run_on_its_own(
         alice, benchmarks, strategy_upload, counted_sandboxes):
     starts, score = counted_sandboxes
@@ -44,6 +45,7 @@ def test_a_21_run_submission_starts_one_sandbox_and_records_each_run_on_its_own(
     assert len(jobs) == 21  # each run scored with masks of its own job
 
 
+@pytest.mark.sandbox  # the uploaded strategy runs in bubblewrap
 def test_a_rerun_computes_its_masks_alone_from_scratch(alice, benchmarks, strategy_upload, counted_sandboxes):
     starts, _ = counted_sandboxes
     submission, _ = services.submission_create(user=alice, upload=strategy_upload(), name="Mine",

@@ -7,7 +7,7 @@ import pytest
 
 from submissions import services, tasks
 from submissions.models import Run
-from tests.hostile_cases import (CASES, MESSAGE_BYTES, TOKEN, WORKER_RSS_BUDGET_MB, case_context,
+from tests.hostile_cases import (CASES, MESSAGE_BYTES, TOKEN, WORKER_RSS_BUDGET_MB, batch_abuse, case_context,
                                  host_leftovers, needs_bwrap, peak_rss_mb, secret_fixture, warm_up)
 
 pytestmark = needs_bwrap()
@@ -66,23 +66,6 @@ def test_the_worker_fails_each_attack_as_the_submitters_error_and_keeps_the_host
     assert host_leftovers() - leftovers == set()
 
 
-BATCH_ABUSE = '''
-import time
-from evaluator.pruning import GlobalMagWeight
-
-answered = []
-
-
-class BatchAbuse(GlobalMagWeight):
-    def model_masks(self):
-        if not answered:  # the first job of this sandbox: the one its run is for
-            answered.append(True)
-            return super().model_masks()
-        time.sleep({sleep})
-        {then}
-'''
-
-
 @pytest.fixture
 def timed_tasks():
     """Each run's task through the real sandbox, its wall time and the sandbox starts counted;
@@ -119,7 +102,7 @@ def test_a_strategy_that_fails_every_sibling_just_under_the_budget_costs_each_jo
         alice, benchmarks, strategy_upload, monkeypatch, timed_tasks):
     run_all, starts, seconds = timed_tasks
     monkeypatch.setenv("PRUNEBOARD_SANDBOX_TIMEOUT", "1.5")
-    upload = strategy_upload(BATCH_ABUSE.format(sleep=1.0, then='raise RuntimeError("not this one")').encode(),
+    upload = strategy_upload(batch_abuse(sleep=1.0).encode(),
                              "abuse.py")
     submission, _ = services.submission_create(user=alice, upload=upload, name="Abuse",
                                                benchmarks=[benchmarks["digits-mlp"]])
@@ -137,7 +120,7 @@ def test_an_honest_slow_strategy_finishes_every_run_and_each_task_stays_within_i
     run_all, starts, seconds = timed_tasks
     monkeypatch.setenv("PRUNEBOARD_SANDBOX_TIMEOUT", "2")
     monkeypatch.setenv("PRUNEBOARD_SANDBOX_BATCH_SECONDS", "6")
-    upload = strategy_upload(BATCH_ABUSE.format(sleep=1.0, then="return super().model_masks()").encode(),
+    upload = strategy_upload(batch_abuse(sleep=1.0, then="return super().model_masks()").encode(),
                              "slow.py")
     submission, _ = services.submission_create(user=alice, upload=upload, name="Slow",
                                                benchmarks=[benchmarks["digits-mlp"]])

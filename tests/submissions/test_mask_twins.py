@@ -44,7 +44,7 @@ def test_two_methods_whose_runs_share_masks_are_named_on_each_others_rows(twins,
 def test_the_board_says_so_and_the_tie_goes_to_the_method_made_first(client, twins):
     response = client.get("/b/digits-mlp/")
     rows = response.context["ranking"]
-    assert [(r["method"], r["score"]) for r in rows[:2]] == [("global-mag-grad", pytest.approx(0.8)),
+    assert [(r.method, r.score) for r in rows[:2]] == [("global-mag-grad", pytest.approx(0.8)),
                                                             ("SNIP", pytest.approx(0.8))]
     html = response.content.decode()
     assert 'identical masks to <a href="/m/global-mag-grad/">global-mag-grad</a> at 2–64×</span>' in html

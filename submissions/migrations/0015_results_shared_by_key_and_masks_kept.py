@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('submissions', '0013_run_measured_speedup'),
+        ('submissions', '0014_run_dispatch_indexes'),
     ]
 
     operations = [
