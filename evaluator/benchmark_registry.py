@@ -130,6 +130,29 @@ def run_identity(
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
+def result_key(*, benchmark: Benchmark, weights_sha256: str, masks_sha256: str, seed: int,
+               device: str = "cpu") -> str:
+    """What a run's figures are a function of: the run target and its protocol (the evaluator's
+    protocol version included), the weights, the masks, the seed (data order) and the kind of
+    device (a CUDA finetune runs under bf16 autocast, so its figures are not a CPU run's). Not
+    the strategy: two runs with the same key finetune and score identically, so the figures are
+    computed once and shared (evaluator/sharing.py). Not the requested compression either: it
+    only names what the strategy was asked for (`compression_requested`, `compression_error`
+    are each run's own)."""
+    blob = json.dumps(
+        {
+            "benchmark": benchmark.name,
+            "protocol": benchmark.protocol_dict(),
+            "weights_sha256": weights_sha256,
+            "masks_sha256": masks_sha256,
+            "seed": int(seed),
+            "device": str(device).split(":")[0],
+        },
+        sort_keys=True,
+    ).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
 BENCHMARKS: dict[str, Benchmark] = {}
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from .benchmark_registry import (BENCHMARKS, COMPRESSIONS, DEFAULT_TRACK, PROTOCOL_VERSION, SEEDS, Benchmark,
                                  FinetuneProtocol, get_benchmark, list_benchmarks, longest_time_limit,
-                                 register_benchmark, run_identity)
+                                 register_benchmark, result_key, run_identity)
 from .tracks import register_target
 
 __all__ = ["BENCHMARKS", "COMPRESSIONS", "DEFAULT_TRACK", "PROTOCOL_VERSION", "SEEDS", "Benchmark", "FinetuneProtocol",
-           "get_benchmark", "list_benchmarks", "longest_time_limit", "register_benchmark", "run_identity"]
+           "get_benchmark", "list_benchmarks", "longest_time_limit", "register_benchmark", "result_key",
+           "run_identity"]
 
 _SMALL_FINETUNE = FinetuneProtocol(
     optimizer="adam", lr=1e-3, epochs=10, batch_size=64, schedule="cosine"

@@ -1,4 +1,4 @@
-"""`python -m evaluator ...`: run, metrics, benchmarks, pretrain, init. Other tools call this; keep it stable.
+"""`python -m evaluator ...`: run, replay, metrics, benchmarks, pretrain, init. Other tools call this; keep it stable.
 
 Exit status: 0 when everything asked for succeeded, 1 when a run failed, 2 for bad arguments.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -48,6 +49,16 @@ def _width(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {text!r}")
+    return value
+
+
 def _shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(v) for v in text.split(","))
@@ -78,6 +89,27 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, help="CSV to write (one row per run)")
     run.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when present)")
     run.add_argument("--data-root", help="datasets folder (default: $PRUNEBOARD_DATA_ROOT or ./data)")
+    run.add_argument("--no-share", action="store_true",
+                     help="finetune every run, even one whose result key (target, protocol, weights, "
+                          "masks, seed) an earlier run of the sweep computed")
+    run.add_argument("--verify-shared", type=_fraction, default=0.0, metavar="FRACTION",
+                     help="compute this share (0 to 1) of the runs that would be shared and require "
+                          "the identical record; a mismatch is printed and the exit status is 1")
+    run.add_argument("--masks-dir", type=Path, metavar="DIR",
+                     help="write each run's masks to DIR/<masks SHA-256>.masks (for `replay`)")
+
+    rep = sub.add_parser("replay", help="finetune and score a run's masks under its recorded protocol "
+                                        "and compare with its CSV row: identical, or what differs")
+    where = rep.add_mutually_exclusive_group(required=True)
+    where.add_argument("--csv", type=Path, help="a CSV of runs (the evaluator's or the site's)")
+    where.add_argument("--server", metavar="URL", help="a pruneboard site: the row and masks come from "
+                                                        "/r/<run-id>.csv and /r/<run-id>/masks")
+    rep.add_argument("--run-id", help="the run: its run_id (or run_pk) in --csv, optional when the CSV "
+                                      "has one row; its number on the site with --server")
+    rep.add_argument("--masks", type=Path, metavar="FILE",
+                     help="the run's masks file (required with --csv; with --server, default: the site's)")
+    rep.add_argument("--device", help="default: the device kind the run was scored on")
+    rep.add_argument("--data-root")
 
     metrics = sub.add_parser("metrics", help="size, FLOPs and memory of a dense model")
     metrics.add_argument("--model", required=True)
@@ -149,6 +181,7 @@ def cmd_run(args) -> int:
     from .pruning import BASELINES, REFERENCES, baseline_name, reference_name
     from .runner import Context, Failure, sweep
     from .sandbox import StrategySource
+    from .sharing import SweepResults
 
     benchmark = resolve_target(args.benchmark, args.track)
     builtin, registry, lookup = ((args.baseline, BASELINES, baseline_name) if args.baseline
@@ -176,8 +209,11 @@ def cmd_run(args) -> int:
             if item.error.traceback:
                 tqdm.write(item.error.traceback.rstrip(), file=sys.stderr)
 
-    records, failures = sweep(ctx, sources, compressions, seeds, on_result=on_result)
+    results = SweepResults(args.verify_shared, share=not args.no_share, masks_dir=args.masks_dir)
+    records, failures = sweep(ctx, sources, compressions, seeds, on_result=on_result, results=results)
     bar.close()
+    print(f"{results.computed} runs computed, {results.shared} shared (same result key as a computed "
+          f"one){f', {results.checked} checked by computing them' if results.checked else ''}", file=sys.stderr)
     if records:
         write_csv(records, args.out)
         print(summary_table(pd.DataFrame(records, columns=COLUMNS)))
@@ -185,6 +221,33 @@ def cmd_run(args) -> int:
     if failures:
         print(f"{len(failures)} of {len(failures) + len(records)} runs failed", file=sys.stderr)
         return 1
+    if results.mismatched:
+        print(f"{len(results.mismatched)} shared result(s) did not match their recomputation (above)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_replay(args) -> int:
+    from . import maskfile
+    from .replay import ReplayError, difference_text, fetch, read_row, replay
+
+    if args.csv and not args.masks:
+        raise ReplayError("--masks FILE is needed with --csv (the run page offers the masks file)")
+    if args.server:
+        if not args.run_id:
+            raise ReplayError("--run-id is needed with --server")
+        row, blob = fetch(args.server, args.run_id, masks=not args.masks)
+        mask = maskfile.read(args.masks) if args.masks else maskfile.loads(blob, name="the server's masks file")
+    else:
+        row, mask = read_row(args.csv, args.run_id), maskfile.read(args.masks)
+    differing = replay(row, mask, device=args.device, data_root=args.data_root)
+    if differing:
+        print(f"run {row['run_id']} differs on {len(differing)} figure(s) (recorded -> replayed):")
+        print(difference_text(differing))
+        return 1
+    print(f"identical: run {row['run_id']} ({row['benchmark']}, {row['strategy']}, "
+          f"{float(row['compression_requested']):g}x, seed {row['seed']}) replayed to the same figures")
     return 0
 
 
@@ -243,7 +306,7 @@ def cmd_import_weights(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "metrics": cmd_metrics, "benchmarks": cmd_benchmarks,
+COMMANDS = {"run": cmd_run, "replay": cmd_replay, "metrics": cmd_metrics, "benchmarks": cmd_benchmarks,
             "pretrain": cmd_pretrain, "init": cmd_init, "import-weights": cmd_import_weights}
 
 

@@ -31,6 +31,8 @@ def write_csv(records: list[dict], path: Path) -> None:
 # of where and with which versions it ran.
 _CIRCUMSTANCES = {"code_version", "torch_version", "cuda_version", "device_name", "torch_threads",
                   "deterministic"}
+# `shared_with` says where the figures were computed, not what they are (evaluator/sharing.py).
+_CIRCUMSTANCES |= {"shared_with"}
 MEASURED_LATENCY_COLUMNS = [c for c in COLUMNS if "latency" in c or c.startswith("measured_speedup")]
 REPRODUCIBLE_COLUMNS = [c for c in COLUMNS if not c.startswith("time_") and c not in _CIRCUMSTANCES
                         and c not in MEASURED_LATENCY_COLUMNS]

@@ -73,6 +73,8 @@ class RunRecord:
     weights_sha256: str = _help('SHA-256 of the pretrained weights file')
     strategy_sha256: str = _help("SHA-256 of the strategy file ('baseline:<name>' for built-ins)")
     masks_sha256: str = _help('SHA-256 of the masks (names, shapes, bits)')
+    result_key: str = _help('hash of what the figures are a function of: run target and protocol (version included), weights SHA-256, masks SHA-256, seed, device kind (evaluator.benchmarks.result_key); runs with the same key share one computation')
+    shared_with: str = _help("run_id of the run whose computed figures this run reuses (same result_key); empty when computed for this run. A shared run's own columns: run_id, strategy, strategy_sha256, sandbox, compression_requested, compression_error, time_*")
     sandbox: str = _help('where the masks were computed: bwrap (sandboxed), none (unsandboxed, allowed by the operator) or trusted (built-in baseline)')
     code_version: str = _help('pruneboard version and git commit')
     torch_version: str = _help('torch version')

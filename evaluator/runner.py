@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
 import torch
 
-from .benchmarks import PROTOCOL_VERSION, Benchmark, run_identity
+from .benchmarks import PROTOCOL_VERSION, Benchmark, result_key, run_identity
 from .datasets import Splits, get_dataset
 from .environment import configure_determinism, environment
 from .finetune import MaskedWeights, default_device, evaluate, make_loader, seed_everything, train
@@ -96,11 +96,11 @@ def calibration_batch(train_set, size: int, seed: int) -> tuple[torch.Tensor, to
     return torch.stack(xs), torch.as_tensor(ys, dtype=torch.long)
 
 
-def check_compression(mask: Mask, metrics, requested: float) -> None:
-    if metrics.compression < requested * (1 - COMPRESSION_TOLERANCE):
+def check_compression(mask: Mask, actual: float, requested: float) -> None:
+    if actual < requested * (1 - COMPRESSION_TOLERANCE):
         raise MaskError(
             f"the masks keep too many weights: requested compression {requested:g}x, the masks "
-            f"give {metrics.compression:.3f}x ({mask.kept()} of {mask.total()} prunable weights "
+            f"give {actual:.3f}x ({mask.kept()} of {mask.total()} prunable weights "
             f"kept; tolerance {COMPRESSION_TOLERANCE:.0%})")
 
 
@@ -130,7 +130,7 @@ def prepare(ctx: Context, model: torch.nn.Module, raw_masks, compression: float,
     example = calib_x[0].to(ctx.device)
     before = model_metrics(model, example, mask)
     try:
-        check_compression(mask, before, compression)
+        check_compression(mask, before.compression, compression)
     except MaskError as exc:
         raise RunFailed(str(exc)) from exc
     return Prepared(mask, example, before, batch)
@@ -243,9 +243,57 @@ def run_record(ctx: Context, source: StrategySource, compression: float, seed: i
         "protocol_version": PROTOCOL_VERSION, "protocol_hash": ctx.benchmark.protocol_hash(),
         "weights_sha256": ctx.weights_sha256, "strategy_sha256": strategy_sha,
         "masks_sha256": mask.sha256(),
+        "result_key": result_key(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256,
+                                 masks_sha256=mask.sha256(), seed=seed, device=ctx.device.type),
+        "shared_with": "",
         "sandbox": sandbox_label(source),
         **environment(ctx.device),
     }))
+
+
+def run_key(ctx: Context, raw_masks, seed: int) -> str | None:
+    """The result key (evaluator.benchmarks.result_key) a run with these masks will have; None
+    when they are not masks at all (scoring them fails with the reason)."""
+    try:
+        sha = (raw_masks if isinstance(raw_masks, Mask) else Mask(raw_masks)).sha256()
+    except (MaskError, AttributeError, TypeError):
+        return None
+    return result_key(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256, masks_sha256=sha,
+                      seed=seed, device=ctx.device.type)
+
+
+def share_run(ctx: Context, source: StrategySource, compression: float, seed: int, raw_masks: Mask,
+              original: dict, mask_seconds: float = 0.0) -> dict:
+    """This run's record from `original`, the record of a run with the same result key, without
+    finetuning: the figures are the original's (they are a function of the key), the columns
+    that name this run are its own (evaluator/sharing.py OWN_COLUMNS), and `shared_with` names
+    the run that computed them. The masks are validated and the compression checked as
+    `score_run` does, so a run fails here exactly when it would have failed there."""
+    t_start = time.perf_counter()
+    try:
+        model = ctx.fresh_model()
+        mask = Mask.validate(model, raw_masks)
+        get_track(ctx.benchmark.track).check_masks(model, mask)
+    except MaskError as exc:
+        raise RunFailed(f"invalid masks: {exc}") from exc
+    try:
+        check_compression(mask, original["compression"], compression)
+    except MaskError as exc:
+        raise RunFailed(str(exc)) from exc
+    if mask.sha256() != original["masks_sha256"]:  # a key built from other masks: never shared
+        raise ValueError("share_run: the original run's masks are not this run's")
+    strategy_sha = source.sha256()
+    own = {
+        "run_id": run_identity(benchmark=ctx.benchmark, weights_sha256=ctx.weights_sha256,
+                               strategy_sha256=strategy_sha, compression=compression, seed=seed),
+        "strategy": source.label, "strategy_sha256": strategy_sha, "sandbox": sandbox_label(source),
+        "compression_requested": float(compression),
+        "compression_error": (compression - original["compression"]) / compression,
+        **{f.name: 0.0 for f in fields(RunRecord) if f.name.startswith("time_")},  # nothing scored here
+        "time_masks_s": mask_seconds, "time_total_s": mask_seconds + time.perf_counter() - t_start,
+        "shared_with": original.get("shared_with") or original["run_id"],
+    }
+    return asdict(RunRecord(**{**original, **own}))
 
 
 @dataclass
@@ -271,25 +319,40 @@ def masks_for_jobs(ctx: Context, source: StrategySource, jobs: list[tuple[float,
 
 
 def sweep(ctx: Context, sources: Iterable[StrategySource], compressions: Iterable[float],
-          seeds: Iterable[int], *, on_result: Callable[[dict | Failure], None] | None = None
-          ) -> tuple[list[dict], list[Failure]]:
+          seeds: Iterable[int], *, on_result: Callable[[dict | Failure], None] | None = None,
+          results=None) -> tuple[list[dict], list[Failure]]:
     """Every source x compression x seed. Masks for one source come from one sandbox child; its
-    runs are scored together where the target allows (evaluator/batched.py)."""
+    runs are scored together where the target allows (evaluator/batched.py). `results`
+    (evaluator.sharing.SweepResults, the CLI's) shares a result key computed earlier in the sweep:
+    such a run is not scored again (`results.lookup`), and each computed record is handed to
+    `results.keep`, which keeps it for later runs and checks the sampled ones."""
     from .batched import RunJob, score_runs  # batched.py builds on this module
 
     jobs = [(c, s) for c in compressions for s in seeds]
     records, failures = [], []
     for source in sources:
         outcomes = masks_for_jobs(ctx, source, jobs)
-        ready = [RunJob(source, c, s, o.result, o.seconds) for (c, s), o in zip(jobs, outcomes)
-                 if not isinstance(o.result, StrategyError)]
-        scored = iter(score_runs(ctx, ready))
-        for (c, s), outcome in zip(jobs, outcomes):
+        items: dict[int, dict | RunFailed] = {}
+        pending = []
+        for i, ((c, s), outcome) in enumerate(zip(jobs, outcomes)):
             out = outcome.result
             if isinstance(out, StrategyError):
-                item = RunFailed(out.message, out.traceback, limit=out.limit)
+                items[i] = RunFailed(out.message, out.traceback, limit=out.limit)
+                continue
+            try:
+                shared = results.lookup(ctx, source, c, s, out, outcome.seconds) if results else None
+            except RunFailed as exc:
+                shared = exc
+            if shared is None:
+                pending.append(i)
             else:
-                item = next(scored)
+                items[i] = shared
+        scored = score_runs(ctx, [RunJob(source, *jobs[i], outcomes[i].result, outcomes[i].seconds)
+                                  for i in pending])
+        for i, item in zip(pending, scored):
+            items[i] = results.keep(item) if results and not isinstance(item, RunFailed) else item
+        for i, (c, s) in enumerate(jobs):
+            item = items[i]
             if isinstance(item, RunFailed):
                 item = Failure(source.label, c, s, item)
                 failures.append(item)

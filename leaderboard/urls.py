@@ -10,6 +10,7 @@ urlpatterns = [
     path("s/<int:pk>.csv", views.submission_csv, name="submission-csv"),
     path("r/<int:pk>.csv", views.run_csv, name="run-csv"),
     path("r/<int:pk>/", views.run_detail, name="run"),
+    path("r/<int:pk>/masks", views.run_masks, name="run-masks"),
     path("m/<slug:slug>/", views.method_detail, name="method"),
     path("m/<slug:slug>/v/<int:version>/", views.method_detail, name="method-version"),
     path("m/<slug:slug>/edit/", views.method_edit, name="method-edit"),

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from submissions import services as submission_services
 from submissions.capabilities import availability
-from submissions.models import Run, Submission
+from submissions.models import MasksBlob, Run, Submission
 
 from . import selectors, services, tables
 from .charts import accuracy_figures
@@ -134,11 +134,27 @@ def run_detail(request, pk):
     run = get_object_or_404(Run.objects.visible_to(request.user)
                             .select_related("benchmark", "submission__method"), pk=pk)
     layers = selectors.run_layers(run=run)
+    source = submission_services.shared_source(run=run)
     return render(request, "leaderboard/run.html", {
         "run": run, "submission": run.submission, "method": run.submission.method,
         "record": run.record or {}, "layers": layers,
         "collapsed": [bar for bar in layers if bar["collapsed"]],
+        "shared_from": source if source and Run.objects.visible_to(request.user).filter(pk=source.pk).exists() else None,
+        "masks_kept": bool(run.masks_sha256) and MasksBlob.objects.filter(sha256=run.masks_sha256).exists(),
     })
+
+
+def run_masks(request, pk):
+    """The run's masks file (evaluator/maskfile.py), for `python -m evaluator replay`; only where
+    the run itself may be seen."""
+    run = get_object_or_404(Run.objects.visible_to(request.user), pk=pk, status=Run.Status.FINISHED)
+    blob = MasksBlob.objects.filter(sha256=run.masks_sha256).first() if run.masks_sha256 else None
+    if blob is None:
+        raise Http404("this run's masks were not kept")
+    response = HttpResponse(bytes(blob.data), content_type="application/octet-stream")
+    response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-{blob.sha256[:12]}.masks"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def run_csv(request, pk):

@@ -33,6 +33,13 @@ def env_bool(name: str, default: bool) -> bool:
         raise ImproperlyConfigured(str(exc)) from None
 
 
+def env_float(name: str, default: float) -> float:
+    try:
+        return env.env_float(name, default, blank_is_default=False)
+    except env.EnvError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
+
 def env_int(name: str, default: int) -> int:
     try:
         return env.env_int(name, default, blank_is_default=False)

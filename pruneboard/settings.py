@@ -249,6 +249,12 @@ if PRUNEBOARD_HEARTBEAT_SECONDS * 2 > PRUNEBOARD_LEASE_SECONDS:
 if PRUNEBOARD_DISPATCH_AHEAD < 1 or PRUNEBOARD_DISPATCH_SECONDS < 1 or PRUNEBOARD_REAP_SECONDS < 1:
     raise ImproperlyConfigured("PRUNEBOARD_DISPATCH_AHEAD, PRUNEBOARD_DISPATCH_SECONDS and "
                                "PRUNEBOARD_REAP_SECONDS must be 1 or more")
+# Results are content-addressed (evaluator/sharing.py): a run whose result key has a finished
+# result reuses it; this share of such runs (0 to 1) is computed anyway and must match, or the
+# mismatch is logged and recorded (admin: Result checks).
+PRUNEBOARD_VERIFY_SHARED = env_float("PRUNEBOARD_VERIFY_SHARED", 0.0)
+if not 0 <= PRUNEBOARD_VERIFY_SHARED <= 1:
+    raise ImproperlyConfigured("PRUNEBOARD_VERIFY_SHARED must be a share from 0 to 1 (1: verify every shared run)")
 # Workers report their queues, device and the benchmarks they can run (weights verified, data
 # present) in a heartbeat row (submissions.capabilities), written when the worker is ready and
 # every PRUNEBOARD_WORKER_HEARTBEAT_SECONDS after; a worker not heard from for

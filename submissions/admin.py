@@ -3,7 +3,7 @@ from django.utils.text import Truncator
 
 from . import services
 from .capabilities import BenchmarkUnavailable
-from .models import Run, Submission, WorkerHeartbeat
+from .models import ResultCheck, Run, Submission, WorkerHeartbeat
 
 
 @admin.register(Submission)
@@ -77,3 +77,20 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
 
     list_display = ("hostname", "queues", "device", "started", "last_seen")
     readonly_fields = ("hostname", "queues", "device", "capabilities", "started", "last_seen")
+
+
+@admin.register(ResultCheck)
+class ResultCheckAdmin(admin.ModelAdmin):
+    """Would-be-shared runs computed anyway (PRUNEBOARD_VERIFY_SHARED): a row with differences
+    is a mismatch, the run kept its computed record."""
+
+    list_display = ("id", "run", "original", "identical", "differences", "created")
+    list_select_related = ("run__benchmark", "original__benchmark")
+    readonly_fields = ("run", "original", "result_key", "differences", "created")
+
+    @admin.display(boolean=True)
+    def identical(self, check):
+        return not check.differences
+
+    def has_add_permission(self, request):
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import stat
 import tempfile
@@ -12,15 +13,18 @@ from pathlib import Path
 
 from django.conf import settings
 
+from evaluator import sharing
 from evaluator.benchmarks import get_benchmark
 from evaluator.batched import RunJob, batchable, score_runs
-from evaluator.runner import Context, RunFailed, masks_for_jobs, score_run
+from evaluator.pruning import Mask
+from evaluator.runner import Context, RunFailed, masks_for_jobs, run_key, score_run
 from evaluator.sandbox import Limits, StrategyError, StrategySource
 from evaluator.weights import WeightsError, find_weights, sha256_file
 
 from . import services
 from .models import Run, StrategyFile
 
+log = logging.getLogger(__name__)
 _contexts: dict[str, Context] = {}  # one per benchmark per worker process: data and weights load once
 # Masks computed ahead for the queued runs of one (submission, benchmark, file SHA-256) that
 # this process's batch claimed, by (compression, seed), each with its own mask seconds; each is
@@ -29,8 +33,8 @@ _batches: OrderedDict[tuple, dict[tuple[float, int], tuple[object, float]]] = Or
 _BATCHES_KEPT = 4
 # Records scored ahead, on a target whose runs are scored together (evaluator/batched.py): the
 # siblings whose masks a batch held were finetuned and scored with the batch's run, and each
-# one's record (or RunFailed) waits here for its run's own task, by the same keys; used once.
-_records: OrderedDict[tuple, dict[tuple[float, int], dict | RunFailed]] = OrderedDict()
+# one's record (or RunFailed), with its masks, waits here for its run's own task, by the same keys; used once.
+_records: OrderedDict[tuple, dict[tuple[float, int], tuple[dict | RunFailed, object]]] = OrderedDict()
 # A task scores at most this many runs together (its own and held siblings'), so that its time
 # stays within a few runs' of its time limit; the siblings left wait, masks held, for their tasks.
 SCORED_TOGETHER = 7
@@ -74,28 +78,31 @@ def strategy_source(run: Run) -> StrategySource:
     return StrategySource(path=path)
 
 
-def evaluate_run(run: Run, should_stop=None, batch: bool = True) -> dict:
+def evaluate_run(run: Run, should_stop=None, batch: bool = True, share: bool = True) -> dict:
     """The evaluator's record for this run; RunFailed when the run cannot produce one.
 
     batch: an uploaded strategy's masks are computed in one sandbox for this run and the other
     runs of its submission on its benchmark still queued that no other batch claimed, as the
     CLI does (`_masks_for`); each run is still started, leased, scored and recorded on its own.
-    batch=False (a reproducibility re-run): this run's masks alone, from scratch."""
+    batch=False (a reproducibility re-run): this run's masks alone, from scratch.
+    share: once the masks are known, a finished run with the same result key lends its result
+    (evaluator/sharing.py) instead of a finetune; PRUNEBOARD_VERIFY_SHARED of those are computed
+    anyway and compared (services.result_check_record). share=False: always computed.
+    The masks are kept by their SHA-256 (services.masks_keep) for the run page's download."""
     ctx = context_for(run.benchmark.name)
     source = strategy_source(run)
-    record = _scored_ahead(run, batch)
-    if record is None:
+    held = _scored_ahead(run, batch)
+    if held is not None:  # scored in a sibling's batch (and checked then that nothing shares it)
+        record, masks = held
+        if isinstance(record, RunFailed):
+            raise record
+    else:
         masks, seconds = _masks_for(run, ctx, source, batch)
         if isinstance(masks, StrategyError):
             raise RunFailed(masks.message, masks.traceback, limit=masks.limit)
-        if batch and batchable(ctx):
-            record = _score_with_siblings(run, ctx, source, masks, seconds, should_stop)
-        else:
-            record = score_run(ctx, source, run.compression, run.seed, masks, mask_seconds=seconds,
-                               should_stop=should_stop)
-    if isinstance(record, RunFailed):
-        raise record
+        record = _shared_or_scored(run, ctx, source, masks, seconds, batch, share, should_stop)
     record = dict(record)
+    services.masks_keep(masks if isinstance(masks, Mask) else Mask(masks))
     if run.submission.baseline:
         record["strategy"] = run.submission.baseline
     else:
@@ -103,12 +110,44 @@ def evaluate_run(run: Run, should_stop=None, batch: bool = True) -> dict:
     return record
 
 
+def _shared_or_scored(run: Run, ctx: Context, source: StrategySource, masks, seconds: float,
+                      batch: bool, share: bool, should_stop) -> dict:
+    """The run's record: a finished run's with the same result key when there is one (unless
+    share=False), else scored here (with held siblings where the target is batchable);
+    PRUNEBOARD_VERIFY_SHARED of the would-be-shared ones are scored anyway and compared."""
+    found: dict[str, Run | None] = {}
+
+    def find(key: str) -> dict | None:
+        found["run"] = services.shared_result(key=key) if share else None
+        return found["run"].record if found["run"] else None
+
+    def compute() -> dict:
+        if batch and batchable(ctx):
+            out = _score_with_siblings(run, ctx, source, masks, seconds, should_stop)
+            if isinstance(out, RunFailed):
+                raise out
+            return out
+        return score_run(ctx, source, run.compression, run.seed, masks, mask_seconds=seconds,
+                         should_stop=should_stop)
+
+    out = sharing.evaluate(ctx, source, run.compression, run.seed, masks, seconds, find=find,
+                           verify=sharing.sampled(settings.PRUNEBOARD_VERIFY_SHARED), compute=compute)
+    if out.checked:
+        services.result_check_record(run=run, original=found.get("run"), key=out.record["result_key"],
+                                     differences=out.differing)
+    elif out.record["shared_with"]:
+        log.info("run %s: result shared with run %s (result key %s)", run.pk, found["run"].pk,
+                 out.record["result_key"])
+    return out.record
+
+
 def _batch_key(run: Run) -> tuple:
     return (run.submission_id, run.benchmark_id, run.submission.sha256)
 
 
 def _scored_ahead(run: Run, batch: bool):
-    """The record (or RunFailed) another run's batch scored for this run in this process, once."""
+    """(The record or RunFailed, the masks) another run's batch scored for this run in this
+    process, once; None when there is none."""
     held = _records.get(_batch_key(run), {}) if batch else {}
     return held.pop((run.compression, run.seed), None)
 
@@ -121,15 +160,24 @@ def _score_with_siblings(run: Run, ctx: Context, source: StrategySource, masks, 
     A sibling whose masks fail validation fails alone (its RunFailed is what its task records)."""
     key = _batch_key(run)
     held = _batches.get(key, {})
-    taken = sorted(held, key=lambda job: job[::-1])[:SCORED_TOGETHER - 1]  # by seed, then compression
+    # by seed, then compression; a sibling whose result another run computed already is left to
+    # its own task, which shares it
+    taken = [job for job in sorted(held, key=lambda job: job[::-1])
+             if not _shareable(ctx, held[job][0], job[1])][:SCORED_TOGETHER - 1]
     jobs = [RunJob(source, run.compression, run.seed, masks, seconds)]
     jobs += [RunJob(source, c, s, *held.pop((c, s))) for c, s in taken]
     mine, *theirs = score_runs(ctx, jobs, should_stop)
-    _records[key] = {**_records.get(key, {}), **{(j.compression, j.seed): out for j, out in zip(jobs[1:], theirs)}}
+    _records[key] = {**_records.get(key, {}), **{(j.compression, j.seed): (out, j.masks) for j, out in zip(jobs[1:], theirs)}}
     _records.move_to_end(key)
     while len(_records) > _BATCHES_KEPT:
         _records.popitem(last=False)
     return mine
+
+
+def _shareable(ctx: Context, masks, seed: int) -> bool:
+    key = run_key(ctx, masks, seed)
+    found = services.shared_result(key=key) if key else None
+    return found is not None and sharing.usable(found.record)
 
 
 def _masks_for(run: Run, ctx: Context, source: StrategySource, batch: bool) -> tuple:

@@ -171,14 +171,19 @@ class Run(models.Model):
     latency_device = models.CharField(max_length=255, blank=True, help_text=(
         "the machine the latencies were timed on (CPU model or GPU name, then the device)"))
     record = models.JSONField(default=dict, blank=True)
+    # What the figures are a function of (evaluator.benchmarks.result_key): a later run with the
+    # same key reuses this run's result (submissions.services.sharing). Filled with the result.
+    result_key = models.CharField(max_length=64, blank=True, db_index=True,
+                                  help_text="hash of target, protocol, weights, masks, seed, device kind")
 
     # column -> the record's key it is copied from (take_record)
     FROM_RECORD = {"top1": "top1", "top5": "top5", "pre_top1": "pre_top1", "actual_compression": "compression",
                    "compression_error": "compression_error", "speedup": "speedup",
                    "masks_sha256": "masks_sha256", "effective_compression": "effective_compression",
                    "effective_speedup": "effective_speedup", "disconnected": "disconnected",
-                   "measured_speedup": "measured_speedup_b64", "latency_device": "latency_device"}
-    TEXT_COLUMNS = {"masks_sha256", "latency_device"}  # "" when the record lacks them
+                   "measured_speedup": "measured_speedup_b64", "latency_device": "latency_device",
+                   "result_key": "result_key"}
+    TEXT_COLUMNS = {"masks_sha256", "latency_device", "result_key"}  # "" when the record lacks them
 
     objects = RunQuerySet.as_manager()
 
@@ -212,6 +217,38 @@ class Run(models.Model):
         self.record = record
         for column, value in self.columns_from(record).items():
             setattr(self, column, value)
+
+
+class MasksBlob(models.Model):
+    """Each distinct masks, once, by their SHA-256 (Mask.sha256(), a run's `masks_sha256`): the
+    bytes of an evaluator/maskfile.py file, bit-packed as they crossed the sandbox. Written when
+    a run's result is recorded; the run page offers them for download (`/r/<run>/masks`)."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    data = models.BinaryField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"masks {self.sha256[:12]}"
+
+
+class ResultCheck(models.Model):
+    """A would-be-shared run computed anyway (PRUNEBOARD_VERIFY_SHARED) and compared with the
+    result it would have reused. `differences` empty: identical; otherwise the run kept its
+    computed record, and the operator sees the columns here (admin) and in the worker's log."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="result_checks")
+    original = models.ForeignKey(Run, null=True, on_delete=models.SET_NULL, related_name="+",
+                                 help_text="the run whose result would have been reused")
+    result_key = models.CharField(max_length=64)
+    differences = models.JSONField(default=list, blank=True, help_text="columns that differ")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return f"check of run {self.run_id}: {'identical' if not self.differences else 'MISMATCH'}"
 
 
 class Quota(models.Model):

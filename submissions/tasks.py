@@ -126,7 +126,7 @@ def rerun_evaluate(rerun_id: int) -> None:
     if rerun is None:
         return  # final, or another worker has it
     try:
-        record = evaluate_run(rerun.run, batch=False)
+        record = evaluate_run(rerun.run, batch=False, share=False)
     except RunFailed as exc:
         services.rerun_record(rerun=rerun, error=exc.message)
     except Exception as exc:  # the platform's: recorded, or the re-run would stay pending for good

@@ -43,6 +43,8 @@ def make_record(*, benchmark: str = "digits-mlp", compression: float = 2.0, seed
         "strategy_sha256": "cd" * 32,
         # distinct per strategy and run unless a test makes two runs share masks
         "masks_sha256": hashlib.sha256(f"masks {strategy} {benchmark} {compression} {seed}".encode()).hexdigest(),
+        "result_key": hashlib.sha256(f"key {strategy} {benchmark} {compression} {seed}".encode()).hexdigest()[:32],
+        "shared_with": "",
         "sandbox": "bwrap",
         "code_version": "0.1.0+gabc",
         "torch_version": "2.15.0", "cuda_version": "", "device": "cpu",

@@ -21,7 +21,9 @@ from .hygiene import clean_stale, memory_problem
 from .isolation import bwrap_problem, sandbox_mode
 from .jobs import JobOutcome, StrategySource, compute_jobs, compute_masks, limits_report, sandbox_label
 from .limits import Limits, describe_limit
+from .channel import mask_bytes, pack_bits, unpack_bits
 
 __all__ = ["compute_jobs", "compute_masks", "StrategySource", "JobOutcome", "StrategyError", "SandboxUnavailable",
            "Limits", "describe_limit", "sandbox_label", "limits_report", "sandbox_mode", "bwrap_problem",
-           "cgroup_problem", "memory_problem", "clean_stale"]
+           "cgroup_problem", "memory_problem", "clean_stale",
+           "pack_bits", "unpack_bits", "mask_bytes"]

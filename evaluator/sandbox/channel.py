@@ -68,9 +68,28 @@ def mask_bytes(layout: Layout) -> int:
     return sum(math.ceil(math.prod(shape) / 8) for _, shape in layout)
 
 
+def pack_bits(mask, layout: Layout) -> bytes:
+    """The masks' bits in the layout's order, one bit a weight, each parameter padded to a byte
+    (`mask_bytes(layout)` bytes). The channel and the masks file (evaluator/maskfile.py) both."""
+    return b"".join(np.packbits(np.asarray(mask[name], bool).ravel()).tobytes() for name, _ in layout)
+
+
+def unpack_bits(payload: bytes, layout: Layout) -> Mask:
+    """`pack_bits`'s inverse; `payload` must be exactly `mask_bytes(layout)` long."""
+    if len(payload) != mask_bytes(layout):
+        raise ValueError(f"{len(payload)} bytes of masks; the layout needs {mask_bytes(layout)}")
+    data, offset, arrays = np.frombuffer(payload, np.uint8), 0, {}
+    for name, shape in layout:
+        n = math.prod(shape)
+        end = offset + math.ceil(n / 8)
+        arrays[name] = np.unpackbits(data[offset:end], count=n).reshape(shape).astype(bool)
+        offset = end
+    return Mask(arrays)
+
+
 # The child's side
 def encode_masks(job: int, mask: Mask, layout: Layout) -> bytes:
-    payload = b"".join(np.packbits(np.asarray(mask[name], bool).ravel()).tobytes() for name, _ in layout)
+    payload = pack_bits(mask, layout)
     return _header(kind="masks", job=job, bytes=len(payload)) + payload
 
 
@@ -184,10 +203,4 @@ class ChannelReader:
         return (header["kind"], job, (cut(message, MESSAGE_CHARS), cut(traceback, TRACEBACK_CHARS)))
 
     def _unpack(self, payload: bytes) -> Mask:
-        data, offset, arrays = np.frombuffer(payload, np.uint8), 0, {}
-        for name, shape in self.layout:
-            n = math.prod(shape)
-            end = offset + math.ceil(n / 8)
-            arrays[name] = np.unpackbits(data[offset:end], count=n).reshape(shape).astype(bool)
-            offset = end
-        return Mask(arrays)
+        return unpack_bits(payload, self.layout)

@@ -1,7 +1,8 @@
 """Submission and run lifecycle, one concern per module (zulip's actions): uploads (submit),
 per-user limits (quotas), the built-ins' runs (builtins), a worker's leases and heartbeats
 (leases), runs whose worker vanished (reaping), results and failures (recording), cancel,
-re-run, withdraw and requeue (lifecycle), reproducibility re-runs (reruns). Views, the API, the
+re-run, withdraw and requeue (lifecycle), reproducibility re-runs (reruns), results shared by
+result key and masks kept by hash (sharing). Views, the API, the
 admin and Celery tasks call them as `services.x(...)`; the evaluation itself is the evaluator's
 (see `submissions.execution`)."""
 
@@ -16,10 +17,12 @@ from .reaping import runs_reap
 from .recording import run_record_failure, run_record_result
 from .refresh import submission_refresh
 from .reruns import RerunPending, rerun_record, rerun_request, rerun_start
+from .sharing import masks_keep, result_check_record, shared_result, shared_source
 from .submit import method_enter, read_upload, submission_create
 
 __all__ = ["UploadRejected", "LimitExceeded", "RerunPending", "read_upload", "submission_create", "method_enter",
            "limits_check", "queued_runs_check", "baseline_ensure", "runs_enqueue", "run_start", "run_heartbeat",
            "batch_claim", "batch_release", "batch_record_failures", "runs_reap", "run_record_result",
            "run_record_failure", "submission_refresh", "submission_cancel", "submission_rerun", "submission_withdraw",
-           "benchmark_requeue", "rerun_request", "rerun_start", "rerun_record"]
+           "benchmark_requeue", "rerun_request", "rerun_start", "rerun_record", "shared_result", "shared_source",
+           "masks_keep", "result_check_record"]
