@@ -16,7 +16,7 @@ from django.conf import settings
 from evaluator import sharing
 from evaluator.benchmarks import get_benchmark
 from evaluator.batched import RunJob, batchable, score_runs
-from evaluator.pruning import Mask
+from evaluator.pruning import Mask, MaskError
 from evaluator.runner import Context, RunFailed, masks_for_jobs, run_key, score_run
 from evaluator.sandbox import Limits, StrategyError, StrategySource
 from evaluator.weights import WeightsError, find_weights, sha256_file
@@ -102,12 +102,21 @@ def evaluate_run(run: Run, should_stop=None, batch: bool = True, share: bool = T
             raise RunFailed(masks.message, masks.traceback, limit=masks.limit)
         record = _shared_or_scored(run, ctx, source, masks, seconds, batch, share, should_stop)
     record = dict(record)
-    services.masks_keep(masks if isinstance(masks, Mask) else Mask(masks))
+    kept = _as_mask(masks)
+    if kept is not None:  # scored masks always are; None only where scoring was stood in for
+        services.masks_keep(kept)
     if run.submission.baseline:
         record["strategy"] = run.submission.baseline
     else:
         record["strategy"] = run.submission.method.slug
     return record
+
+
+def _as_mask(masks) -> Mask | None:
+    try:
+        return masks if isinstance(masks, Mask) else Mask(masks)
+    except (MaskError, AttributeError, TypeError):
+        return None
 
 
 def _shared_or_scored(run: Run, ctx: Context, source: StrategySource, masks, seconds: float,
