@@ -191,9 +191,27 @@ def frontier_traces(frontier) -> tuple[dict, dict]:
             {**common, "x": [round(frontier.macs / p.macs, 4) for p in points]})
 
 
+def frontier_measured_trace(frontier, timing) -> dict | None:
+    """The frontier on the measured-speedup chart: each network timed on the board's machine
+    (`timing`, selectors.FrontierTiming) at its dense / own milliseconds at batch 64, the board's
+    own network at 1x; None where none was timed there."""
+    if timing is None or not timing.speedups:
+        return None
+    on_compression, _ = frontier_traces(frontier)
+    points = sorted((p for p in frontier.points if p.top1 is not None), key=lambda p: -p.params)
+    xs = [1.0 if p.weights_of and p.width is not None else timing.speedups.get(p.name) for p in points]
+    kept = [i for i, x in enumerate(xs) if x is not None]
+    if len(kept) < 2:  # the board's own network alone is no frontier
+        return None
+    return {**on_compression, "x": [round(xs[i], 4) for i in kept], "y": [on_compression["y"][i] for i in kept],
+            "customdata": [on_compression["customdata"][i] for i in kept],
+            "hovertemplate": on_compression["hovertemplate"].replace(
+                "<extra>", f"<br>measured speedup %{{x:.3g}}× on {_escape(timing.machine)}<extra>")}
+
+
 def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
                      reference_top1: float | None = None, waiting=(), measured: bool = False,
-                     frontier=None) -> dict:
+                     frontier=None, frontier_timing=None) -> dict:
     """Three figures from `benchmark_curves`: top-1 against compression, against speedup
     (theoretical; `measured`: the curves' speedup is the measured one, a structured board's) and
     against measured speedup (batch 64; only the points whose runs were timed), one
@@ -205,7 +223,9 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
     Each trace's `meta` is the method's slug. `waiting`: built-in methods (Method rows) with no
     result yet, each an empty trace named "... no results yet", so the legend lists every one.
     `frontier` (evaluator.frontier.Frontier): the dense frontier on the compression chart and, unless
-    `measured`, the speedup chart (frontier_traces)."""
+    `measured`, the speedup chart (frontier_traces); with `frontier_timing` (selectors.FrontierTiming:
+    the frontier timed on the machine of the board's runs) on the measured-speedup chart too, or
+    `frontier_note` says it was not timed there."""
     points: dict[int, list] = defaultdict(list)
     meta: dict[int, tuple] = {}
     for column, default in (("is_reference", False), ("effective_compression_mean", None),
@@ -272,6 +292,7 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
         by_compression.append(empty)
         by_speedup.append(dict(empty))
         by_measured.append(dict(empty))
+    frontier_note = ""
     if frontier is not None:
         on_compression, on_speedup = frontier_traces(frontier)
         by_compression.append(on_compression)
@@ -279,6 +300,13 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
         if not measured:  # MACs place it on the theoretical axis; its latency is not measured (yet)
             by_speedup.append(on_speedup)
             xs_s += on_speedup["x"]
+        on_measured = frontier_measured_trace(frontier, frontier_timing)
+        if on_measured is not None:
+            by_measured.append(on_measured)
+            xs_m += on_measured["x"]
+        elif frontier_timing is not None:
+            frontier_note = (f"The dense frontier is not drawn on this chart: its networks have not been "
+                             f"timed on {frontier_timing.machine}, the machine of the board's runs.")
     return {
         "compression": {"data": by_compression, "layout": _layout(
             _log2_axis("compression (parameters / nonzero)", xs_c),
@@ -288,6 +316,7 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
                        else "theoretical speedup (FLOPs / nonzero FLOPs)", xs_s),
             reference_top1, HOVER_SPEEDUP)},
         "measured": {"data": by_measured, "layout": _measured_layout(reference_top1, xs_m)},
+        "frontier_note": frontier_note,  # why the measured chart has no frontier; "" when it has or needs none
     }
 
 

@@ -57,6 +57,41 @@ class Benchmark(models.Model):
         return TRACKS[self.track].summary if self.track in TRACKS else ""
 
 
+class FrontierLatency(models.Model):
+    """One dense frontier network (evaluator/frontier.py) timed against its benchmark's dense
+    network on one worker machine, at batch 1 and 64 (evaluator.frontier.frontier_latencies:
+    interleaved medians). Written once per machine, torch version and thread count when a worker
+    starts (submissions.services.frontier_timing); the measured-speedup chart draws the frontier
+    from the rows of the machine the board's runs were timed on."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="frontier_latencies")
+    network = models.CharField(max_length=96, help_text="the frontier network, '<benchmark>@<width>'")
+    machine = models.CharField(max_length=255, help_text=(
+        "CPU model or GPU name, then the device: as a run's latency_device"))
+    torch_version = models.CharField(max_length=64)
+    threads = models.PositiveIntegerField(help_text="torch CPU threads fixed while timing")
+    ms_b1 = models.FloatField(help_text="the frontier network's median milliseconds per forward, batch 1")
+    ms_b64 = models.FloatField(help_text="the same at batch 64")
+    dense_ms_b1 = models.FloatField(help_text="the benchmark's dense network, batch 1, timed interleaved")
+    dense_ms_b64 = models.FloatField(help_text="the same at batch 64")
+    repetitions = models.PositiveIntegerField(default=30)
+    hostname = models.CharField(max_length=255, blank=True, help_text="the worker that measured it")
+    measured = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["benchmark", "machine", "network"]
+        constraints = [models.UniqueConstraint(fields=["benchmark", "network", "machine", "torch_version", "threads"],
+                                               name="one_frontier_latency_per_machine")]
+
+    def __str__(self):
+        return f"{self.network} on {self.machine}"
+
+    @property
+    def speedup_b64(self) -> float:
+        """Dense milliseconds over this network's at batch 64 (as a run's measured_speedup)."""
+        return self.dense_ms_b64 / self.ms_b64
+
+
 def _tag_field(axis: str):
     return models.CharField(max_length=16, blank=True, choices=[(t, t) for t in TAG_AXES[axis]])
 

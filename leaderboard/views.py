@@ -75,8 +75,13 @@ def benchmark_detail(request, name):
     charted, shown = selectors.charted_methods(ranking, page.rows, chosen)
     curves = selectors.benchmark_curves(benchmark=benchmark, methods=charted,
                                         submissions=[counted[m] for m in charted if m in counted])
+    machines = selectors.benchmark_latency_machines(benchmark=benchmark, submissions=counted.values())
+    # the frontier on the measured chart: as timed on the machine most of the board's runs were
+    frontier_timing = (selectors.frontier_timing(benchmark=benchmark, machine=machines[0]["machine"])
+                       if frontier is not None and machines else None)
     figures = accuracy_figures(curves, shown=shown, reference_top1=dense["value"],
-                               waiting=() if chosen else waiting, measured=measured, frontier=frontier)
+                               waiting=() if chosen else waiting, measured=measured, frontier=frontier,
+                               frontier_timing=frontier_timing)
     points = rank_points(benchmark, by)
     at, at_rows, at_error = None, None, None
     if request.GET.get("at"):
@@ -106,7 +111,7 @@ def benchmark_detail(request, name):
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
         "fill_in": fill_in, "waiting": waiting, "frontier": frontier, "frontier_columns": 2 if frontier else 0,
         "distances": selectors.frontier_distances(benchmark=benchmark, counted=counted, frontier=frontier),
-        "machines": selectors.benchmark_latency_machines(benchmark=benchmark, submissions=counted.values()),
+        "machines": machines, "frontier_timing": frontier_timing,
         "by_links": carried["by"], "at_kept": carried["at"],
     }, status=400 if at_error else 200)
 

@@ -85,6 +85,17 @@ def report_capabilities(sender, **_) -> None:
     _worker_beat = WorkerBeat(sender.hostname, queues).start()
 
 
+@signals.worker_ready.connect  # after report_capabilities: the site sees the worker meanwhile
+def time_the_frontier(sender, **_) -> None:
+    """Once per machine, before the worker takes its first run (the consumer's loop starts when
+    this returns): its queues' dense frontier networks timed (submissions.services.frontier_timing;
+    seconds per benchmark, logged; skipped where stored, never raising)."""
+    from submissions.services import frontier_timing_at_start
+
+    queues = list(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
+    frontier_timing_at_start(queues=queues, hostname=sender.hostname)
+
+
 @signals.worker_shutdown.connect
 def stop_reporting(**_) -> None:
     if _worker_beat is not None:

@@ -287,6 +287,11 @@ PRUNEBOARD_TORCH_THREADS = env_int("PRUNEBOARD_TORCH_THREADS", 0)
 if PRUNEBOARD_TORCH_THREADS < 0:
     raise ImproperlyConfigured("PRUNEBOARD_TORCH_THREADS must be 0 (torch's default) or more")
 
+# 1: each worker times its queues' dense frontier networks when it starts, once per machine,
+# torch version and latency threads (submissions.services.frontier_timing); 0: it does not, and
+# the measured-speedup chart draws no frontier for this machine.
+PRUNEBOARD_FRONTIER_LATENCY = env_bool("PRUNEBOARD_FRONTIER_LATENCY", True)
+
 # 1: each web process imports the evaluator's strategy API (torch) when it starts, with gunicorn
 # --preload once in its master, so no upload request waits for it (`manage.py serve` sets it).
 PRUNEBOARD_WEB_PRELOAD = env_bool("PRUNEBOARD_WEB_PRELOAD", False)

@@ -32,7 +32,7 @@ from .board import (
     benchmark_summaries,
 )
 from .fillin import BUILTIN_RUN, DURATION_SAMPLE, FillIn, builtin_fill_in, builtin_methods_without_results
-from .frontier import benchmark_frontier, frontier_distances
+from .frontier import FrontierTiming, benchmark_frontier, frontier_distances, frontier_timing
 from .methods import code_visible, method_archived, method_code, method_curves, method_latest_submission, method_runs
 from .board import board_axis, speedup_column
 from .paging import PAGE_ROWS, TablePage, charted_methods, compare_choices, table_page
@@ -74,6 +74,8 @@ __all__ = [
     "builtin_methods_without_results",
     "benchmark_frontier",
     "frontier_distances",
+    "frontier_timing",
+    "FrontierTiming",
     "method_latest_submission",
     "code_visible",
     "method_code",

@@ -1,13 +1,17 @@
 """A board's dense frontier and each method's distance to it at its own cost (the arithmetic:
-evaluator/frontier.py; the frontier is stored on the Benchmark by `benchmarks_sync`)."""
+evaluator/frontier.py; the frontier is stored on the Benchmark by `benchmarks_sync`), and its
+latency on the machine the board's runs were timed on (FrontierLatency rows, written by workers
+at start: submissions.services.frontier_timing)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from evaluator.frontier import Frontier, MethodDistance, method_distance
 from submissions.models import LISTED_RUN, Run
 from submissions.selectors.versions import counted_submissions
 
-from ..models import Benchmark
+from ..models import Benchmark, FrontierLatency
 from .board import FINISHED
 
 
@@ -37,3 +41,27 @@ def frontier_distances(*, benchmark: Benchmark, counted: dict[int, int] | None =
                                          "speedup")):
         runs.setdefault(method_id, []).append(tuple(run))
     return {method_id: method_distance(frontier, rows) for method_id, rows in runs.items()}
+
+
+@dataclass(frozen=True)
+class FrontierTiming:
+    """The frontier's measured speedups on one machine: network name -> dense / its milliseconds
+    at batch 64 (as a run's measured_speedup). Empty `speedups`: not timed on that machine."""
+
+    machine: str
+    speedups: dict[str, float]
+    torch_version: str = ""
+    threads: int = 0
+
+
+def frontier_timing(*, benchmark: Benchmark, machine: str) -> FrontierTiming:
+    """The board's frontier as timed on `machine` (a run's latency_device); a track's board takes
+    its base benchmark's rows. Where the machine was timed with several torch versions or thread
+    counts, the newest measurement's."""
+    rows = list(FrontierLatency.objects.filter(benchmark__name=benchmark.base or benchmark.name, machine=machine)
+                .order_by("-measured", "-pk"))
+    if not rows:
+        return FrontierTiming(machine, {})
+    newest = (rows[0].torch_version, rows[0].threads)
+    return FrontierTiming(machine, {r.network: r.speedup_b64 for r in rows if (r.torch_version, r.threads) == newest},
+                          *newest)
