@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from .models import Benchmark, Method
+from .models import Benchmark, FrontierLatency, Method
 
 
 @admin.register(Benchmark)
@@ -21,6 +21,19 @@ class BenchmarkAdmin(admin.ModelAdmin):
 
         runs = sum(benchmark_requeue(benchmark=b) for b in queryset)
         self.message_user(request, f"Archived the finished results and queued {runs} run(s) again.")
+
+
+@admin.register(FrontierLatency)
+class FrontierLatencyAdmin(admin.ModelAdmin):
+    """The dense frontier timed by each worker machine at start (submissions.services.frontier_timing):
+    read-only; delete a machine's rows and restart its worker to time it again."""
+
+    list_display = ["network", "machine", "threads", "torch_version", "ms_b1", "ms_b64", "dense_ms_b64", "measured"]
+    list_filter = ["benchmark", "machine"]
+    readonly_fields = [f.name for f in FrontierLatency._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Method)

@@ -92,3 +92,18 @@ def test_a_board_without_timed_runs_or_without_a_frontier_has_no_note(client, bo
     make_entry("Alpha", benchmarks["mnist-lenet"], {2: [0.9]})
     html = client.get("/b/mnist-lenet/").content.decode()
     assert "dense, smaller width" not in html and 'id="benchmark-frontier-timing"' not in html
+
+
+def test_an_operator_sees_each_machine_s_rows_and_deleting_them_brings_the_note_back(client, board, admin_user):
+    make_entry("Alpha", board, {2: [0.9]})
+    timed_frontier(board, EPYC, {"digits-mlp@8": 0.5, "digits-mlp@16": 1.0})
+    client.force_login(admin_user)
+    html = client.get("/admin/leaderboard/frontierlatency/").content.decode()
+    assert html.count(EPYC) >= 2 and "digits-mlp@16" in html
+    assert client.get("/admin/leaderboard/frontierlatency/add/").status_code == 403  # workers write them
+    client.post("/admin/leaderboard/frontierlatency/", {
+        "action": "delete_selected", "post": "yes",
+        "_selected_action": list(FrontierLatency.objects.values_list("pk", flat=True))})
+    assert not FrontierLatency.objects.exists()
+    html, traces = measured_chart(client)
+    assert traces == [] and 'id="benchmark-frontier-timing"' in html
