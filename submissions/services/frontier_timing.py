@@ -42,17 +42,34 @@ def _networks(name: str) -> list[str]:
     return [p.name for p in (frontier.points if frontier else ()) if p.width is not None and not p.weights_of]
 
 
-def frontier_timing_measure(*, queues, hostname: str = "", device=None,
-                            measure=None) -> dict[str, float | None]:
+def in_fresh_process(name: str, *, device) -> dict:
+    """frontier_latencies in a process of its own (spawned: a fresh interpreter, not a fork). On
+    CUDA, timing in the worker's own process would leave it holding a CUDA context (GPU memory,
+    for the worker's whole life) and its prefork parent forking run processes from a process
+    that ran on the GPU; the spawned process takes both with it when it ends."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(frontier_latencies, name, device=str(device)).result()
+
+
+def frontier_timing_measure(*, queues, hostname: str = "", device=None, measure=None,
+                            fresh_process: bool | None = None) -> dict[str, float | None]:
     """Time the dense frontier of each embedded benchmark of `queues` on `device` (default: the
     device runs use) and store it, once per machine, torch version and latency threads.
-    `measure(name, device=...)`: evaluator.frontier.frontier_latencies unless given.
+    `measure(name, device=...)`: evaluator.frontier.frontier_latencies unless given, in this
+    process, or (`fresh_process`; default: on CUDA) in a spawned one (in_fresh_process).
     Returns {benchmark: seconds the measurement took, or None where it was already stored}.
     A benchmark whose measurement fails is logged and left out; the others go on."""
+    import torch
+
     from evaluator.finetune import default_device
 
     device = device or default_device()
-    measure = measure or frontier_latencies
+    if fresh_process is None:
+        fresh_process = torch.device(device).type == "cuda"
+    measure = measure or (in_fresh_process if fresh_process else frontier_latencies)
     key = frontier_machine(device)
     bases = (Benchmark.objects.filter(embedded=True, queue__in=list(queues))
              .values_list("base", "name").order_by("position", "name"))

@@ -97,3 +97,10 @@ def test_the_celery_signal_times_the_worker_s_queues_and_can_be_switched_off(onl
     settings.PRUNEBOARD_FRONTIER_LATENCY = True
     time_the_frontier(sender=Consumer())
     assert set(FrontierLatency.objects.values_list("hostname", flat=True)) == {"cpu@w1"}
+
+
+def test_on_cuda_the_timing_runs_in_a_spawned_process_and_stores_the_same_rows(only_digits_mlp):
+    # CPU here (no GPU in the tests): the same path a CUDA worker takes, forced
+    spent = frontier_timing_measure(queues=["cpu"], device="cpu", fresh_process=True)
+    assert spent["digits-mlp"] > 0
+    assert FrontierLatency.objects.filter(machine=MACHINE, threads=1).count() == len(WIDTHS["digits-mlp"]) - 1
