@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 import time
 
+from django.db import transaction
+
 from evaluator.frontier import frontier_latencies, get_frontier
 from leaderboard.models import Benchmark, FrontierLatency
 
@@ -88,26 +90,32 @@ def frontier_timing_measure(*, queues, hostname: str = "", device=None, measure=
 
 def _measure_one(name: str, key: dict, hostname: str, device, measure) -> float | None | bool:
     """Seconds spent; None: already stored; False: no such benchmark row or no frontier to time."""
-    benchmark = Benchmark.objects.filter(name=name).first()
     networks = _networks(name)
-    if benchmark is None or not networks:
+    if not networks:
         return False
-    stored = set(FrontierLatency.objects.filter(benchmark=benchmark, network__in=networks, **key)
-                 .values_list("network", flat=True))
-    if stored == set(networks):
-        return None
-    t0 = time.perf_counter()
-    latencies = measure(name, device=device)
-    seconds = time.perf_counter() - t0
-    for network, latency in latencies.items():
-        if f"{latency.device_name} ({latency.device})" != key["machine"] or latency.threads != key["threads"]:
-            raise ValueError(f"{network} was timed on {latency.device_name} ({latency.device}) with "
-                             f"{latency.threads} threads, not on {key['machine']} with {key['threads']}")
-        FrontierLatency.objects.update_or_create(
-            benchmark=benchmark, network=network, **key,
-            defaults={"ms_b1": latency.pruned_ms[1], "ms_b64": latency.pruned_ms[64],
-                      "dense_ms_b1": latency.dense_ms[1], "dense_ms_b64": latency.dense_ms[64],
-                      "repetitions": latency.repetitions, "hostname": hostname[:255]})
+    # Workers starting together (docker-compose --scale) take turns on the benchmark's row (on
+    # PostgreSQL; SQLite ignores the lock): the second finds the first's rows and skips, instead
+    # of both timing at once on the same cores.
+    with transaction.atomic():
+        benchmark = Benchmark.objects.select_for_update().filter(name=name).first()
+        if benchmark is None:
+            return False
+        stored = set(FrontierLatency.objects.filter(benchmark=benchmark, network__in=networks, **key)
+                     .values_list("network", flat=True))
+        if stored == set(networks):
+            return None
+        t0 = time.perf_counter()
+        latencies = measure(name, device=device)
+        seconds = time.perf_counter() - t0
+        for network, latency in latencies.items():
+            if f"{latency.device_name} ({latency.device})" != key["machine"] or latency.threads != key["threads"]:
+                raise ValueError(f"{network} was timed on {latency.device_name} ({latency.device}) with "
+                                 f"{latency.threads} threads, not on {key['machine']} with {key['threads']}")
+            FrontierLatency.objects.update_or_create(
+                benchmark=benchmark, network=network, **key,
+                defaults={"ms_b1": latency.pruned_ms[1], "ms_b64": latency.pruned_ms[64],
+                          "dense_ms_b1": latency.dense_ms[1], "dense_ms_b64": latency.dense_ms[64],
+                          "repetitions": latency.repetitions, "hostname": hostname[:255]})
     log.info("frontier latency of %s on %s (torch %s, %d threads): %d networks timed in %.1f s",
              name, key["machine"], key["torch_version"], key["threads"], len(latencies), seconds)
     return seconds
