@@ -85,10 +85,11 @@ def test_an_uploaded_strategy_is_evaluated_by_workers_and_lands_on_the_leaderboa
     page = stack.get("/b/digits-mlp/").decode()
     assert "Layer magnitude (e2e)" in page
     # the workers timed the dense frontier when they started, on this machine, as the runs were:
-    # the measured-speedup chart draws it; two workers of one machine time it once
+    # the measured-speedup chart draws it; the session's workers, all of this machine, time it
+    # once (a worker started again under the same name rewrites its log: at most once here)
     measured = page.split('id="benchmark-measured-data"')[1].split("</script>")[0]
     assert "dense, smaller width" in measured
-    assert stack.worker_logs().count("frontier latency of digits-mlp on") == 1
+    assert stack.worker_logs().count("frontier latency of digits-mlp on") <= 1
 
     status, again = post(stack.url + "/api/submissions/", {"name": "again", "benchmarks": "digits-mlp"},
                          {"file": ("layer_magnitude.py", STRATEGY)}, auth)
