@@ -224,8 +224,8 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
     result yet, each an empty trace named "... no results yet", so the legend lists every one.
     `frontier` (evaluator.frontier.Frontier): the dense frontier on the compression chart and, unless
     `measured`, the speedup chart (frontier_traces); with `frontier_timing` (selectors.FrontierTiming:
-    the frontier timed on the machine of the board's runs) on the measured-speedup chart too, or
-    `frontier_note` says it was not timed there."""
+    the frontier timed on the machine of the board's runs) on the measured-speedup chart too (and
+    on a `measured` board's speedup chart), or `frontier_note` says it was not timed there."""
     points: dict[int, list] = defaultdict(list)
     meta: dict[int, tuple] = {}
     for column, default in (("is_reference", False), ("effective_compression_mean", None),
@@ -297,10 +297,13 @@ def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,
         on_compression, on_speedup = frontier_traces(frontier)
         by_compression.append(on_compression)
         xs_c += on_compression["x"]
-        if not measured:  # MACs place it on the theoretical axis; its latency is not measured (yet)
+        on_measured = frontier_measured_trace(frontier, frontier_timing)
+        if not measured:  # MACs place it on the theoretical axis
             by_speedup.append(on_speedup)
             xs_s += on_speedup["x"]
-        on_measured = frontier_measured_trace(frontier, frontier_timing)
+        elif on_measured is not None:  # a structured board's speedup axis is the measured one
+            by_speedup.append(dict(on_measured))
+            xs_s += on_measured["x"]
         if on_measured is not None:
             by_measured.append(on_measured)
             xs_m += on_measured["x"]

@@ -111,7 +111,7 @@ def benchmark_detail(request, name):
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
         "fill_in": fill_in, "waiting": waiting, "frontier": frontier, "frontier_columns": 2 if frontier else 0,
         "distances": selectors.frontier_distances(benchmark=benchmark, counted=counted, frontier=frontier),
-        "machines": machines, "frontier_timing": frontier_timing,
+        "machines": machines,
         "by_links": carried["by"], "at_kept": carried["at"],
     }, status=400 if at_error else 200)
 

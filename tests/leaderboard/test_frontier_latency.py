@@ -107,3 +107,23 @@ def test_an_operator_sees_each_machine_s_rows_and_deleting_them_brings_the_note_
     assert not FrontierLatency.objects.exists()
     html, traces = measured_chart(client)
     assert traces == [] and 'id="benchmark-frontier-timing"' in html
+
+
+def test_a_structured_board_draws_the_timed_frontier_on_its_measured_speedup_axis_too(client, benchmarks):
+    bench = benchmarks["digits-cnn/structured"]
+    make_entry("Alpha", bench, {2: [0.9]})  # timed on EPYC
+    html = client.get("/b/digits-cnn/structured/").content.decode()
+
+    def speedup_traces(html):
+        data = json.loads(re.search(r'<script id="benchmark-speedup-data" type="application/json">(.*?)</script>',
+                                    html, re.S).group(1))["data"]
+        return [t for t in data if t["name"] == "dense, smaller width"]
+
+    assert speedup_traces(html) == []  # MACs are not its axis, and the machine has not timed it
+    timed_frontier(benchmarks["digits-cnn"], EPYC, {"digits-cnn@0.125": 0.25, "digits-cnn@0.25": 0.5,
+                                                    "digits-cnn@0.5": 1.0, "digits-cnn@0.75": 1.6})
+    html = client.get("/b/digits-cnn/structured/").content.decode()
+    (trace,) = speedup_traces(html)
+    assert trace["x"] == [1.0, 1.25, 2.0, 4.0, 8.0]
+    (on_measured,) = measured_chart(client, "/b/digits-cnn/structured/")[1]
+    assert on_measured["x"] == trace["x"]
