@@ -47,7 +47,8 @@ def test_a_researcher_signs_up_submits_and_sees_the_entry_on_the_leaderboard(sta
     page.get_by_role("link", name="digits-mlp").first.click()
     page.wait_for_selector(".js-plotly-plot .main-svg")
     expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
-    assert page.locator(".js-plotly-plot").count() == 2  # both charts drawn by the local plotly.js
+    # the three charts (top-1 against compression, theoretical and measured speedup), drawn by the local plotly.js
+    assert page.locator(".js-plotly-plot").count() == 3
 
     page.goto(stack.url + "/accounts/signup/")
     page.fill("input[name=username]", "dana")
@@ -78,9 +79,9 @@ def test_a_researcher_signs_up_submits_and_sees_the_entry_on_the_leaderboard(sta
 
     page.get_by_role("link", name="digits-mlp leaderboard").click()
     page.wait_for_selector(".js-plotly-plot .main-svg")
-    # SVG text has no innerText: look at textContent of both charts' legends
+    # SVG text has no innerText: look at textContent of the three charts' legends
     page.wait_for_function("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
         .filter(plot => Array.from(plot.querySelectorAll('.legendtext'))
-                             .some(t => t.textContent === 'Dana magnitude')).length === 2""")
+                             .some(t => t.textContent === 'Dana magnitude')).length === 3""")
     expect(page.locator("table", has_text="Dana magnitude")).not_to_have_count(0)
     assert outside == [], f"the pages fetched something from outside: {outside[:5]}"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from leaderboard.charts import FRONTIER_NAME
+
 from tests.e2e.test_browser import browser  # noqa: F401 - the fixture: chromium, or a skip
 from tests.factories import make_entry, make_method, make_run, make_submission
 
@@ -79,7 +81,7 @@ def test_a_researcher_compares_sorts_and_reads_a_runs_layers(live_server, board,
     # Compare Alpha with two baselines: tick them, press Compare; only their curves are drawn.
     page.goto(live_server.url + "/b/digits-mlp/")
     page.wait_for_selector(".js-plotly-plot .legendtext")
-    assert len(legend_names(page)) == 9  # 4 baselines, 1 reference method, 4 entries
+    assert len(legend_names(page)) == 10  # 4 baselines, 1 reference method, 4 entries, the dense frontier
     page.locator("details.compare summary").click()
     for slug in ("alpha", "random", "global-mag-weight"):
         page.check(f"#compare input[value='{slug}']")
@@ -87,7 +89,8 @@ def test_a_researcher_compares_sorts_and_reads_a_runs_layers(live_server, board,
     page.wait_for_url("**compare=alpha**")
     page.wait_for_selector(".js-plotly-plot .legendtext")
     for index in (0, 1):  # both charts
-        assert sorted(legend_names(page, index)) == ["Alpha", "global-mag-weight (baseline)", "random (baseline)"]
+        assert sorted(n for n in legend_names(page, index) if n != FRONTIER_NAME) == [
+            "Alpha", "global-mag-weight (baseline)", "random (baseline)"]
     plot = page.locator("#benchmark-compression")
     area = page.locator("#benchmark-compression .nsewdrag").first.bounding_box()
     legend = page.locator("#benchmark-compression .legend").first.bounding_box()
