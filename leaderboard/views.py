@@ -50,7 +50,8 @@ def benchmark_detail(request, name):
     The table shows one screen of rows (?page=N, ?all=1: selectors/paging.py)."""
     benchmark = get_object_or_404(Benchmark, name=name)
     counted = selectors.counted_submissions(benchmark=benchmark)
-    ranking = selectors.board_ranking(benchmark=benchmark, counted=counted)
+    state = selectors.board_state(benchmark=benchmark, counted=counted)
+    ranking = state.ranking
     done, total = selectors.benchmark_progress(benchmark=benchmark)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
     frontier = selectors.benchmark_frontier(benchmark=benchmark)
@@ -75,7 +76,7 @@ def benchmark_detail(request, name):
     charted, shown = selectors.charted_methods(ranking, page.rows, chosen)
     curves = selectors.benchmark_curves(benchmark=benchmark, methods=charted,
                                         submissions=[counted[m] for m in charted if m in counted])
-    machines = selectors.benchmark_latency_machines(benchmark=benchmark, submissions=counted.values())
+    machines = state.machines
     # the frontier on the measured chart: as timed on the machine most of the board's runs were
     frontier_timing = (selectors.frontier_timing(benchmark=benchmark, machine=machines[0]["machine"])
                        if frontier is not None and machines else None)
@@ -110,7 +111,8 @@ def benchmark_detail(request, name):
         "sort_columns": [f"c{float(c):g}" for c in benchmark.compressions],
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
         "fill_in": fill_in, "waiting": waiting, "frontier": frontier, "frontier_columns": 2 if frontier else 0,
-        "distances": selectors.frontier_distances(benchmark=benchmark, counted=counted, frontier=frontier),
+        "distances": selectors.frontier_distances(benchmark=benchmark, counted=counted, frontier=frontier,
+                                                  methods=[r.method_id for r in page.rows]) if frontier else {},
         "machines": machines,
         "by_links": carried["by"], "at_kept": carried["at"],
     }, status=400 if at_error else 200)

@@ -192,6 +192,9 @@ class Run(models.Model):
         constraints = [models.UniqueConstraint(fields=["submission", "benchmark", "compression", "seed"],
                                                name="one_run_per_submission_benchmark_compression_seed")]
         indexes = [models.Index(fields=["benchmark", "status"]),
+                   # a board's fingerprint (count, latest finished, highest id: index-only) and the
+                   # fill-in's median duration (its latest finished runs)
+                   models.Index(fields=["benchmark", "status", "finished", "id"], name="run_board_finished"),
                    # the dispatcher's (submissions.queue_order): the runs waiting in the database,
                    # and those in the broker, however many are queued (benchmarks/dispatch_tick.py)
                    models.Index(fields=["submission", "benchmark"], name="run_waiting",

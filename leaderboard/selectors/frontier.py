@@ -24,19 +24,21 @@ def benchmark_frontier(*, benchmark: Benchmark) -> Frontier | None:
 
 
 def frontier_distances(*, benchmark: Benchmark, counted: dict[int, int] | None = None,
-                       frontier: Frontier | None = None) -> dict[int, MethodDistance]:
+                       frontier: Frontier | None = None, methods=None) -> dict[int, MethodDistance]:
     """method id -> its distance to the frontier at each compression (mean over its seeds' runs
     of top-1 minus the best frontier network's within the run's nonzero parameters, and within
     its nonzero MACs), for the listed methods' counted versions (as the ranking counts them).
-    {} for a board without a frontier. Pass `counted` (counted_submissions) when already read."""
+    {} for a board without a frontier. Pass `counted` (counted_submissions) when already read;
+    `methods` (ids): only those (the rows a page shows), else every counted method."""
     frontier = frontier or benchmark_frontier(benchmark=benchmark)
     if frontier is None:
         return {}
     if counted is None:
         counted = counted_submissions(benchmark=benchmark)
+    submissions = list(counted.values()) if methods is None else [counted[m] for m in methods if m in counted]
     runs: dict[int, list[tuple]] = {}
     for method_id, *run in (Run.objects.filter(benchmark=benchmark, status=FINISHED, top1__isnull=False,
-                                               submission__in=list(counted.values())).filter(LISTED_RUN)
+                                               submission__in=submissions).filter(LISTED_RUN)
                             .values_list("submission__method_id", "compression", "top1", "actual_compression",
                                          "speedup")):
         runs.setdefault(method_id, []).append(tuple(run))
