@@ -50,8 +50,7 @@ def benchmark_detail(request, name):
     The table shows one screen of rows (?page=N, ?all=1: selectors/paging.py)."""
     benchmark = get_object_or_404(Benchmark, name=name)
     counted = selectors.counted_submissions(benchmark=benchmark)
-    state = selectors.board_state(benchmark=benchmark, counted=counted)
-    ranking = state.ranking
+    ranking = selectors.board_ranking(benchmark=benchmark, counted=counted)
     done, total = selectors.benchmark_progress(benchmark=benchmark)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
     frontier = selectors.benchmark_frontier(benchmark=benchmark)
@@ -76,7 +75,7 @@ def benchmark_detail(request, name):
     charted, shown = selectors.charted_methods(ranking, page.rows, chosen)
     curves = selectors.benchmark_curves(benchmark=benchmark, methods=charted,
                                         submissions=[counted[m] for m in charted if m in counted])
-    machines = state.machines
+    machines = selectors.benchmark_latency_machines(benchmark=benchmark, submissions=counted.values())
     # the frontier on the measured chart: as timed on the machine most of the board's runs were
     frontier_timing = (selectors.frontier_timing(benchmark=benchmark, machine=machines[0]["machine"])
                        if frontier is not None and machines else None)

@@ -37,7 +37,6 @@ from .methods import code_visible, method_archived, method_code, method_curves, 
 from .board import board_axis, speedup_column
 from .paging import PAGE_ROWS, TablePage, charted_methods, compare_choices, table_page
 from .rankings import (
-    BoardState,
     RankedAt,
     RankedMethod,
     benchmark_rank_at,
@@ -45,7 +44,6 @@ from .rankings import (
     benchmark_speedup_ranking,
     benchmarks_overview,
     board_ranking,
-    board_state,
     ranking_fingerprint,
 )
 from .runs import run_layers
@@ -88,8 +86,6 @@ __all__ = [
     "RankedAt",
     "benchmark_ranking",
     "board_ranking",
-    "board_state",
-    "BoardState",
     "ranking_fingerprint",
     "PAGE_ROWS",
     "TablePage",

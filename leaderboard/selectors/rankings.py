@@ -32,7 +32,7 @@ from ..ranking import (
     ranking_at_speedup,
     speedup_ranking,
 )
-from .board import FINISHED, benchmark_curves, benchmark_latency_machines, speedup_column
+from .board import FINISHED, benchmark_curves, speedup_column
 from .fillin import builtin_fill_in
 
 
@@ -210,7 +210,7 @@ def _finite(value) -> float | None:
 
 # Bump when RankedMethod's fields or the ranking's method change: cached rankings of the old
 # shape are then never read.
-RANKING_CACHE_VERSION = 3
+RANKING_CACHE_VERSION = 2
 
 
 def ranking_fingerprint(*, benchmark: Benchmark, counted: dict[int, int]) -> str:
@@ -231,43 +231,29 @@ def ranking_fingerprint(*, benchmark: Benchmark, counted: dict[int, int]) -> str
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class BoardState:
-    """What a board's page derives from its finished runs, cached together under one
-    ranking_fingerprint (board_state)."""
-
-    ranking: list[RankedMethod]
-    machines: list[dict]  # benchmark_latency_machines of the counted versions
-
-
-# This process's newest BoardState per benchmark id, with its cache key: a request whose
+# This process's newest ranking per benchmark id, with its cache key: a request whose
 # fingerprint is unchanged skips unpickling thousands of rows from the shared cache.
-_LOCAL: dict[int, tuple[str, BoardState]] = {}
-
-
-def board_state(*, benchmark: Benchmark, counted: dict[int, int] | None = None) -> BoardState:
-    """The board's ranking (benchmark_ranking) and latency machines, read from this process's
-    memory or Django's cache while its ranking_fingerprint holds: a run that finishes (or
-    anything else they read that changes) gives a new fingerprint, so the next request computes
-    them again and is never stale (docs/rankings.md, "Caching and pages")."""
-    if counted is None:
-        counted = counted_submissions(benchmark=benchmark)
-    key = f"pruneboard:board:{benchmark.pk}:{ranking_fingerprint(benchmark=benchmark, counted=counted)}"
-    local = _LOCAL.get(benchmark.pk)
-    if local is not None and local[0] == key:
-        return local[1]
-    state = cache.get(key)
-    if state is None:
-        state = BoardState(ranking=benchmark_ranking(benchmark=benchmark, counted=counted),
-                           machines=benchmark_latency_machines(benchmark=benchmark, submissions=counted.values()))
-        cache.set(key, state, settings.PRUNEBOARD_RANKING_CACHE_SECONDS)
-    _LOCAL[benchmark.pk] = (key, state)
-    return state
+_LOCAL: dict[int, tuple[str, list[RankedMethod]]] = {}
 
 
 def board_ranking(*, benchmark: Benchmark, counted: dict[int, int] | None = None) -> list[RankedMethod]:
-    """board_state's ranking: what the pages and the API call (docs/rankings.md, "Caching")."""
-    return board_state(benchmark=benchmark, counted=counted).ranking
+    """benchmark_ranking, read from this process's memory or Django's cache while its
+    ranking_fingerprint holds: a run that finishes (or anything else the ranking reads that
+    changes) gives a new fingerprint, so the next request ranks again and is never stale;
+    otherwise the page skips the curves' aggregate and the ranking. What the pages and the API
+    call (docs/rankings.md, "Caching")."""
+    if counted is None:
+        counted = counted_submissions(benchmark=benchmark)
+    key = f"pruneboard:ranking:{benchmark.pk}:{ranking_fingerprint(benchmark=benchmark, counted=counted)}"
+    local = _LOCAL.get(benchmark.pk)
+    if local is not None and local[0] == key:
+        return list(local[1])  # a copy: a caller's changes to its list stay its own
+    ranking = cache.get(key)
+    if ranking is None:
+        ranking = benchmark_ranking(benchmark=benchmark, counted=counted)
+        cache.set(key, ranking, settings.PRUNEBOARD_RANKING_CACHE_SECONDS)
+    _LOCAL[benchmark.pk] = (key, ranking)
+    return ranking
 
 
 def benchmark_speedup_ranking(*, ranking: list[RankedMethod]) -> list[RankedMethod]:

@@ -9,7 +9,7 @@ import pytest
 from leaderboard.models import Method
 from leaderboard.selectors import rankings
 from submissions import services
-from submissions.models import Run
+from submissions.models import Run, Submission
 from tests.factories import make_entry, make_method, make_record, make_run, make_submission
 
 FULL = [2, 4, 8, 16, 32, 64]
@@ -99,3 +99,37 @@ def test_the_charts_and_compare_form_carry_a_bounded_set_of_methods(client, benc
     drawn = [t["meta"] for t in chosen.context["figures"]["compression"]["data"]]
     assert [m for m in drawn if m != "dense-frontier"] == ["entry-24"]  # and the dense frontier
     assert "entry-24" in {r.slug for r in chosen.context["compare"]["methods"]}
+
+
+@pytest.mark.django_db
+def test_the_latency_machines_beside_the_cached_ranking_follow_a_run_that_finishes(client, benchmarks):
+    bench = benchmarks["digits-mlp"]
+    make_entry("Alpha", bench, {c: [0.90] for c in FULL})
+    assert [m["machine"] for m in client.get("/b/digits-mlp/").context["machines"]] == ["AMD EPYC 7763 (cpu)"]
+    beta = make_submission(make_method("Beta"))
+    runs = [make_run(beta, bench, c, 0, status=Run.Status.QUEUED) for c in FULL]
+    for run in runs:
+        services.run_record_result(run=run, record={**make_record(benchmark=bench.name, compression=run.compression,
+                                                                  seed=0, top1=0.95, strategy="beta"),
+                                                    "latency_device": "Intel Xeon (cpu)"})
+    machines = client.get("/b/digits-mlp/").context["machines"]
+    assert machines == [{"machine": "AMD EPYC 7763 (cpu)", "runs": len(FULL)},
+                        {"machine": "Intel Xeon (cpu)", "runs": len(FULL)}]
+    Submission.objects.filter(pk=beta.pk).update(withdrawn=True)  # its runs leave the board, and their machine
+    assert [m["machine"] for m in client.get("/b/digits-mlp/").context["machines"]] == ["AMD EPYC 7763 (cpu)"]
+
+
+@pytest.mark.django_db
+def test_the_frontier_distances_are_those_of_the_screen_s_rows_as_the_whole_board_computes_them(
+        client, benchmarks, monkeypatch):
+    from leaderboard.selectors import frontier_distances
+
+    monkeypatch.setattr("leaderboard.selectors.paging.PAGE_ROWS", 3)
+    bench = benchmarks["digits-mlp"]  # the sync stores its frontier
+    methods = [make_entry(f"Entry {i}", bench, {c: [0.9 - i / 100] for c in FULL}) for i in range(7)]
+    whole = frontier_distances(benchmark=bench)
+    assert set(whole) == {m.pk for m in methods}
+    for url, shown in (("/b/digits-mlp/", methods[:3]), ("/b/digits-mlp/?page=3", methods[6:]),
+                       ("/b/digits-mlp/?all=1", methods)):
+        distances = client.get(url).context["distances"]
+        assert distances == {m.pk: whole[m.pk] for m in shown}
