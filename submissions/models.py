@@ -195,6 +195,8 @@ class Run(models.Model):
                    # a board's fingerprint (count, latest finished, highest id: index-only) and the
                    # fill-in's median duration (its latest finished runs)
                    models.Index(fields=["benchmark", "status", "finished", "id"], name="run_board_finished"),
+                   # the fill-in's median duration over a queue's benchmarks (its latest finished runs)
+                   models.Index(fields=["status", "finished"], name="run_status_finished"),
                    # the dispatcher's (submissions.queue_order): the runs waiting in the database,
                    # and those in the broker, however many are queued (benchmarks/dispatch_tick.py)
                    models.Index(fields=["submission", "benchmark"], name="run_waiting",

@@ -48,9 +48,11 @@ class FillIn:
 def _median_seconds(runs) -> float | None:
     from statistics import median
 
-    spans = runs.filter(status=FINISHED, started__isnull=False, finished__isnull=False).order_by(
+    # the latest finished runs by the index on (benchmark, status, finished) or (status,
+    # finished); a finished run has a start (one without is left out of the sample here)
+    spans = runs.filter(status=FINISHED, finished__isnull=False).order_by(
         "-finished").values_list("started", "finished")[:DURATION_SAMPLE]
-    seconds = [(end - start).total_seconds() for start, end in spans if end >= start]
+    seconds = [(end - start).total_seconds() for start, end in spans if start is not None and end >= start]
     return median(seconds) if seconds else None
 
 
@@ -81,7 +83,8 @@ def builtin_fill_in(*, benchmarks, scored_only: bool = True, compressions=None) 
                        .order_by().values_list("benchmark__queue").annotate(n=Count("id")))
     rank_of = {pk: (queue, track_rank(track)) for pk, queue, track in
                Benchmark.objects.filter(queue__in=queues).values_list("pk", "queue", "track")}
-    queue_median = {q: _median_seconds(Run.objects.filter(benchmark__queue=q)) for q in queues}
+    queue_median = {q: _median_seconds(Run.objects.filter(benchmark_id__in=[pk for pk, (queue, _) in rank_of.items()
+                                                                          if queue == q])) for q in queues}
     medians = {pk: _median_seconds(Run.objects.filter(benchmark_id=pk)) or queue_median[rank_of[pk][0]]
                for pk in set(to_come) | {b.pk for b in benchmarks}}
     every = fill_in_every()
