@@ -46,15 +46,21 @@ def cpu_per_call(fn, budget: float = 0.3) -> float:
 
 def floor_seconds(name: str) -> tuple[float, float]:
     """(floor CPU seconds of one run, its MACs) for the target, rates measured here."""
+    from evaluator.runner import Context
+
+    ctx = Context.load(__import__("evaluator.benchmarks", fromlist=["x"]).get_benchmark(name), device="cpu")
+    return network_floor(ctx.fresh_model(), ctx.splits, ctx.benchmark.finetune)
+
+
+def network_floor(model, splits, protocol) -> tuple[float, float]:
+    """(floor CPU seconds, MACs) of finetuning `model` under `protocol` on `splits` and scoring it
+    (benchmarks/fillin_floor.py also passes the smaller network a structured run finetunes)."""
     import torch
     from torch import nn
 
-    from evaluator.runner import Context
     from evaluator.flops import prunable_modules
 
-    ctx = Context.load(__import__("evaluator.benchmarks", fromlist=["x"]).get_benchmark(name), device="cpu")
-    protocol, splits = ctx.benchmark.finetune, ctx.splits
-    model = ctx.fresh_model().eval()
+    model = model.eval()
     inputs = {}
 
     def keep(key):
