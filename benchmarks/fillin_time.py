@@ -3,7 +3,8 @@ built-in run `make run` seeds is final.
 
 As `manage.py serve` does, on a fresh SQLite database and broker file in a throwaway var/ folder:
 migrate, seed the baselines and reference methods (`seed_baselines`), and start one worker of
-the `cpu,gpu` queues and the control worker with the beat (the dispatcher, the reaper); no web
+the `cpu,gpu` queues per core (`--workers`; its `worker_commands`) and the control worker with
+the beat (the dispatcher, the reaper); no web
 server (it does none of the fill-in's work). Then polls the database until every built-in run is
 final, or `--limit-minutes` have passed, and stops the workers. Prints the wall time from the
 workers' start, the CPU seconds of the worker processes (and everything they ran), the runs
@@ -38,6 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", help="comma-separated targets (default: every embedded one)")
     parser.add_argument("--limit-minutes", type=float, help="stop after this long and extrapolate")
+    parser.add_argument("--workers", type=int, help="run workers (default: as `manage.py serve`, one per core)")
     args = parser.parse_args()
     var = Path(tempfile.mkdtemp(prefix="fillin-time-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
@@ -60,15 +62,14 @@ def main() -> None:
     builtin = Run.objects.filter(BUILTIN_RUN)
     total = builtin.count()
     cpu_before = children_cpu_s()
-    celery = [sys.executable, "-m", "celery", "-A", "pruneboard", "worker", "--concurrency", "1",
-              "--pool", "solo", "--loglevel", "WARNING"]
-    logs = [open(var / f"{name}.log", "wb") for name in ("worker", "control")]
+    from leaderboard.management.commands.serve import worker_commands
+
+    commands = worker_commands(args.workers, loglevel="WARNING")
+    commands[-1][0].extend(["--schedule", str(var / "beat-schedule")])  # the control worker's beat
+    logs = [open(var / f"worker{i}.log", "wb") for i in range(len(commands))]
     start = time.monotonic()
-    procs = [subprocess.Popen([*celery, "--queues", "cpu,gpu", "--hostname", "local@%h"], cwd=ROOT, env=env,
-                              stdout=logs[0], stderr=subprocess.STDOUT),
-             subprocess.Popen([*celery, "--queues", "control", "--hostname", "control@%h", "--beat",
-                               "--schedule", str(var / "beat-schedule")], cwd=ROOT, env=env,
-                              stdout=logs[1], stderr=subprocess.STDOUT)]
+    procs = [subprocess.Popen(argv, cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT)
+             for (argv, worker_env), log in zip(commands, logs)]
     limit = args.limit_minutes * 60 if args.limit_minutes else None
     try:
         while True:
@@ -101,18 +102,45 @@ def main() -> None:
           f"{cpu:.0f} CPU s of the worker processes ({os.cpu_count()} cores)")
     print(f"runs computed {computed}, runs shared {shared}")
     print(f"rate: {rate:.1f} runs/minute, {cpu / max(done, 1):.2f} CPU s a run")
+    left_s, unknown = per_target(builtin, Run.FINAL)
     if done < total:
-        projected = wall * total / max(done, 1)
-        print(f"partial: projected whole fill-in {projected / 60:.0f} min wall, "
-              f"{cpu * total / max(done, 1) / 60:.0f} CPU min at this rate "
-              f"(the first minute includes the workers' start)")
+        workers = len(procs) - 1
+        projected = wall + left_s / workers
+        print(f"partial: projected whole fill-in {projected / 60:.0f} min wall (each target's runs left x "
+              f"its finished runs' mean seconds, on {workers} workers), or {wall * total / max(done, 1) / 60:.0f} "
+              f"min at the overall rate so far (the first minute includes the workers' start)"
+              + (f"; no run finished yet on {', '.join(unknown)}: not counted" if unknown else ""))
         print(f"fillin_wall_s={projected:.0f} (projected)")
-        print(f"fillin_cpu_s={cpu * total / max(done, 1):.0f} (projected)")
+        print(f"fillin_cpu_s={cpu * total / max(done, 1):.0f} (projected at the overall rate)")
     else:
         print(f"fillin_wall_s={wall:.0f}")
         print(f"fillin_cpu_s={cpu:.0f}")
     if any(p.returncode not in (0, -signal.SIGTERM) for p in procs):
-        print(f"a worker stopped early: see {var}/worker.log, {var}/control.log", file=sys.stderr)
+        print(f"a worker stopped early: see {var}/worker*.log", file=sys.stderr)
+
+
+def per_target(builtin, final_statuses) -> tuple[float, list[str]]:
+    """Print each target's final / total runs and its final runs' mean seconds (`time_total_s`:
+    a run's worker seconds, its share of a batch's; a shared run's own few); return the worker
+    seconds its runs left would take at that mean, and the targets with no final run yet."""
+    rows: dict[str, list] = {}
+    for name, status, seconds in builtin.values_list("benchmark__name", "status", "record__time_total_s"):
+        row = rows.setdefault(name, [0, 0, 0.0])
+        row[0] += 1
+        if status in final_statuses:
+            row[1] += 1
+            row[2] += float(seconds or 0)
+    left, unknown = 0.0, []
+    print(f"{'target':<24} {'final':>11} {'s a run':>8}")
+    for name, (total, final, seconds) in rows.items():
+        mean = seconds / final if final else None
+        print(f"{name:<24} {final:>5} / {total:<5} {mean if mean is not None else float('nan'):>8.2f}")
+        if final < total:
+            if mean is None:
+                unknown.append(name)
+            else:
+                left += (total - final) * mean
+    return left, unknown
 
 
 if __name__ == "__main__":

@@ -280,6 +280,13 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# `manage.py serve` (`make run`): how many run workers it starts, each a process of its own; 0
+# (the default): one per core the process may use, each with torch on cores / workers threads
+# (several small runs at once use the cores better than one run on all of them).
+PRUNEBOARD_RUN_WORKERS = env_int("PRUNEBOARD_RUN_WORKERS", 0)
+if PRUNEBOARD_RUN_WORKERS < 0:
+    raise ImproperlyConfigured("PRUNEBOARD_RUN_WORKERS must be 0 (one per core) or more")
+
 # CPU threads torch uses in each worker process (and in its sandbox children); 0 keeps torch's
 # default, every core. Several workers on one machine: set it to cores / workers, or they
 # oversubscribe the cores and every run slows down.

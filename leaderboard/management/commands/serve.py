@@ -1,5 +1,6 @@
-"""`manage.py serve`: the whole product on one machine. Migrates, starts the web server, one
-local Celery worker for the runs and one for control work (the dispatcher and the reaper, with
+"""`manage.py serve`: the whole product on one machine. Migrates, starts the web server, the
+local Celery workers for the runs (one per core this process may use, `--workers`, each with
+torch on cores / workers threads) and one for control work (the dispatcher and the reaper, with
 the beat that schedules them: they never wait behind a run), seeds the baselines of the
 embedded benchmarks (they fill in in the background), prints the address, and stops every
 process on Ctrl-C or SIGTERM.
@@ -33,8 +34,13 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PRUNEBOARD_PORT", "8000")))
         parser.add_argument("--no-worker", action="store_true", help="web server only")
         parser.add_argument("--no-seed", action="store_true", help="do not seed the baselines")
+        parser.add_argument("--workers", type=int, default=settings.PRUNEBOARD_RUN_WORKERS or None,
+                            help="run workers (default PRUNEBOARD_RUN_WORKERS, or one per core "
+                                 "this process may use)")
 
-    def handle(self, *args, host, port, no_worker, no_seed, **options):
+    def handle(self, *args, host, port, no_worker, no_seed, workers, **options):
+        if workers is not None and workers < 1:
+            raise CommandError(f"--workers must be 1 or more (got {workers})")
         self._lock = _hold_lock(settings.VAR_DIR / "serve.lock")
         with socket.socket() as probe:
             # as gunicorn binds: connections of an earlier server still in TIME_WAIT do not
@@ -49,16 +55,12 @@ class Command(BaseCommand):
         call_command("sync_benchmarks", verbosity=0)
         _collect_static()
         bin_dir = os.path.dirname(sys.executable)
-        celery = [os.path.join(bin_dir, "celery"), "-A", "pruneboard", "worker", "--concurrency", "1",
-                  "--pool", "solo", "--loglevel", "INFO"]
         procs = [_child([os.path.join(bin_dir, "gunicorn"), "pruneboard.wsgi",
                          "--bind", f"{host}:{port}", "--workers", "2", "--preload",
                          "--access-logfile", "-", "--log-level", "warning"],
                         env={**os.environ, "PRUNEBOARD_WEB_PRELOAD": "1"})]
         if not no_worker:
-            procs.append(_child(celery + ["--queues", "cpu,gpu", "--hostname", "local@%h"]))
-            # the dispatcher and the reaper: their own queue and process, with the one beat
-            procs.append(_child(celery + ["--queues", "control", "--hostname", "control@%h", "--beat"]))
+            procs += [_child(argv, env=env) for argv, env in worker_commands(workers, loglevel="INFO")]
         stopping = []
         stop = lambda *_: stopping or stopping.append(_terminate(procs))  # noqa: E731
         signal.signal(signal.SIGTERM, stop)
@@ -86,6 +88,25 @@ class Command(BaseCommand):
             except OSError:
                 time.sleep(0.5)
         raise SystemExit(f"the web server did not answer at {address} within {timeout} s")
+
+
+def worker_commands(workers: int | None = None, *, loglevel: str = "INFO",
+                    extra: tuple[str, ...] = ()) -> list[tuple[list[str], dict]]:
+    """(argv, environment) of the Celery workers `serve` starts: `workers` run workers of the
+    `cpu,gpu` queues (None: one per core this process may use), each a process of its own
+    (`local1@host`, ...) computing with torch on cores / workers threads unless
+    PRUNEBOARD_TORCH_THREADS says otherwise, then the control worker (the dispatcher and the
+    reaper, on their own queue, with the one beat), which never waits behind a run."""
+    cores = len(os.sched_getaffinity(0))
+    workers = workers or cores
+    celery = [os.path.join(os.path.dirname(sys.executable), "celery"), "-A", "pruneboard", "worker",
+              "--concurrency", "1", "--pool", "solo", "--loglevel", loglevel, *extra]
+    threads = str(settings.PRUNEBOARD_TORCH_THREADS or max(1, cores // workers))
+    runs = [(celery + ["--queues", "cpu,gpu", "--hostname", f"local{i}@%h"],
+             {**os.environ, "PRUNEBOARD_TORCH_THREADS": threads,
+              "PRUNEBOARD_WORKER_NAME": f"{settings.PRUNEBOARD_WORKER_NAME}/local{i}"})
+            for i in range(1, workers + 1)]
+    return runs + [(celery + ["--queues", "control", "--hostname", "control@%h", "--beat"], dict(os.environ))]
 
 
 def _collect_static() -> None:
