@@ -61,15 +61,29 @@ def batchable(ctx: Context) -> bool:
     return stackable(get_model(ctx.benchmark.model, num_classes=ctx.splits.num_classes))
 
 
+def runs_together(ctx: Context) -> int:
+    """How many runs a batch steps together on this target: 0 where it is not batchable; 1 where
+    the model has convolutions (each run's convolutions are computed on their own, so a batch
+    saves only the per-step overhead, and 21 runs' state no longer fits the caches: a run cost
+    more in a batch of 21 than alone, digits-cnn 3.54 s against 2.99, mnist1d-cnn 9.24 against
+    7.34, `benchmarks/run_floor.py`); BATCH_RUNS otherwise. The path is the same for any size,
+    so a run's figures do not depend on it."""
+    if not batchable(ctx):
+        return 0
+    model = get_model(ctx.benchmark.model, num_classes=ctx.splits.num_classes)
+    return 1 if any(isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d)) for m in model.modules()) else BATCH_RUNS
+
+
 def score_runs(ctx: Context, jobs: list[RunJob],
                should_stop: Callable[[], bool] | None = None) -> list[dict | RunFailed]:
     """Per job, in order, its record or the RunFailed it ended with (a run whose masks fail
     validation fails alone). RunCancelled when `should_stop` says so after an epoch."""
-    if not batchable(ctx):
+    together = runs_together(ctx)
+    if not together:
         return [_one(ctx, job, should_stop) for job in jobs]
     out: list[dict | RunFailed] = []
-    for start in range(0, len(jobs), BATCH_RUNS):
-        out += _batch(ctx, jobs[start:start + BATCH_RUNS], should_stop)
+    for start in range(0, len(jobs), together):
+        out += _batch(ctx, jobs[start:start + together], should_stop)
     return out
 
 

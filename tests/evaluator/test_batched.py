@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from evaluator.batched import RunJob, batchable, score_runs, train_stacked
+from evaluator.batched import BATCH_RUNS, RunJob, batchable, runs_together, score_runs, train_stacked
 from evaluator.benchmarks import get_benchmark
 from evaluator.runner import Context, RunFailed, score_run, sweep
 from evaluator.sandbox import StrategySource
@@ -48,6 +48,15 @@ def test_the_embedded_targets_on_a_cpu_are_batched_and_a_cifar_model_is_not(mlp)
     assert batchable(cnn)
     assert not batchable(dataclasses.replace(cnn, device=torch.device("meta")))
     assert not stackable(get_model("cifar_resnet20"))  # BatchNorm: not stacked
+
+
+def test_an_mlps_runs_step_together_and_a_cnns_one_at_a_time(mlp):
+    """A CNN's runs cost more in a batch than alone (each run's convolutions are its own), so
+    they go one at a time, on the same code path; nothing is batched off the stackable CPU models."""
+    assert runs_together(mlp) == BATCH_RUNS
+    cnn = short("digits-cnn")
+    assert runs_together(cnn) == 1
+    assert runs_together(dataclasses.replace(cnn, device=torch.device("meta"))) == 0
 
 
 @pytest.mark.parametrize("name", ["digits-mlp", "digits-cnn", "mnist1d-cnn"])
