@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _pg import recreate_database, setup_django  # noqa: E402
+from _pg import analyze, p95, recreate_database, setup_django  # noqa: E402
 
 DB = os.environ.get("BENCH_DB", "pruneboard_bench_dispatch")
 QUEUED, USERS, BUSY, FINISHED, TICKS, WARMUP = 100_000, 300, 8, 20_000, 30, 3
@@ -33,7 +33,6 @@ QUEUED, USERS, BUSY, FINISHED, TICKS, WARMUP = 100_000, 300, 8, 20_000, 30, 3
 
 def seed() -> dict:
     from django.contrib.auth import get_user_model
-    from django.db import connection
     from django.utils import timezone
 
     from evaluator.pruning import BASELINES, REFERENCES
@@ -77,8 +76,7 @@ def seed() -> dict:
                                    submission__owner__isnull=False).order_by("-pk")[:BUSY])
     Run.objects.filter(pk__in=[r.pk for r in busy]).update(status=Run.Status.RUNNING, queued_at=now,
                                                            started=now, lease_token="x" * 32)
-    with connection.cursor() as cursor:  # table statistics, as autovacuum would gather them
-        cursor.execute("ANALYZE")
+    analyze()
     return {"queued": Run.objects.filter(status=Run.Status.QUEUED).count(),
             "users": USERS, "submissions": n_subs, "targets": len(targets),
             "finished": Run.objects.filter(status=Run.Status.FINISHED).count()}
@@ -118,11 +116,11 @@ def main() -> None:
             dispatch.runs_dispatch()
         undo()
     times.sort()
-    p95 = times[max(0, int(round(0.95 * len(times))) - 1)]
+    tick_p95 = p95(times)
     print(f"database: PostgreSQL {DB}; {counts['queued']} queued runs ({counts['submissions']} researchers' "
           f"submissions of {counts['users']} users, the built-ins' fill-in on {counts['targets']} targets), "
           f"{BUSY} running, {counts['finished']} finished")
-    print(f"{TICKS} ticks: median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, "
+    print(f"{TICKS} ticks: median {statistics.median(times):.1f} ms, p95 {tick_p95:.1f} ms, "
           f"min {times[0]:.1f} ms, max {times[-1]:.1f} ms; {per_tick[-1]} runs sent a tick; "
           f"{len(queries)} SQL queries a tick")
     main_query = getattr(dispatch, "MAIN_QUERY", None)
@@ -132,7 +130,7 @@ def main() -> None:
             cursor.execute(f"EXPLAIN ANALYZE {sql}", params)
             print(f"EXPLAIN ANALYZE of {title} (cpu):")
             print("\n".join("  " + row[0] for row in cursor.fetchall()))
-    print(f"tick_p95_ms={p95:.1f}")
+    print(f"tick_p95_ms={tick_p95:.1f}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _pg import recreate_database, setup_django  # noqa: E402
+from _pg import analyze, p95, recreate_database, setup_django  # noqa: E402
 
 DB = os.environ.get("BENCH_DB", "pruneboard_bench")
 BASELINES, WARMUP = 7, 5
@@ -110,7 +110,6 @@ def main() -> None:
     recreate_database(DB)
     setup_django(DB)
     import pruneboard.wsgi  # noqa: F401 - the app as gunicorn loads it (it sets up the GC too)
-    from django.db import connection
     from django.test import Client
 
     from leaderboard import views
@@ -130,23 +129,22 @@ def main() -> None:
         entries = size  # entries; the baselines come on top, as in the earlier figures
         n_runs += seed(both_tracks, have, entries - have)
         have = entries
-        with connection.cursor() as cursor:  # table statistics, as autovacuum would gather them
-            cursor.execute("ANALYZE")
+        analyze()
         times, size_bytes, n_queries, first = measure(client, requests, in_tau)
         p50 = statistics.median(times)
-        p95 = times[max(0, int(round(0.95 * len(times))) - 1)]
+        page_p95 = p95(times)
         print(f"database: PostgreSQL {DB}; {entries} entries + {BASELINES} baselines, "
               f"{n_runs} finished runs on digits-mlp{' and digits-mlp/init' if both_tracks else ''}")
         print(f"page: {size_bytes / 1024:.0f} KiB, {n_queries} SQL queries")
-        print(f"{requests} GETs of {URL}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+        print(f"{requests} GETs of {URL}: p50 {p50:.1f} ms, p95 {page_p95:.1f} ms, "
               f"min {times[0]:.1f} ms, max {times[-1]:.1f} ms; the first after the runs finished {first:.1f} ms")
         if in_tau:
             print(f"Kendall tau against the other tracks: {statistics.median(in_tau):.1f} ms a page (median), "
                   f"{sum(in_tau) / sum(times):.0%} of the server time")
             print(f"tau_share_{size}={sum(in_tau) / sum(times):.2f}")
-        results.append((size, p50, p95, size_bytes))
-    for size, p50, p95, size_bytes in results:
-        print(f"p50_ms_{size}={p50:.1f} p95_ms_{size}={p95:.1f} html_kib_{size}={size_bytes / 1024:.0f}")
+        results.append((size, p50, page_p95, size_bytes))
+    for size, p50, page_p95, size_bytes in results:
+        print(f"p50_ms_{size}={p50:.1f} p95_ms_{size}={page_p95:.1f} html_kib_{size}={size_bytes / 1024:.0f}")
 
 
 if __name__ == "__main__":

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import defaultdict
 from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from .models import Rerun, Run, Submission
-from .queue_order import WAITING, Item, head, main_queries
+from .queue_order import WAITING, Item, head, main_queries, targets_by_queue
 
 log = logging.getLogger(__name__)
 MAIN_QUERY = main_queries  # what benchmarks/dispatch_tick.py EXPLAINs
@@ -50,14 +51,14 @@ def waiting(queue: str) -> list[Item]:
 
 
 def _queues_waiting() -> list[str]:
-    """The queues with work waiting in the database (one index probe each)."""
+    """The queues with work waiting in the database (one query: an index probe per benchmark)."""
     from leaderboard.models import Benchmark
 
-    queues = sorted(set(Benchmark.objects.values_list("queue", flat=True)))
-    return [q for q in queues
-            if Run.objects.filter(WAITING, benchmark_id__in=_targets(q)).exclude(_CANCELLED).exists()
-            or Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=True,
-                                    run__benchmark__queue=q).exists()]
+    runs = Run.objects.filter(WAITING, benchmark_id=OuterRef("pk")).exclude(_CANCELLED)
+    reruns = Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=True, run__benchmark_id=OuterRef("pk"))
+    rows = (Benchmark.objects.annotate(has_runs=Exists(runs), has_reruns=Exists(reruns))
+            .values_list("queue", "has_runs", "has_reruns"))
+    return sorted({queue for queue, has_runs, has_reruns in rows if has_runs or has_reruns})
 
 
 def _targets(queue: str) -> list[int]:
@@ -66,22 +67,36 @@ def _targets(queue: str) -> list[int]:
     return list(Benchmark.objects.filter(queue=queue).values_list("pk", flat=True))
 
 
-def _busy(queue: str) -> int:
-    """Workers of the queue executing something now (runs with a lease, re-runs started)."""
-    return (Run.objects.filter(status=Run.Status.RUNNING, benchmark_id__in=_targets(queue)).count()
-            + Rerun.objects.filter(status=Rerun.Status.QUEUED, started__isnull=False,
-                                   run__benchmark__queue=queue).count())
-
-
 def _in_broker(queue: str) -> int:
     return (_sent_runs().filter(benchmark_id__in=_targets(queue)).count()
             + _sent_reruns().filter(run__benchmark__queue=queue).count())
 
 
-def room(queue: str) -> int:
-    """How many more the broker may hold for the queue now."""
-    ahead = settings.PRUNEBOARD_DISPATCH_AHEAD
-    return max(0, ahead * max(1, _busy(queue)) - _in_broker(queue))
+def _room(busy: int, in_broker: int) -> int:
+    """How many more the broker may hold for a queue with `busy` workers executing something
+    (runs with a lease, re-runs started) and `in_broker` messages sent."""
+    return max(0, settings.PRUNEBOARD_DISPATCH_AHEAD * max(1, busy) - in_broker)
+
+
+def _rooms() -> dict[str, int]:
+    """queue -> how many more the broker may hold for it now, every queue in two queries (runs,
+    re-runs) grouped by queue (a queue with nothing running or sent is absent: `_room(0, 0)`)."""
+    running, sent = Q(status=Run.Status.RUNNING), Q(status=Run.Status.QUEUED, queued_at__isnull=False)
+    counts = defaultdict(lambda: [0, 0])  # queue: [busy, in the broker]
+    for queue, busy, in_broker in (Run.objects.filter(running | sent).order_by().values("benchmark__queue")
+                                   .annotate(busy=Count("pk", filter=running),
+                                             in_broker=Count("pk", filter=sent & ~_CANCELLED))
+                                   .values_list("benchmark__queue", "busy", "in_broker")):
+        counts[queue][0] += busy
+        counts[queue][1] += in_broker
+    started, sent = Q(started__isnull=False), Q(queued_at__isnull=False, started__isnull=True)
+    for queue, busy, in_broker in (Rerun.objects.filter(started | sent, status=Rerun.Status.QUEUED)
+                                   .order_by().values("run__benchmark__queue")
+                                   .annotate(busy=Count("pk", filter=started), in_broker=Count("pk", filter=sent))
+                                   .values_list("run__benchmark__queue", "busy", "in_broker")):
+        counts[queue][0] += busy
+        counts[queue][1] += in_broker
+    return {queue: _room(busy, in_broker) for queue, (busy, in_broker) in counts.items()}
 
 
 def runs_dispatch() -> dict:
@@ -90,10 +105,13 @@ def runs_dispatch() -> dict:
     is claimed by a conditional UPDATE, so each waiting row is sent once."""
     lost = runs_find_lost()
     sent = 0
-    for queue in _queues_waiting():
-        free = room(queue)
-        if free:
-            sent += _send(head(queue, free))
+    queues = _queues_waiting()
+    if queues:
+        rooms, targets = _rooms(), targets_by_queue()  # the queues' benchmarks are disjoint: read once
+        for queue in queues:
+            free = rooms.get(queue, _room(0, 0))
+            if free:
+                sent += _send(head(queue, free, targets.get(queue, {})))
     return {"sent": sent, "lost": lost}
 
 
@@ -114,15 +132,13 @@ def _send(items: list[Item]) -> int:
     that fails puts it and the rest back to waiting for the next tick."""
     from evaluator.benchmarks import get_benchmark
 
-    claimed = []
+    now = timezone.now()
     with transaction.atomic():
-        for item in items:
-            model = Run if item.kind == "run" else Rerun
-            fields = {"queued_at": timezone.now()}
-            if model is Run:
-                fields["worker_host"] = ""  # in the broker: no worker holds it (`message_received`)
-            if model.objects.filter(pk=item.pk, status="queued", queued_at__isnull=True).update(**fields):
-                claimed.append((model, item))  # else another dispatcher sent it, or it was cancelled
+        got = {kind: _claim(model, {item.pk: now + timedelta(microseconds=n) for n, item in enumerate(items)
+                                    if item.kind == kind})
+               for kind, model in (("run", Run), ("rerun", Rerun))}
+    # in order; a row not claimed: another dispatcher sent it, or it was cancelled
+    claimed = [(Run if item.kind == "run" else Rerun, item) for item in items if item.pk in got[item.kind]]
     for n, (model, item) in enumerate(claimed):
         limit = get_benchmark(item.benchmark).task_seconds()  # covers the batch of masks, too
         task = f"submissions.tasks.{'run_evaluate' if item.kind == 'run' else 'rerun_evaluate'}"
@@ -131,12 +147,34 @@ def _send(items: list[Item]) -> int:
             _task_send(task, args=[item.pk], queue=item.queue, soft_time_limit=limit - 60,
                        time_limit=limit, retry=False)
         except Exception as exc:  # noqa: BLE001 - the broker is away: the rows wait for the next tick
-            for model_, item_ in claimed[n:]:
-                model_.objects.filter(pk=item_.pk).update(queued_at=None)
+            for model_ in (Run, Rerun):
+                back = [item_.pk for m, item_ in claimed[n:] if m is model_]
+                if back:
+                    model_.objects.filter(pk__in=back).update(queued_at=None)
             log.warning("dispatch: %s %s not sent (%s); it and %s more wait in the database", item.kind,
                         item.pk, exc, len(claimed) - n - 1)
             return n
     return len(claimed)
+
+
+def _claim(model, at: dict[int, object]) -> set[int]:
+    """Mark the rows sent, those still waiting, each with its own `queued_at` (pk -> time: the
+    order they go out in, which the fill-in's share reads back): one conditional UPDATE for the
+    lot, so each waiting row is claimed by one dispatcher. Returns the pks claimed. Written in
+    SQL for its RETURNING (PostgreSQL, SQLite >= 3.35), which Django's `update()` lacks."""
+    if not at:
+        return set()
+    qn, adapt = connection.ops.quote_name, connection.ops.adapt_datetimefield_value
+    pk = qn(model._meta.pk.column)
+    cases = " ".join(f"WHEN {pk} = %s THEN %s" for _ in at)
+    clear = f", {qn('worker_host')} = ''" if model is Run else ""  # in the broker: no worker holds it
+    sql = (f"UPDATE {qn(model._meta.db_table)} SET {qn('queued_at')} = CASE {cases} END{clear} "
+           f"WHERE {pk} IN ({', '.join(['%s'] * len(at))}) AND {qn('status')} = %s AND {qn('queued_at')} IS NULL "
+           f"RETURNING {pk}")
+    params = [v for key, when in at.items() for v in (key, adapt(when))] + [*at, "queued"]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def broker_count(queue: str) -> int:

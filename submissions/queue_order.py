@@ -53,13 +53,24 @@ def fill_in_every() -> int | None:
     return int(1 / share + 1e-9) if share > 0 else None
 
 
-def head(queue: str, n: int | None = None) -> list[Item]:
-    """The first `n` pieces of work waiting for the queue, in the order they go to the broker
-    (None: all of them)."""
+def targets_by_queue() -> dict[str, dict[int, tuple]]:
+    """queue -> {benchmark pk: (name, track rank, position)}, every queue in one query (the
+    dispatcher's tick reads it once for all its queues)."""
     from leaderboard.models import Benchmark
 
-    targets = {pk: (name, track_rank(track), position) for pk, name, track, position in
-               Benchmark.objects.filter(queue=queue).values_list("pk", "name", "track", "position")}
+    out: dict[str, dict[int, tuple]] = defaultdict(dict)
+    for pk, queue, name, track, position in Benchmark.objects.values_list("pk", "queue", "name", "track",
+                                                                           "position"):
+        out[queue][pk] = (name, track_rank(track), position)
+    return dict(out)
+
+
+def head(queue: str, n: int | None = None, targets: dict | None = None) -> list[Item]:
+    """The first `n` pieces of work waiting for the queue, in the order they go to the broker
+    (None: all of them). `targets`: the queue's entry of `targets_by_queue()`, where the caller
+    has read it already."""
+    if targets is None:
+        targets = targets_by_queue().get(queue, {})
     if not targets or n == 0:
         return []
     here = Run.objects.filter(WAITING, submission_id=OuterRef("pk"), benchmark_id__in=list(targets))
@@ -95,10 +106,7 @@ def fill_in_query(queue: str, targets: dict, builtins: list[int]):
 def main_queries(queue: str) -> dict:
     """name -> the queryset of each query of `head` that reads many rows (for EXPLAIN:
     benchmarks/dispatch_tick.py)."""
-    from leaderboard.models import Benchmark
-
-    targets = {pk: (name, track_rank(track), position) for pk, name, track, position in
-               Benchmark.objects.filter(queue=queue).values_list("pk", "name", "track", "position")}
+    targets = targets_by_queue().get(queue, {})
     builtins = list(Submission.objects.filter(owner__isnull=True).exclude(status__in=Submission.FINAL)
                     .values_list("pk", flat=True))
     researchers = list(Submission.objects.filter(owner__isnull=False).exclude(status__in=Submission.FINAL)
@@ -124,9 +132,8 @@ def _recent(queue, targets) -> list[bool]:
     if not k:
         return []
     last = list(Run.objects.filter(queued_at__isnull=False, benchmark_id__in=list(targets))
-                .order_by("-queued_at").values_list("submission_id", flat=True)[:k - 1])
-    owners = dict(Submission.objects.filter(pk__in=last).values_list("pk", "owner_id"))
-    return [owners.get(sub) is None for sub in reversed(last)]
+                .order_by("-queued_at").values_list("submission__owner_id", flat=True)[:k - 1])
+    return [owner is None for owner in reversed(last)]
 
 
 def _merge(researchers: Iterator[Item], fill: Iterator[Item], recent: list[bool], n) -> list[Item]:

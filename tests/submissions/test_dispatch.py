@@ -6,6 +6,8 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from submissions import dispatch, services, tasks
@@ -118,6 +120,22 @@ def test_the_broker_holds_only_a_few_runs_per_busy_worker(alice, upload, broker)
     assert dispatch.runs_dispatch()["sent"] == 1
     assert submission.runs.filter(queued_at__isnull=False, status=Run.Status.QUEUED).count() == 2
     assert len(set(broker.sent)) == len(broker.sent) == 3
+
+
+# a tick's queries: the lost check (2), the queues waiting (1), the rooms (2), the benchmarks (1),
+# then per queue with room the head (at most 7) and one claim per kind of work sent
+TICK_QUERIES = 14
+
+
+@pytest.mark.parametrize("ahead", [2, 16])
+def test_a_tick_makes_a_few_queries_however_many_runs_it_sends(alice, bob, upload, broker, settings, ahead):
+    settings.PRUNEBOARD_DISPATCH_AHEAD = ahead
+    upload(alice, "a"), upload(alice, "b"), upload(bob)
+    services.baseline_ensure("random", [Run.objects.first().benchmark])
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch.runs_dispatch()["sent"] == ahead
+    sql = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]  # the tests' transaction's
+    assert len(sql) <= TICK_QUERIES, "\n".join(sql)
 
 
 def test_runs_of_a_post_that_died_after_its_commit_are_sent(alice, upload, broker):
