@@ -20,16 +20,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Sum
 
-from submissions.models import LISTED_RUN, Run, Submission
+from submissions.models import Run, Submission
 from submissions.selectors.versions import counted_submissions
 
 from ..models import Benchmark, Method
-from .board import FINISHED, benchmark_latency_machines
+from .board import FINISHED, benchmark_latency_machines, benchmark_progress
 
 # Bump when BoardState's fields or how they are computed change: states of the old shape are
-# then never read. Part of the ranking's key too (RANKING_CACHE_VERSION is the ranking's own).
+# then never read (the ranking's own is rankings.RANKING_CACHE_VERSION).
 STATE_CACHE_VERSION = 1
 
 
@@ -50,8 +50,8 @@ class BoardState:
 
 
 def board_fingerprint(*, benchmark: Benchmark) -> tuple[str, tuple, list[tuple]]:
-    """(the state's fingerprint, the finished runs' (count, latest finished, highest id), the
-    methods (`_methods`)) from three queries, none with a list of ids."""
+    """(the state's fingerprint, the finished runs' (count, latest finished, highest id, latest
+    updated), the methods (`_methods`)) from three queries, none with a list of ids."""
     by_status = sorted(
         (status, n, ids, top, str(last), str(updated)) for status, n, ids, top, last, updated in
         Run.objects.filter(benchmark=benchmark).order_by().values_list("status")
@@ -82,7 +82,7 @@ def board_state(*, benchmark: Benchmark) -> BoardState:
     """The board's BoardState, from this process's memory or Django's cache while its
     fingerprint holds, else computed (three grouped queries over the benchmark's runs) and
     cached."""
-    from .rankings import ranking_key
+    from .rankings import ranking_key  # rankings reads board_state: imported when called
 
     fingerprint, finished, methods = board_fingerprint(benchmark=benchmark)
     key = f"pruneboard:board:{benchmark.pk}:{fingerprint}"
@@ -92,12 +92,11 @@ def board_state(*, benchmark: Benchmark) -> BoardState:
     state = cache.get(key)
     if state is None:
         counted = counted_submissions(benchmark=benchmark)
-        progress = Run.objects.filter(benchmark=benchmark).filter(LISTED_RUN).aggregate(
-            total=Count("id"), done=Count("id", filter=Q(status__in=Run.FINAL)))
+        done, total = benchmark_progress(benchmark=benchmark)
         machines = benchmark_latency_machines(benchmark=benchmark, submissions=counted.values())
-        state = BoardState(key=key, ranking_key=ranking_key(benchmark=benchmark, counted=counted, finished=finished,
-                                                                     methods=methods),
-                           counted=counted, done=progress["done"], total=progress["total"],
+        state = BoardState(key=key, counted=counted, done=done, total=total,
+                           ranking_key=ranking_key(benchmark=benchmark, counted=counted, finished=finished,
+                                                   methods=methods),
                            machines=tuple((m["machine"], m["runs"]) for m in machines))
         cache.set(key, state, settings.PRUNEBOARD_RANKING_CACHE_SECONDS)
     _LOCAL[benchmark.pk] = state

@@ -181,3 +181,18 @@ def test_the_version_the_owner_chooses_is_counted_on_the_next_request(client, be
     Method.objects.filter(pk=alpha.pk).update(counted_version=1)
     assert ranked_slugs(client) == ["beta", "alpha"]
     assert client.get("/b/digits-mlp/").context["ranking"][1].score == pytest.approx(0.80)
+
+
+@pytest.mark.django_db
+def test_the_screen_s_frontier_distances_follow_a_run_that_finishes(client, benchmarks):
+    from leaderboard.selectors import frontier_distances
+
+    bench = benchmarks["digits-mlp"]
+    alpha = make_entry("Alpha", bench, {c: [0.90] for c in FULL})
+    before = client.get("/b/digits-mlp/").context["distances"][alpha.pk]
+    assert client.get("/b/digits-mlp/").context["distances"][alpha.pk] == before  # kept
+    run = make_run(alpha.submissions.get(), bench, 2, 1, status=Run.Status.QUEUED)
+    services.run_record_result(run=run, record=make_record(benchmark=bench.name, compression=2.0, seed=1,
+                                                           top1=0.50, strategy="alpha"))
+    after = client.get("/b/digits-mlp/").context["distances"][alpha.pk]
+    assert after != before and after == frontier_distances(benchmark=bench)[alpha.pk]
