@@ -3,7 +3,9 @@
 
 Creates a fresh database (dropped first), migrates it, syncs the benchmarks and bulk-inserts
 the 7 baselines + entries x 7 compressions x 3 seeds of finished runs on digits-mlp, each with a
-full evaluator record, and ANALYZEs (as autovacuum would). Then loads the WSGI app as gunicorn
+full evaluator record, and VACUUM ANALYZEs (as autovacuum would after so many inserts: the
+statistics, and the visibility map an index-only scan needs; `--analyze-only`: ANALYZE alone,
+as the figures before 2026-12-03 16:00 were taken). Then loads the WSGI app as gunicorn
 does and times N GETs through django.test.Client (URL resolution, middleware, selectors,
 figures, template: everything but the network) and prints p50, p95 and the page's HTML size.
 `--methods 200,2000` (the default): measured at each size in turn, the entries added between
@@ -129,7 +131,7 @@ def main() -> None:
         entries = size  # entries; the baselines come on top, as in the earlier figures
         n_runs += seed(both_tracks, have, entries - have)
         have = entries
-        analyze()
+        analyze(vacuum="--analyze-only" not in sys.argv[1:])
         times, size_bytes, n_queries, first = measure(client, requests, in_tau)
         p50 = statistics.median(times)
         page_p95 = p95(times)

@@ -49,9 +49,10 @@ def benchmark_detail(request, name):
     speedup bucket) instead; a point the benchmark does not have is a 400 naming the choices.
     The table shows one screen of rows (?page=N, ?all=1: selectors/paging.py)."""
     benchmark = get_object_or_404(Benchmark, name=name)
-    counted = selectors.counted_submissions(benchmark=benchmark)
-    ranking = selectors.board_ranking(benchmark=benchmark, counted=counted)
-    done, total = selectors.benchmark_progress(benchmark=benchmark)
+    # the counted versions, runs done/total and latency machines, cached with the ranking
+    state = selectors.board_state(benchmark=benchmark)
+    counted = dict(state.counted)
+    ranking = selectors.board_ranking(benchmark=benchmark, state=state)
     dense = selectors.benchmark_dense_top1(benchmark=benchmark)
     frontier = selectors.benchmark_frontier(benchmark=benchmark)
     chosen, unknown = tables.compared(request.GET, ranking)
@@ -75,7 +76,7 @@ def benchmark_detail(request, name):
     charted, shown = selectors.charted_methods(ranking, page.rows, chosen)
     curves = selectors.benchmark_curves(benchmark=benchmark, methods=charted,
                                         submissions=[counted[m] for m in charted if m in counted])
-    machines = selectors.benchmark_latency_machines(benchmark=benchmark, submissions=counted.values())
+    machines = state.machine_rows()
     # the frontier on the measured chart: as timed on the machine most of the board's runs were
     frontier_timing = (selectors.frontier_timing(benchmark=benchmark, machine=machines[0]["machine"])
                        if frontier is not None and machines else None)
@@ -101,7 +102,7 @@ def benchmark_detail(request, name):
         "benchmark": benchmark, "ranking": page.rows, "page": page, "matched": len(table),
         "speedup_buckets": ranking[0].speedup_buckets if ranking else (),
         "by": by, "figures": figures, "dense": dense,
-        "compressions": benchmark.compressions, "done": done, "total": total,
+        "compressions": benchmark.compressions, "done": state.done, "total": state.total,
         "entries": sum(r.tier == "entry" for r in ranking), "ranked": len(ranking), **search,
         "compare": {"chosen": chosen, "slugs": {r.slug for r in chosen}, "unknown": unknown,
                     "methods": selectors.compare_choices(ranking, page.rows, chosen),
@@ -111,7 +112,8 @@ def benchmark_detail(request, name):
         "points": points, "at": at, "at_rows": at_rows, "at_error": at_error,
         "fill_in": fill_in, "waiting": waiting, "frontier": frontier, "frontier_columns": 2 if frontier else 0,
         "distances": selectors.frontier_distances(benchmark=benchmark, counted=counted, frontier=frontier,
-                                                  methods=[r.method_id for r in page.rows]) if frontier else {},
+                                                  methods=[r.method_id for r in page.rows],
+                                                  ranking_key=state.ranking_key) if frontier else {},
         "machines": machines,
         "by_links": carried["by"], "at_kept": carried["at"],
     }, status=400 if at_error else 200)

@@ -147,6 +147,9 @@ class Run(models.Model):
                                      help_text="handed to the broker (empty: waiting for the dispatcher)")
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # Every save() stamps it (a bulk .update() does not): with the runs' statuses, a board's
+    # fingerprint follows a record changed in place (leaderboard/selectors/boardstate.py).
+    updated = models.DateTimeField(auto_now=True)
     # The worker executing the run holds a lease, renewed by its heartbeat; a result is only
     # accepted from the holder of the current lease, and the reaper re-queues expired ones.
     lease_token = models.CharField(max_length=32, blank=True)
@@ -192,9 +195,11 @@ class Run(models.Model):
         constraints = [models.UniqueConstraint(fields=["submission", "benchmark", "compression", "seed"],
                                                name="one_run_per_submission_benchmark_compression_seed")]
         indexes = [models.Index(fields=["benchmark", "status"]),
-                   # a board's fingerprint (count, latest finished, highest id: index-only) and the
-                   # fill-in's median duration (its latest finished runs)
-                   models.Index(fields=["benchmark", "status", "finished", "id"], name="run_board_finished"),
+                   # a board's fingerprint (per status: count, ids, latest finished and updated:
+                   # index-only once vacuumed) and the fill-in's median duration (its latest
+                   # finished runs)
+                   models.Index(fields=["benchmark", "status", "finished", "id", "updated"],
+                                name="run_board_finished"),
                    # the fill-in's median duration over a queue's benchmarks (its latest finished runs)
                    models.Index(fields=["status", "finished"], name="run_status_finished"),
                    # the dispatcher's (submissions.queue_order): the runs waiting in the database,

@@ -1,6 +1,7 @@
 """What the leaderboard pages read, one concern per module: the home page and a benchmark's
-curves (board), search, rankings, the ranked table's screens (paging), the built-ins still
-filling in (fillin), one run (runs), one method (methods). Plain functions with keyword arguments; views stay thin.
+curves (board), a board's run aggregates cached beside its ranking (boardstate), search,
+rankings, the ranked table's screens (paging), the built-ins still filling in (fillin), one run
+(runs), one method (methods). Plain functions with keyword arguments; views stay thin.
 
 Only finished runs count toward results. Who may see a method is one rule,
 `Method.objects.visible_to(user)` (leaderboard/models.py; `Submission.objects.visible_to`,
@@ -31,6 +32,7 @@ from .board import (
     benchmark_progress,
     benchmark_summaries,
 )
+from .boardstate import BoardState, board_fingerprint, board_state
 from .fillin import BUILTIN_RUN, DURATION_SAMPLE, FillIn, builtin_fill_in, builtin_methods_without_results
 from .frontier import FrontierTiming, benchmark_frontier, frontier_distances, frontier_timing
 from .methods import code_visible, method_archived, method_code, method_curves, method_latest_submission, method_runs
@@ -44,7 +46,7 @@ from .rankings import (
     benchmark_speedup_ranking,
     benchmarks_overview,
     board_ranking,
-    ranking_fingerprint,
+    ranking_key,
 )
 from .runs import run_layers
 from .search import SEARCH_PARAMS, methods_search, search_active, search_params
@@ -86,7 +88,10 @@ __all__ = [
     "RankedAt",
     "benchmark_ranking",
     "board_ranking",
-    "ranking_fingerprint",
+    "ranking_key",
+    "BoardState",
+    "board_fingerprint",
+    "board_state",
     "PAGE_ROWS",
     "TablePage",
     "table_page",

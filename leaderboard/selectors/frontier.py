@@ -23,19 +23,47 @@ def benchmark_frontier(*, benchmark: Benchmark) -> Frontier | None:
     return frontier
 
 
+# This process's distances per benchmark id, with the ranking key and the stored frontier they
+# were computed under (frontier_distances's `ranking_key`).
+_LOCAL: dict[int, tuple[str, dict, dict[int, MethodDistance]]] = {}
+
+
 def frontier_distances(*, benchmark: Benchmark, counted: dict[int, int] | None = None,
-                       frontier: Frontier | None = None, methods=None) -> dict[int, MethodDistance]:
+                       frontier: Frontier | None = None, methods=None,
+                       ranking_key: str | None = None) -> dict[int, MethodDistance]:
     """method id -> its distance to the frontier at each compression (mean over its seeds' runs
     of top-1 minus the best frontier network's within the run's nonzero parameters, and within
     its nonzero MACs), for the listed methods' counted versions (as the ranking counts them).
     {} for a board without a frontier. Pass `counted` (counted_submissions) when already read;
-    `methods` (ids): only those (the rows a page shows), else every counted method."""
+    `methods` (ids): only those (the rows a page shows), else every counted method.
+    `ranking_key` (BoardState.ranking_key: it follows the counted versions, their finished runs
+    and the methods' listing, all these distances read): the methods' distances already
+    computed in this process under that key and the same stored frontier are reused, the
+    others computed and kept."""
     frontier = frontier or benchmark_frontier(benchmark=benchmark)
     if frontier is None:
         return {}
     if counted is None:
         counted = counted_submissions(benchmark=benchmark)
-    submissions = list(counted.values()) if methods is None else [counted[m] for m in methods if m in counted]
+    wanted = None if methods is None else list(methods)
+    known: dict[int, MethodDistance] = {}
+    if ranking_key is not None:
+        local = _LOCAL.get(benchmark.pk)
+        if local is not None and local[0] == ranking_key and local[1] == benchmark.frontier:
+            known = local[2]
+        else:
+            _LOCAL[benchmark.pk] = (ranking_key, benchmark.frontier, known)
+    todo = None if wanted is None else [m for m in wanted if m in counted and m not in known]
+    distances = _distances(benchmark, frontier, list(counted.values()) if todo is None
+                           else [counted[m] for m in todo]) if todo is None or todo else {}
+    if ranking_key is None:
+        return distances
+    known.update(distances)
+    return distances if wanted is None else {m: known[m] for m in wanted if m in known}
+
+
+def _distances(benchmark: Benchmark, frontier: Frontier, submissions: list[int]) -> dict[int, MethodDistance]:
+    """method id -> its MethodDistance, from the finished runs of `submissions` (listed)."""
     runs: dict[int, list[tuple]] = {}
     for method_id, *run in (Run.objects.filter(benchmark=benchmark, status=FINISHED, top1__isnull=False,
                                                submission__in=submissions).filter(LISTED_RUN)

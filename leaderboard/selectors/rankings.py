@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max
 
 from submissions.models import LISTED_RUN, Run
 from submissions.selectors.twins import benchmark_mask_twins
@@ -33,6 +32,7 @@ from ..ranking import (
     speedup_ranking,
 )
 from .board import FINISHED, benchmark_curves, speedup_column
+from .boardstate import BoardState, board_state
 from .fillin import builtin_fill_in
 
 
@@ -213,21 +213,16 @@ def _finite(value) -> float | None:
 RANKING_CACHE_VERSION = 2
 
 
-def ranking_fingerprint(*, benchmark: Benchmark, counted: dict[int, int]) -> str:
-    """What benchmark_ranking reads, in a few cheap queries: the benchmark's protocol
-    (compressions, seeds, protocol hash), the version counted for each method (`counted`:
-    counted_submissions, which also reflects withdrawn versions and the owners' choices), the
-    finished runs on the benchmark (how many, the latest finished time and the highest id: a run
-    that finishes, is re-queued or is deleted changes them) and every method's name, slug, tier
-    and listing (a method renamed, hidden or made private changes it)."""
-    runs = Run.objects.filter(benchmark=benchmark, status=FINISHED).aggregate(
-        n=Count("id"), last=Max("finished"), top=Max("id"))
-    # every method, not only the counted ones: a query without a list of thousands of ids
-    methods = Method.objects.order_by("pk").values_list(
-        "pk", "name", "slug", "is_baseline", "is_reference", "is_public", "is_hidden")
+def ranking_key(*, benchmark: Benchmark, counted: dict[int, int], finished: tuple, methods: list[tuple]) -> str:
+    """The fingerprint of what benchmark_ranking reads: the benchmark's protocol (compressions,
+    seeds, protocol hash), the version counted for each method (`counted`: counted_submissions,
+    which also reflects withdrawn versions and the owners' choices), the finished runs on the
+    benchmark (`finished`: how many, the latest finished and updated times and the highest id: a
+    run that finishes, is re-queued, recorded again or deleted changes them) and every method's name,
+    slug, tier and listing (`methods`: a method renamed, hidden or made private changes it).
+    Read from boardstate.board_fingerprint's queries, and kept in the BoardState."""
     text = repr((RANKING_CACHE_VERSION, benchmark.pk, benchmark.protocol_hash, list(benchmark.compressions),
-                 list(benchmark.seeds), sorted(counted.items()), runs["n"], str(runs["last"]), runs["top"],
-                 list(methods)))
+                 list(benchmark.seeds), sorted(counted.items()), finished, methods))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -236,24 +231,24 @@ def ranking_fingerprint(*, benchmark: Benchmark, counted: dict[int, int]) -> str
 _LOCAL: dict[int, tuple[str, list[RankedMethod]]] = {}
 
 
-def board_ranking(*, benchmark: Benchmark, counted: dict[int, int] | None = None) -> list[RankedMethod]:
+def board_ranking(*, benchmark: Benchmark, state: BoardState | None = None) -> list[RankedMethod]:
     """benchmark_ranking, read from this process's memory or Django's cache while its
-    ranking_fingerprint holds: a run that finishes (or anything else the ranking reads that
-    changes) gives a new fingerprint, so the next request ranks again and is never stale;
-    otherwise the page skips the curves' aggregate and the ranking. What the pages and the API
-    call (docs/rankings.md, "Caching")."""
-    if counted is None:
-        counted = counted_submissions(benchmark=benchmark)
-    key = f"pruneboard:ranking:{benchmark.pk}:{ranking_fingerprint(benchmark=benchmark, counted=counted)}"
+    ranking key holds (`state`: boardstate.board_state, read here when not given): a run that
+    finishes (or anything else the ranking reads that changes) gives a new key, so the next
+    request ranks again and is never stale; otherwise the page skips the curves' aggregate and
+    the ranking. What the pages and the API call (docs/rankings.md, "Caching")."""
+    if state is None:
+        state = board_state(benchmark=benchmark)
+    key = f"pruneboard:ranking:{benchmark.pk}:{state.ranking_key}"
     local = _LOCAL.get(benchmark.pk)
     if local is not None and local[0] == key:
         return list(local[1])  # a copy: a caller's changes to its list stay its own
     ranking = cache.get(key)
     if ranking is None:
-        ranking = benchmark_ranking(benchmark=benchmark, counted=counted)
+        ranking = benchmark_ranking(benchmark=benchmark, counted=dict(state.counted))
         cache.set(key, ranking, settings.PRUNEBOARD_RANKING_CACHE_SECONDS)
     _LOCAL[benchmark.pk] = (key, ranking)
-    return ranking
+    return list(ranking)
 
 
 def benchmark_speedup_ranking(*, ranking: list[RankedMethod]) -> list[RankedMethod]:

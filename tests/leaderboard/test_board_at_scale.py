@@ -133,3 +133,66 @@ def test_the_frontier_distances_are_those_of_the_screen_s_rows_as_the_whole_boar
                        ("/b/digits-mlp/?all=1", methods)):
         distances = client.get(url).context["distances"]
         assert distances == {m.pk: whole[m.pk] for m in shown}
+
+
+@pytest.fixture
+def computed_states():
+    """How many times a board's run aggregates are computed (not read from the cache)."""
+    from leaderboard.selectors import boardstate
+
+    with mock.patch.object(boardstate, "counted_submissions", wraps=boardstate.counted_submissions) as computed:
+        yield computed
+
+
+def progress(client) -> tuple[int, int]:
+    context = client.get("/b/digits-mlp/").context
+    return context["done"], context["total"]
+
+
+@pytest.mark.django_db
+def test_the_runs_done_and_total_follow_a_run_that_starts_fails_or_is_withdrawn(
+        client, benchmarks, computed_states, counted_rankings):
+    bench = benchmarks["digits-mlp"]
+    make_entry("Alpha", bench, {c: [0.90] for c in FULL})
+    beta = make_submission(make_method("Beta"))
+    queued = [make_run(beta, bench, c, 0, status=Run.Status.QUEUED) for c in (2, 4)]
+    assert progress(client) == (6, 8)
+    assert progress(client) == (6, 8) and computed_states.call_count == 1  # the second from the cache
+    Run.objects.filter(pk=queued[0].pk).update(status=Run.Status.RUNNING)  # no signal: an update in bulk
+    assert progress(client) == (6, 8) and computed_states.call_count == 2
+    assert counted_rankings.call_count == 1  # a run that starts leaves the ranking as it was
+    Run.objects.filter(pk=queued[0].pk).update(status=Run.Status.FAILED)
+    assert progress(client) == (7, 8)
+    Submission.objects.filter(pk=beta.pk).update(withdrawn=True)  # the owner withdraws the version
+    assert progress(client) == (6, 6)
+    Method.objects.filter(slug="alpha").update(is_hidden=True)  # a moderator hides the method
+    assert progress(client) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_the_version_the_owner_chooses_is_counted_on_the_next_request(client, benchmarks):
+    bench = benchmarks["digits-mlp"]
+    alpha = make_entry("Alpha", bench, {c: [0.80] for c in FULL})
+    make_entry("Beta", bench, {c: [0.85] for c in FULL})
+    second = make_submission(alpha)
+    for c in FULL:
+        make_run(second, bench, c, 0, top1=0.90)
+    assert ranked_slugs(client) == ["alpha", "beta"]  # the latest complete version, at 0.90
+    Method.objects.filter(pk=alpha.pk).update(counted_version=1)
+    assert ranked_slugs(client) == ["beta", "alpha"]
+    assert client.get("/b/digits-mlp/").context["ranking"][1].score == pytest.approx(0.80)
+
+
+@pytest.mark.django_db
+def test_the_screen_s_frontier_distances_follow_a_run_that_finishes(client, benchmarks):
+    from leaderboard.selectors import frontier_distances
+
+    bench = benchmarks["digits-mlp"]
+    alpha = make_entry("Alpha", bench, {c: [0.90] for c in FULL})
+    before = client.get("/b/digits-mlp/").context["distances"][alpha.pk]
+    assert client.get("/b/digits-mlp/").context["distances"][alpha.pk] == before  # kept
+    run = make_run(alpha.submissions.get(), bench, 2, 1, status=Run.Status.QUEUED)
+    services.run_record_result(run=run, record=make_record(benchmark=bench.name, compression=2.0, seed=1,
+                                                           top1=0.50, strategy="alpha"))
+    after = client.get("/b/digits-mlp/").context["distances"][alpha.pk]
+    assert after != before and after == frontier_distances(benchmark=bench)[alpha.pk]
