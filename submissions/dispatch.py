@@ -74,7 +74,8 @@ def _in_broker(queue: str) -> int:
 
 def _room(busy: int, in_broker: int) -> int:
     """How many more the broker may hold for a queue with `busy` workers executing something
-    (runs with a lease, re-runs started) and `in_broker` messages sent."""
+    (runs with a lease: one per lease token, as a batch holds its runs by one; re-runs started)
+    and `in_broker` messages sent."""
     return max(0, settings.PRUNEBOARD_DISPATCH_AHEAD * max(1, busy) - in_broker)
 
 
@@ -84,7 +85,7 @@ def _rooms() -> dict[str, int]:
     running, sent = Q(status=Run.Status.RUNNING), Q(status=Run.Status.QUEUED, queued_at__isnull=False)
     counts = defaultdict(lambda: [0, 0])  # queue: [busy, in the broker]
     for queue, busy, in_broker in (Run.objects.filter(running | sent).order_by().values("benchmark__queue")
-                                   .annotate(busy=Count("pk", filter=running),
+                                   .annotate(busy=Count("lease_token", filter=running, distinct=True),
                                              in_broker=Count("pk", filter=sent & ~_CANCELLED))
                                    .values_list("benchmark__queue", "busy", "in_broker")):
         counts[queue][0] += busy

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from evaluator import sharing
 from evaluator.benchmarks import get_benchmark
-from evaluator.batched import RunJob, batchable, score_runs
+from evaluator.batched import RunJob, batchable, runs_together, score_runs
 from evaluator.pruning import Mask, MaskError
 from evaluator.runner import Context, RunFailed, masks_for_jobs, run_key, score_run
 from evaluator.sandbox import Limits, StrategyError, StrategySource
@@ -31,10 +31,6 @@ _contexts: dict[str, Context] = {}  # one per benchmark per worker process: data
 # used once. A few batches are kept, the least recent dropped.
 _batches: OrderedDict[tuple, dict[tuple[float, int], tuple[object, float]]] = OrderedDict()
 _BATCHES_KEPT = 4
-# Records scored ahead, on a target whose runs are scored together (evaluator/batched.py): the
-# siblings whose masks a batch held were finetuned and scored with the batch's run, and each
-# one's record (or RunFailed), with its masks, waits here for its run's own task, by the same keys; used once.
-_records: OrderedDict[tuple, dict[tuple[float, int], tuple[dict | RunFailed, object]]] = OrderedDict()
 # A task scores at most this many runs together (its own and held siblings'), so that its time
 # stays within a few runs' of its time limit; the siblings left wait, masks held, for their tasks.
 SCORED_TOGETHER = 7
@@ -78,7 +74,7 @@ def strategy_source(run: Run) -> StrategySource:
     return StrategySource(path=path)
 
 
-def evaluate_run(run: Run, should_stop=None, batch: bool = True, share: bool = True) -> dict:
+def evaluate_run(run: Run, should_stop=None, batch: bool = True, share: bool = True, lease: str = "") -> dict:
     """The evaluator's record for this run; RunFailed when the run cannot produce one.
 
     batch: an uploaded strategy's masks are computed in one sandbox for this run and the other
@@ -88,27 +84,24 @@ def evaluate_run(run: Run, should_stop=None, batch: bool = True, share: bool = T
     share: once the masks are known, a finished run with the same result key lends its result
     (evaluator/sharing.py) instead of a finetune; PRUNEBOARD_VERIFY_SHARED of those are computed
     anyway and compared (services.result_check_record). share=False: always computed.
-    The masks are kept by their SHA-256 (services.masks_keep) for the run page's download."""
+    The masks are kept by their SHA-256 (services.masks_keep) for the run page's download.
+    lease: the run's lease token, which the siblings a batch scores with it are held by too."""
     ctx = context_for(run.benchmark.name)
     source = strategy_source(run)
-    held = _scored_ahead(run, batch)
-    if held is not None:  # scored in a sibling's batch (and checked then that nothing shares it)
-        record, masks = held
-        if isinstance(record, RunFailed):
-            raise record
-    else:
-        masks, seconds = _masks_for(run, ctx, source, batch)
-        if isinstance(masks, StrategyError):
-            raise RunFailed(masks.message, masks.traceback, limit=masks.limit)
-        record = _shared_or_scored(run, ctx, source, masks, seconds, batch, share, should_stop)
+    masks, seconds = _masks_for(run, ctx, source, batch)
+    if isinstance(masks, StrategyError):
+        raise RunFailed(masks.message, masks.traceback, limit=masks.limit)
+    record = _shared_or_scored(run, ctx, source, masks, seconds, batch, share, should_stop, lease)
+    return _finished(run, record, masks)
+
+
+def _finished(run: Run, record: dict, masks) -> dict:
+    """The record as the run stores it: its strategy named, its masks kept by their SHA-256."""
     record = dict(record)
     kept = _as_mask(masks)
     if kept is not None:  # scored masks always are; None only where scoring was stood in for
         services.masks_keep(kept)
-    if run.submission.baseline:
-        record["strategy"] = run.submission.baseline
-    else:
-        record["strategy"] = run.submission.method.slug
+    record["strategy"] = run.submission.baseline or run.submission.method.slug
     return record
 
 
@@ -120,7 +113,7 @@ def _as_mask(masks) -> Mask | None:
 
 
 def _shared_or_scored(run: Run, ctx: Context, source: StrategySource, masks, seconds: float,
-                      batch: bool, share: bool, should_stop) -> dict:
+                      batch: bool, share: bool, should_stop, lease: str = "") -> dict:
     """The run's record: a finished run's with the same result key when there is one (unless
     share=False), else scored here (with held siblings where the target is batchable);
     PRUNEBOARD_VERIFY_SHARED of the would-be-shared ones are scored anyway and compared."""
@@ -132,7 +125,7 @@ def _shared_or_scored(run: Run, ctx: Context, source: StrategySource, masks, sec
 
     def compute() -> dict:
         if batch and batchable(ctx):
-            out = _score_with_siblings(run, ctx, source, masks, seconds, should_stop)
+            out = _score_with_siblings(run, ctx, source, masks, seconds, should_stop, lease)
             if isinstance(out, RunFailed):
                 raise out
             return out
@@ -154,32 +147,40 @@ def _batch_key(run: Run) -> tuple:
     return (run.submission_id, run.benchmark_id, run.submission.sha256)
 
 
-def _scored_ahead(run: Run, batch: bool):
-    """(The record or RunFailed, the masks) another run's batch scored for this run in this
-    process, once; None when there is none."""
-    held = _records.get(_batch_key(run), {}) if batch else {}
-    return held.pop((run.compression, run.seed), None)
-
-
 def _score_with_siblings(run: Run, ctx: Context, source: StrategySource, masks, seconds: float,
-                         should_stop) -> dict | RunFailed:
+                         should_stop, lease: str = "") -> dict | RunFailed:
     """Score the run together with siblings whose masks this process holds (up to
-    SCORED_TOGETHER runs in one batched call), keep the siblings' records for their own tasks;
-    the run's own result.
-    A sibling whose masks fail validation fails alone (its RunFailed is what its task records)."""
+    SCORED_TOGETHER runs in one batched call, and what the target steps together), and record
+    each sibling's outcome at once; return the run's own. The siblings are started here first
+    (`services.batch_start`, held by the run's lease token: its heartbeat renews them), so their
+    own tasks, on this worker or another, find them running or final and compute nothing twice;
+    one another worker started meanwhile is left to it.
+    A sibling whose masks fail validation fails alone. Should the batch raise, the siblings go
+    back to waiting."""
     key = _batch_key(run)
     held = _batches.get(key, {})
     # by seed, then compression; a sibling whose result another run computed already is left to
     # its own task, which shares it
-    taken = [job for job in sorted(held, key=lambda job: job[::-1])
-             if not _shareable(ctx, held[job][0], job[1])][:SCORED_TOGETHER - 1]
+    wanted = [job for job in sorted(held, key=lambda job: job[::-1])
+              if not _shareable(ctx, held[job][0], job[1])][:min(SCORED_TOGETHER, runs_together(ctx)) - 1]
+    started = services.batch_start(run, wanted, host=settings.PRUNEBOARD_WORKER_NAME, token=lease) if wanted else {}
     jobs = [RunJob(source, run.compression, run.seed, masks, seconds)]
-    jobs += [RunJob(source, c, s, *held.pop((c, s))) for c, s in taken]
-    mine, *theirs = score_runs(ctx, jobs, should_stop)
-    _records[key] = {**_records.get(key, {}), **{(j.compression, j.seed): (out, j.masks) for j, out in zip(jobs[1:], theirs)}}
-    _records.move_to_end(key)
-    while len(_records) > _BATCHES_KEPT:
-        _records.popitem(last=False)
+    for job in wanted:
+        held_masks = held.pop(job)  # another worker's now, where it is not started here
+        if job in started:
+            jobs.append(RunJob(source, *job, *held_masks))
+    try:
+        mine, *theirs = score_runs(ctx, jobs, should_stop)
+    except BaseException:
+        services.batch_give_back(started.values())
+        raise
+    for job, out in zip(jobs[1:], theirs):
+        sibling, token = started[(job.compression, job.seed)]
+        if isinstance(out, RunFailed):
+            services.run_record_failure(run=sibling, message=out.message, traceback=out.traceback,
+                                        user_error=out.user_error, limit_hit=out.limit, token=token)
+        else:
+            services.run_record_result(run=sibling, record=_finished(sibling, out, job.masks), token=token)
     return mine
 
 
@@ -199,7 +200,7 @@ def _masks_for(run: Run, ctx: Context, source: StrategySource, batch: bool) -> t
     unstarted is given back; the masks of the others wait here for their run's task. A run whose
     masks another process holds computes them alone."""
     job = (run.compression, run.seed)
-    if not batch or (source.baseline and not batchable(ctx)):  # alone (baselines: in this process)
+    if not batch or (source.baseline and runs_together(ctx) <= 1):  # alone (baselines: in this process)
         return _compute(ctx, source, [job])[0]
     key = _batch_key(run)
     kept = _batches.get(key, {})

@@ -44,7 +44,7 @@ def run_evaluate(self, run_id: int) -> None:
     run, token = started
     try:
         with Heartbeat(run.pk, token) as beat:
-            record = evaluate_run(run, should_stop=beat.should_stop)
+            record = evaluate_run(run, should_stop=beat.should_stop, lease=token)
     except RunCancelled:
         _record(self, services.run_record_failure, run=run, token=token, user_error=False,
                 message="cancelled", status=Run.Status.CANCELLED)

@@ -22,12 +22,14 @@ def _lease_seconds() -> int:
     return settings.PRUNEBOARD_LEASE_SECONDS
 
 
-def run_start(run_id: int, *, host: str) -> tuple[Run, str] | None:
+def run_start(run_id: int, *, host: str, token: str = "") -> tuple[Run, str] | None:
     """Take the run's lease and mark it running: returns (run, lease token), or None when there
     is nothing to do: the run is final, another worker holds a live lease on it (a duplicate
     delivery), its submission was cancelled, another of its jobs on the benchmark hit a
     sandbox limit (the run fails at once with that limit, no sandbox started), or it was
-    started PRUNEBOARD_MAX_ATTEMPTS times already (it fails as the platform's)."""
+    started PRUNEBOARD_MAX_ATTEMPTS times already (it fails as the platform's). `token`: the
+    lease token to hold it by (a batch holds its runs by its first run's token); a new one
+    otherwise."""
     now = timezone.now()
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("submission", "benchmark").get(pk=run_id)
@@ -49,7 +51,7 @@ def run_start(run_id: int, *, host: str) -> tuple[Run, str] | None:
             run.save(update_fields=["status", "finished", "user_error", "error", "lease_token",
                                     "lease_expires"])
         elif tripped is None:
-            token = _lease_take(run, host=host, now=now)
+            token = _lease_take(run, host=host, now=now, token=token)
         else:
             run.status, run.finished, run.user_error = Run.Status.FAILED, now, True
             run.error, run.limit_hit = _sibling_hit_limit(tripped), tripped.limit_hit
@@ -60,8 +62,8 @@ def run_start(run_id: int, *, host: str) -> tuple[Run, str] | None:
     return run, token
 
 
-def _lease_take(run: Run, *, host: str, now) -> str:
-    token = uuid.uuid4().hex
+def _lease_take(run: Run, *, host: str, now, token: str = "") -> str:
+    token = token or uuid.uuid4().hex
     run.status, run.attempt, run.worker_host = Run.Status.RUNNING, run.attempt + 1, host
     run.started, run.lease_token = now, token
     run.lease_expires = now + timedelta(seconds=_lease_seconds())
@@ -125,6 +127,34 @@ def batch_claim(run: Run, *, claim: str, seconds: int) -> list[tuple[int, float,
                 .values_list("pk", "compression", "seed"))
 
 
+def batch_start(run: Run, jobs, *, host: str, token: str = "") -> dict[tuple[float, int], tuple[Run, str]]:
+    """Start `run`'s queued siblings at these (compression, seed), as `run_start` starts a run
+    (lease, attempt, host; the same refusals), for the batch that scores them with `run`: their
+    own tasks then find them running or final and do nothing, wherever they are delivered. A
+    sibling another worker started meanwhile is left to it. `token`: `run`'s lease token, which
+    they are held by too, so the run's heartbeat renews theirs (`run_heartbeat`) and the
+    dispatcher counts one busy worker, not one per run. Returns {(compression, seed): (run,
+    lease token)} of those started here."""
+    wanted = set(jobs)
+    siblings = Run.objects.filter(submission_id=run.submission_id, benchmark_id=run.benchmark_id,
+                                  status=Run.Status.QUEUED).exclude(pk=run.pk)
+    started = {}
+    for pk, compression, seed in siblings.values_list("pk", "compression", "seed"):
+        if (compression, seed) in wanted and (taken := run_start(pk, host=host, token=token)) is not None:
+            started[(compression, seed)] = taken
+    return started
+
+
+def batch_give_back(started) -> int:
+    """Put siblings a batch started (`batch_start`'s (run, token) pairs) back to waiting when the
+    batch did not score them; the dispatcher sends them again."""
+    given = 0
+    for run, token in started:
+        given += Run.objects.filter(pk=run.pk, lease_token=token, status=Run.Status.RUNNING).update(
+            status=Run.Status.QUEUED, lease_token="", lease_expires=None, queued_at=None, worker_host="")
+    return given
+
+
 def batch_release(run_ids, *, claim: str) -> int:
     """Give back the claim on runs the batch did not compute (its window closed first)."""
     return Run.objects.filter(pk__in=list(run_ids), status=Run.Status.QUEUED, lease_token=claim).update(
@@ -147,11 +177,15 @@ def batch_record_failures(submission: Submission, failures, *, claim: str) -> in
 
 
 def run_heartbeat(run_id: int, token: str) -> bool:
-    """Renew the lease; False when the worker should stop: it lost the lease (the reaper gave
-    the run to another worker) or the submission was cancelled."""
+    """Renew the lease, and those of the runs its batch started under the same token
+    (`batch_start`); False when the worker should stop: it lost the lease (the reaper gave the
+    run to another worker) or the submission was cancelled."""
+    expires = timezone.now() + timedelta(seconds=_lease_seconds())
     renewed = Run.objects.filter(pk=run_id, lease_token=token, status=Run.Status.RUNNING).exclude(
-        submission__status=Submission.Status.CANCELLED).update(
-        lease_expires=timezone.now() + timedelta(seconds=_lease_seconds()))
+        submission__status=Submission.Status.CANCELLED).update(lease_expires=expires)
+    if renewed:
+        Run.objects.filter(status=Run.Status.RUNNING, lease_token=token).exclude(pk=run_id).update(
+            lease_expires=expires)
     return bool(renewed)
 
 

@@ -1,6 +1,7 @@
 """The worker scores a batch's runs together on a small target (evaluator/batched.py): the first
-run's task finetunes and scores every sibling whose masks it holds in one call, and keeps their
-records; each sibling's own task is still started, leased and recorded, and just records it."""
+run's task starts the siblings whose masks it holds (their leases), finetunes and scores them
+with itself in one call and records each at once, so a sibling's own task, on this worker or
+another, finds it final and computes nothing twice."""
 
 import dataclasses
 from unittest import mock
@@ -29,10 +30,10 @@ def counted_scoring():
                 {**make_record(compression=j.compression, seed=j.seed), "time_masks_s": j.mask_seconds}
                 for j in jobs]
 
-    execution._batches.clear(), execution._records.clear()
+    execution._batches.clear()
     with mock.patch.object(execution, "score_runs", side_effect=score_runs):
         yield calls, failing
-    execution._batches.clear(), execution._records.clear()
+    execution._batches.clear()
 
 
 def run_all(submission):
@@ -51,7 +52,52 @@ def test_a_baselines_runs_on_a_target_are_scored_in_one_batch_and_each_recorded_
         assert (run.status, run.attempt) == (Run.Status.FINISHED, 1), run.error
         assert (run.record["compression_requested"], run.record["seed"]) == (run.compression, run.seed)
         assert run.record["strategy"] == "global-mag-weight"
-    assert not execution._records[next(iter(execution._records))]  # each held record used once
+    assert not execution._batches[next(iter(execution._batches))]  # each held mask used once
+
+
+def test_a_siblings_task_on_another_worker_finds_it_recorded_and_computes_nothing(benchmarks, counted_scoring):
+    calls, _ = counted_scoring
+    submission, _ = services.baseline_ensure("global-mag-weight", [benchmarks["digits-mlp"]])
+    first, second = submission.runs.order_by("seed", "compression")[:2]
+    tasks.run_evaluate.apply(args=[first.pk])
+    assert [len(c) for c in calls] == [7]
+    execution._batches.clear()  # the second run's task reaches a worker that holds nothing
+    second.refresh_from_db()
+    assert (second.status, second.attempt) == (Run.Status.FINISHED, 1)
+    tasks.run_evaluate.apply(args=[second.pk])
+    assert [len(c) for c in calls] == [7]  # nothing computed again
+    second.refresh_from_db()
+    assert (second.status, second.attempt) == (Run.Status.FINISHED, 1)
+
+
+def test_a_sibling_another_worker_started_is_left_to_it(benchmarks, counted_scoring):
+    calls, _ = counted_scoring
+    submission, _ = services.baseline_ensure("global-mag-weight", [benchmarks["digits-mlp"]])
+    first, second = submission.runs.order_by("seed", "compression")[:2]
+    original = services.batch_claim
+
+    def claim_then_other_worker_starts(run, **kwargs):
+        out = original(run, **kwargs)
+        assert services.run_start(second.pk, host="other") is not None  # meanwhile, elsewhere
+        return out
+
+    with mock.patch.object(services, "batch_claim", side_effect=claim_then_other_worker_starts):
+        tasks.run_evaluate.apply(args=[first.pk])
+    assert (second.compression, second.seed) not in calls[0] and len(calls[0]) == 6  # 7 less it
+    second.refresh_from_db()
+    assert (second.status, second.worker_host) == (Run.Status.RUNNING, "other")
+
+
+def test_siblings_a_failed_batch_started_go_back_to_waiting(benchmarks):
+    submission, _ = services.baseline_ensure("global-mag-weight", [benchmarks["digits-mlp"]])
+    first = submission.runs.order_by("seed", "compression").first()
+    execution._batches.clear()
+    with mock.patch.object(execution, "score_runs", side_effect=RuntimeError("boom")):
+        tasks.run_evaluate.apply(args=[first.pk])
+    execution._batches.clear()
+    others = submission.runs.exclude(pk=first.pk)
+    # waiting for the dispatcher (a retry's batch may claim them again: a claim starts nothing)
+    assert set(others.values_list("status", "queued_at", "worker_host")) == {(Run.Status.QUEUED, None, "")}
 
 
 def test_an_uploads_siblings_are_scored_with_the_run_whose_sandbox_computed_their_masks(
@@ -88,7 +134,7 @@ def test_a_run_recorded_from_the_batch_holds_what_scoring_it_alone_gives(benchma
     full = Context.load(get_benchmark("digits-mlp"), device="cpu")
     short = dataclasses.replace(full.benchmark, finetune=dataclasses.replace(full.benchmark.finetune, epochs=1))
     ctx = dataclasses.replace(full, benchmark=short)
-    execution._batches.clear(), execution._records.clear()
+    execution._batches.clear()
     execution._contexts["digits-mlp"] = ctx
     try:
         submission, _ = services.baseline_ensure("global-mag-weight", [benchmarks["digits-mlp"]])

@@ -122,6 +122,32 @@ def test_the_broker_holds_only_a_few_runs_per_busy_worker(alice, upload, broker)
     assert len(set(broker.sent)) == len(broker.sent) == 3
 
 
+def test_a_batchs_runs_count_as_one_busy_worker(alice, upload, broker):
+    """A worker scoring a batch holds its runs by one lease token: the broker is not filled for
+    each of them, so a researcher's later run is not stuck behind messages sent for them."""
+    submission = upload(alice)
+    assert dispatch.runs_dispatch()["sent"] == 2
+    first = broker.sent[0]
+    run, token = services.run_start(first, host="w1")
+    waiting = submission.runs.filter(status=Run.Status.QUEUED, queued_at__isnull=True)
+    jobs = list(waiting.values_list("compression", "seed")[:6])
+    assert len(services.batch_start(run, jobs, host="w1", token=token)) == 6
+    assert submission.runs.filter(status=Run.Status.RUNNING, lease_token=token).count() == 7
+    assert dispatch.runs_dispatch()["sent"] == 1  # 2 per busy worker: one busy worker, one already sent
+
+
+def test_a_batchs_heartbeat_renews_the_leases_of_the_runs_it_started(alice, upload, broker, settings):
+    submission = upload(alice)
+    first, second = submission.runs.order_by("seed", "compression")[:2]
+    run, token = services.run_start(first.pk, host="w1")
+    services.batch_start(run, [(second.compression, second.seed)], host="w1", token=token)
+    Run.objects.filter(pk__in=[first.pk, second.pk]).update(lease_expires=timezone.now())
+    assert services.run_heartbeat(first.pk, token)
+    for renewed in Run.objects.filter(pk__in=[first.pk, second.pk]):
+        assert renewed.lease_expires > timezone.now() + timedelta(seconds=settings.PRUNEBOARD_LEASE_SECONDS - 30)
+    assert services.runs_reap() == {"requeued": 0, "failed": 0}
+
+
 # a tick's queries: the lost check (2), the queues waiting (1), the rooms (2), the benchmarks (1),
 # then per queue with room the head (at most 7) and one claim per kind of work sent
 TICK_QUERIES = 14
