@@ -74,8 +74,9 @@ def seed() -> dict:
     Run.objects.bulk_create(history, batch_size=5000)
     busy = list(Run.objects.filter(status=Run.Status.QUEUED, benchmark__queue="cpu",
                                    submission__owner__isnull=False).order_by("-pk")[:BUSY])
-    Run.objects.filter(pk__in=[r.pk for r in busy]).update(status=Run.Status.RUNNING, queued_at=now,
-                                                           started=now, lease_token="x" * 32)
+    for n, run in enumerate(busy):  # 8 workers, each holding its own lease
+        Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING, queued_at=now, started=now,
+                                             lease_token=f"{n:032d}")
     analyze()
     return {"queued": Run.objects.filter(status=Run.Status.QUEUED).count(),
             "users": USERS, "submissions": n_subs, "targets": len(targets),
