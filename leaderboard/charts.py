@@ -4,6 +4,8 @@ them with the local plotly.js (`Plotly.newPlot(el, fig.data, fig.layout)`)."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import math
 from collections import defaultdict
 
@@ -207,6 +209,35 @@ def frontier_measured_trace(frontier, timing) -> dict | None:
             "customdata": [on_compression["customdata"][i] for i in kept],
             "hovertemplate": on_compression["hovertemplate"].replace(
                 "<extra>", f"<br>measured speedup %{{x:.3g}}× on {_escape(timing.machine)}<extra>")}
+
+
+# This process's charts of the boards' screens, by everything they are drawn from (a few kept,
+# the least recent dropped): a request whose board has no new finished run draws nothing again.
+_FIGURES: OrderedDict[tuple, dict] = OrderedDict()
+_FIGURES_KEPT = 32
+
+
+def board_figures(*, benchmark, ranking_key: str, charted: set[int], counted: dict, shown: set[int],
+                  reference_top1, waiting, measured: bool, frontier, frontier_timing) -> dict:
+    """`accuracy_figures` of the board's charted methods' curves (selectors.benchmark_curves), kept
+    per process under the ranking's key (rankings.board_ranking: it changes with every finished
+    run, counted version and method) and the rest of what the charts draw, so they are never
+    stale and are drawn once per change."""
+    from . import selectors
+
+    key = (benchmark.pk, ranking_key, tuple(sorted(charted)), tuple(sorted(shown)), reference_top1,
+           tuple(m.pk for m in waiting), measured, repr(frontier), repr(frontier_timing))
+    if key in _FIGURES:
+        _FIGURES.move_to_end(key)
+        return _FIGURES[key]
+    curves = selectors.benchmark_curves(benchmark=benchmark, methods=charted,
+                                        submissions=[counted[m] for m in charted if m in counted])
+    figures = accuracy_figures(curves, shown=shown, reference_top1=reference_top1, waiting=waiting,
+                               measured=measured, frontier=frontier, frontier_timing=frontier_timing)
+    _FIGURES[key] = figures
+    while len(_FIGURES) > _FIGURES_KEPT:
+        _FIGURES.popitem(last=False)
+    return figures
 
 
 def accuracy_figures(curves: pd.DataFrame, *, shown: set[int] | None = None,

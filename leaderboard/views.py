@@ -13,7 +13,7 @@ from submissions.capabilities import availability
 from submissions.models import MasksBlob, Run, Submission
 
 from . import selectors, services, tables
-from .charts import accuracy_figures
+from .charts import accuracy_figures, board_figures
 from .downloads import csv_response
 from .forms import EnterBenchmarksForm, MethodEditForm
 from .metadata import TAG_AXES
@@ -74,15 +74,13 @@ def benchmark_detail(request, name):
     page = selectors.table_page(tables.sort_ranking(table, column, descending, benchmark.compressions, by=by),
                                 request.GET)
     charted, shown = selectors.charted_methods(ranking, page.rows, chosen)
-    curves = selectors.benchmark_curves(benchmark=benchmark, methods=charted,
-                                        submissions=[counted[m] for m in charted if m in counted])
     machines = state.machine_rows()
     # the frontier on the measured chart: as timed on the machine most of the board's runs were
     frontier_timing = (selectors.frontier_timing(benchmark=benchmark, machine=machines[0]["machine"])
                        if frontier is not None and machines else None)
-    figures = accuracy_figures(curves, shown=shown, reference_top1=dense["value"],
-                               waiting=() if chosen else waiting, measured=measured, frontier=frontier,
-                               frontier_timing=frontier_timing)
+    figures = board_figures(benchmark=benchmark, ranking_key=state.ranking_key, charted=charted, counted=counted,
+                            shown=shown, reference_top1=dense["value"], waiting=() if chosen else waiting,
+                            measured=measured, frontier=frontier, frontier_timing=frontier_timing)
     points = rank_points(benchmark, by)
     at, at_rows, at_error = None, None, None
     if request.GET.get("at"):

@@ -196,3 +196,32 @@ def test_the_screen_s_frontier_distances_follow_a_run_that_finishes(client, benc
                                                            top1=0.50, strategy="alpha"))
     after = client.get("/b/digits-mlp/").context["distances"][alpha.pk]
     assert after != before and after == frontier_distances(benchmark=bench)[alpha.pk]
+
+
+@pytest.mark.django_db
+def test_the_charts_are_drawn_once_and_follow_a_run_that_finishes_on_the_next_request(client, benchmarks):
+    """The charts are kept per process under the ranking's key: the same board is not drawn
+    again, and a finished run is in the next page's chart data."""
+    from leaderboard import charts, selectors
+
+    def chart_data():
+        html = client.get("/b/digits-mlp/").content.decode()
+        return html.split('id="benchmark-compression-data"')[1].split("</script>")[0]
+
+    bench = benchmarks["digits-mlp"]
+    make_entry("Alpha", bench, {c: [0.90, 0.91, 0.92] for c in FULL})
+    beta = make_submission(make_method("Beta"))
+    for c in FULL:
+        for seed in range(3):
+            if (c, seed) != (64, 2):
+                make_run(beta, bench, c, seed, top1=0.95)
+    last = make_run(beta, bench, 64, 2, status=Run.Status.QUEUED)
+    charts._FIGURES.clear()
+    with mock.patch.object(selectors, "benchmark_curves", wraps=selectors.benchmark_curves) as drawn:
+        before = chart_data()
+        assert chart_data() == before and drawn.call_count == 1  # the second from the process's copy
+        assert "Beta" not in before  # its version is not complete yet
+        services.run_record_result(run=last, record=make_record(benchmark=bench.name, compression=64.0, seed=2,
+                                                                top1=0.95, strategy="beta"))
+        after = chart_data()
+    assert drawn.call_count == 2 and "Beta" in after
