@@ -173,6 +173,9 @@ class Run(models.Model):
         "on the worker (the record's measured_speedup_b64)"))
     latency_device = models.CharField(max_length=255, blank=True, help_text=(
         "the machine the latencies were timed on (CPU model or GPU name, then the device)"))
+    seconds = models.FloatField(null=True, blank=True, help_text=(
+        "worker seconds the run cost (the record's time_total_s): a batched run's share of its "
+        "batch, a shared run its own few; the fill-in's time to go is taken from them"))
     record = models.JSONField(default=dict, blank=True)
     # What the figures are a function of (evaluator.benchmarks.result_key): a later run with the
     # same key reuses this run's result (submissions.services.sharing). Filled with the result.
@@ -185,7 +188,7 @@ class Run(models.Model):
                    "masks_sha256": "masks_sha256", "effective_compression": "effective_compression",
                    "effective_speedup": "effective_speedup", "disconnected": "disconnected",
                    "measured_speedup": "measured_speedup_b64", "latency_device": "latency_device",
-                   "result_key": "result_key"}
+                   "result_key": "result_key", "seconds": "time_total_s"}
     TEXT_COLUMNS = {"masks_sha256", "latency_device", "result_key"}  # "" when the record lacks them
 
     objects = RunQuerySet.as_manager()

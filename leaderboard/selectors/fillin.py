@@ -49,10 +49,13 @@ def _median_seconds(runs) -> float | None:
     from statistics import median
 
     # the latest finished runs by the index on (benchmark, status, finished) or (status,
-    # finished); a finished run has a start (one without is left out of the sample here)
-    spans = runs.filter(status=FINISHED, finished__isnull=False).order_by(
-        "-finished").values_list("started", "finished")[:DURATION_SAMPLE]
-    seconds = [(end - start).total_seconds() for start, end in spans if start is not None and end >= start]
+    # finished), each at the worker seconds it cost (Run.seconds: a batched run's share of its
+    # batch, whose runs start and finish together), or, recorded before that column, its span
+    # (a run without a start is left out of the sample here)
+    rows = runs.filter(status=FINISHED, finished__isnull=False).order_by(
+        "-finished").values_list("seconds", "started", "finished")[:DURATION_SAMPLE]
+    seconds = [cost if cost is not None else (end - start).total_seconds()
+               for cost, start, end in rows if cost is not None or (start is not None and end >= start)]
     return median(seconds) if seconds else None
 
 

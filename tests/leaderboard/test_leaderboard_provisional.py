@@ -28,7 +28,8 @@ def builtin(name, bench, *, queued=(), tier="baseline"):
 
 
 def ten_seconds_a_run():
-    Run.objects.filter(status=Run.Status.FINISHED).update(started=F("finished") - dt.timedelta(seconds=10))
+    Run.objects.filter(status=Run.Status.FINISHED).update(started=F("finished") - dt.timedelta(seconds=10),
+                                                          seconds=10.0)
 
 
 def test_a_board_whose_baselines_are_filling_in_ranks_provisionally_with_a_measured_eta(client, benchmarks):
@@ -45,6 +46,21 @@ def test_a_board_whose_baselines_are_filling_in_ranks_provisionally_with_a_measu
     assert "about 1 min to go (4 built-in runs left on the cpu queue × 10.0 s, the median finished run of their benchmark, ÷ 1 live worker)" in notice
     assert "provisional band</a></th>" in html
     assert html.count('<td class="num provisional"><span title="provisional rank') == 4  # every row
+
+
+def test_runs_scored_in_one_batch_count_at_their_own_seconds_not_the_batchs_span(client, benchmarks):
+    """A batch starts its runs together and records them together: each run's span is the whole
+    batch's, its cost (Run.seconds, the record's time_total_s) its share."""
+    bench = benchmarks["digits-mlp"]
+    make_entry("Alpha", bench, {c: [0.9] for c in SCORED})
+    builtin("random", bench)
+    builtin("global-mag-weight", bench, queued=(16, 32, 64))
+    builtin("synflow", bench, queued=(8,), tier="reference")
+    Run.objects.filter(status=Run.Status.FINISHED).update(started=F("finished") - dt.timedelta(seconds=70))
+    assert set(Run.objects.filter(status=Run.Status.FINISHED).values_list("seconds", flat=True)) == {1.3}
+    html = re.sub(r"\s+", " ", client.get("/b/digits-mlp/").content.decode())
+    notice = html[html.index('id="provisional"'):][:600]
+    assert "4 built-in runs left on the cpu queue × 1.30 s, the median finished run of their benchmark" in notice, notice
 
 
 def test_the_time_to_go_grows_with_the_runs_and_shrinks_with_the_workers(client, benchmarks, live_worker):
@@ -132,7 +148,7 @@ def test_the_time_to_go_counts_the_whole_queue_each_benchmark_at_its_own_run_tim
     builtin("global-mag-weight", slow, queued=SCORED)
     ten_seconds_a_run()
     Run.objects.filter(benchmark=slow, status=Run.Status.FINISHED).update(
-        started=F("finished") - dt.timedelta(seconds=70))
+        started=F("finished") - dt.timedelta(seconds=70), seconds=70.0)
     html = re.sub(r"\s+", " ", client.get("/b/digits-mlp/").content.decode())
     # 3 x 10 s + 6 x 70 s = 450 s on the one live worker
     assert "about 8 min to go (9 built-in runs left on the cpu queue × 10.0–70.0 s" in html
