@@ -36,7 +36,10 @@ EMBEDDED = {b.name for b in list_benchmarks() if b.embedded}
 def embedded_env(var: Path, port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     return {**env, "PRUNEBOARD_VAR_DIR": str(var), "PRUNEBOARD_PORT": str(port), "PYTHONUNBUFFERED": "1",
-            "PRUNEBOARD_WORKER_HEARTBEAT_SECONDS": "2", "PRUNEBOARD_TORCH_THREADS": "1"}
+            "PRUNEBOARD_WORKER_HEARTBEAT_SECONDS": "2", "PRUNEBOARD_TORCH_THREADS": "1",
+            # one run worker, so the suite's other process keeps a core (one per core is the
+            # default: tests/leaderboard/test_serve_workers.py)
+            "PRUNEBOARD_RUN_WORKERS": "1"}
 
 
 def in_session(sid: int) -> list[int]:
