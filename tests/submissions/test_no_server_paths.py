@@ -128,7 +128,10 @@ def test_no_failure_shows_a_server_path_on_any_page_or_api_answer(submit, client
     monkeypatch.setattr(execution, "_contexts", {})
     monkeypatch.setattr("evaluator.weights.REPO_WEIGHTS", tmp_path / "no-weights")
     monkeypatch.setenv("PRUNEBOARD_WEIGHTS_DIR", str(tmp_path / "weights-dir"))
-    expected["weights"] = (submit(PER_JOB, "no-weights", {1.0}), {1.0: "no weights for benchmark"})
+    # (another file than each-way's: that one's runs at 1x may be finished already, scored in its
+    # first run's batch, and a re-upload would share them)
+    expected["weights"] = (submit(PER_JOB + b"\n# another file\n", "no-weights", {1.0}),
+                           {1.0: "no weights for benchmark"})
 
     for case, (submission, errors) in expected.items():
         for compression, message in errors.items():
