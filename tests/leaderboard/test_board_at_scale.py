@@ -21,6 +21,18 @@ def ranked_slugs(client, url="/b/digits-mlp/") -> list[str]:
     return re.findall(r'<td class="method"><a href="/m/([^/]+)/">', table)
 
 
+def alpha_and_beta_one_run_short(bench) -> Run:
+    """Alpha's complete version, and Beta's with every run finished (0.95) but its last, which
+    waits: returned."""
+    make_entry("Alpha", bench, {c: [0.90, 0.91, 0.92] for c in FULL})
+    beta = make_submission(make_method("Beta"))
+    for c in FULL:
+        for seed in range(3):
+            if (c, seed) != (64, 2):
+                make_run(beta, bench, c, seed, top1=0.95)
+    return make_run(beta, bench, 64, 2, status=Run.Status.QUEUED)
+
+
 @pytest.fixture
 def counted_rankings():
     """How many times the board's ranking is computed (not read from the cache)."""
@@ -31,13 +43,7 @@ def counted_rankings():
 @pytest.mark.django_db
 def test_a_run_that_finishes_is_on_the_very_next_request(client, benchmarks, counted_rankings):
     bench = benchmarks["digits-mlp"]
-    make_entry("Alpha", bench, {c: [0.90, 0.91, 0.92] for c in FULL})
-    beta = make_submission(make_method("Beta"))
-    for c in FULL:
-        for seed in range(3):
-            if (c, seed) != (64, 2):
-                make_run(beta, bench, c, seed, top1=0.95)
-    last = make_run(beta, bench, 64, 2, status=Run.Status.QUEUED)
+    last = alpha_and_beta_one_run_short(bench)
     assert ranked_slugs(client) == ["alpha"]  # Beta's version is not complete yet
     assert ranked_slugs(client) == ["alpha"] and counted_rankings.call_count == 1  # the second from the cache
     services.run_record_result(run=last, record=make_record(benchmark=bench.name, compression=64.0, seed=2,
@@ -209,13 +215,7 @@ def test_the_charts_are_drawn_once_and_follow_a_run_that_finishes_on_the_next_re
         return html.split('id="benchmark-compression-data"')[1].split("</script>")[0]
 
     bench = benchmarks["digits-mlp"]
-    make_entry("Alpha", bench, {c: [0.90, 0.91, 0.92] for c in FULL})
-    beta = make_submission(make_method("Beta"))
-    for c in FULL:
-        for seed in range(3):
-            if (c, seed) != (64, 2):
-                make_run(beta, bench, c, seed, top1=0.95)
-    last = make_run(beta, bench, 64, 2, status=Run.Status.QUEUED)
+    last = alpha_and_beta_one_run_short(bench)
     charts._FIGURES.clear()
     with mock.patch.object(selectors, "benchmark_curves", wraps=selectors.benchmark_curves) as drawn:
         before = chart_data()
