@@ -1,9 +1,10 @@
 """The hostile suite's uploads: every attack on the sandbox boundary, in both directions.
 
-Each case is a strategy file and what the submitter must be told. The same cases run end to end
-through the CLI (`tests/evaluator/test_hostile_cli.py`) and through the worker's Celery task
-(`tests/submissions/test_hostile_worker.py`); `tests/evaluator/test_hostile.py` holds the cases that
-check the sandbox's insides directly. Every case must: fail as the submitter's error with a
+Each case is a strategy file and what the submitter must be told. Every case runs end to end
+through the worker's Celery task (`tests/submissions/test_hostile_worker.py`), the path an upload
+takes; the CLI (`tests/evaluator/test_hostile_cli.py`) runs `CLI_CASES`, one of each way the same
+sandbox ends (see there); `tests/evaluator/test_hostile.py` holds the cases that check the
+sandbox's insides directly. Every case must: fail as the submitter's error with a
 message under 2 KB that says what happened (or succeed where the attack is silent); show no
 host file's content anywhere; keep the worker's memory within budget; leave nothing on the host.
 
@@ -462,3 +463,14 @@ def warm_up(tmp_path: Path, run_one) -> None:
     path = tmp_path / "honest.py"
     path.write_text(HONEST)
     run_one(path)
+
+# The CLI computes masks with the same sandbox (`evaluator.sandbox.masks_for_jobs`) as the worker,
+# which runs every case; what the CLI adds is how it reports the outcome. So it runs one case of
+# each way a sandbox ends: each limit (time, CPU, memory, processes), a crash, an early exit, a
+# channel flooded or malformed or oversized, results forged for other jobs (its only multi-job
+# case), a host secret read through a link and from the environment, and one silent attack.
+CLI_CASES = [case for case in CASES if case.id in {
+    "symlink-to-host-file", "endless-bytes-on-the-channel", "tree-3000-deep-in-scratch",
+    "eight-megabyte-report-on-the-channel", "malformed-report", "forged-results-for-other-jobs",
+    "fork-bomb", "endless-loop", "busy-loop", "huge-allocation", "segfault", "sys-exit",
+    "environment-secrets"}]

@@ -1,12 +1,13 @@
 """The hostile suite through the CLI: `python -m evaluator run --strategy hostile.py`, one run on
-digits-mlp per attack (the cases are in tests/hostile_cases.py)."""
+digits-mlp per attack: one of each way the sandbox ends (`CLI_CASES` in tests/hostile_cases.py;
+the worker's test runs every case)."""
 
 import os
 
 import pytest
 
 from evaluator.cli import main
-from tests.hostile_cases import (CASES, MESSAGE_BYTES, TOKEN, WORKER_RSS_BUDGET_MB, case_context,
+from tests.hostile_cases import (CLI_CASES, MESSAGE_BYTES, TOKEN, WORKER_RSS_BUDGET_MB, case_context,
                                  host_leftovers, needs_bwrap, peak_rss_mb, secret_fixture, warm_up)
 
 pytestmark = needs_bwrap()
@@ -24,7 +25,7 @@ def warm(tmp_path_factory):
     warm_up(folder, lambda path: cli_run(path, folder / "out.csv"))
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", CLI_CASES, ids=lambda c: c.id)
 def test_the_cli_fails_each_attack_cleanly_and_keeps_the_host_intact(case, warm, tmp_path, secret, monkeypatch, capsys):
     if case.root_only and os.geteuid() != 0:
         pytest.skip("needs a root worker (uid slots and cgroups)")
