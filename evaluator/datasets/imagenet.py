@@ -16,8 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from torchvision import datasets as tvd
-from torchvision import transforms as T
 
 from .registry import (
     SPLIT_SEED,
@@ -66,6 +64,10 @@ def imagenet(root: Path) -> Splits:
             + f" (train has {len(train_classes)} class folders, val {len(val_classes)}"
             + "; they must match or the labels would not line up)"
         )
+    # imported here: torchvision (its ops import torch._dynamo) adds about 2 s to the start of
+    # every process that registers the datasets (web, workers, the CLI), used only by this one
+    from torchvision import datasets as tvd
+    from torchvision import transforms as T
 
     normalize = [T.ToTensor(), T.Normalize(MEAN, STD)]
     augment = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), *normalize])
