@@ -39,7 +39,7 @@ def _free_port() -> int:
 
 # Short leases so a killed worker's run comes back within seconds (production: minutes).
 FAST_RECOVERY = {"PRUNEBOARD_LEASE_SECONDS": "10", "PRUNEBOARD_HEARTBEAT_SECONDS": "2",
-                 "PRUNEBOARD_REAP_SECONDS": "3", "PRUNEBOARD_QUEUE_STALE_SECONDS": "20"}
+                 "PRUNEBOARD_REAP_SECONDS": "3", "PRUNEBOARD_QUEUE_STALE_SECONDS": "6"}
 # Two workers share the machine's cores: one torch thread each (measured: a 21-run sweep took
 # 121 s with torch's default, 79 s with one thread; oversubscribed cores slow every run).
 ONE_THREAD_PER_WORKER = {"PRUNEBOARD_TORCH_THREADS": "1"}
@@ -55,10 +55,12 @@ class Stack:
     redis: "OwnRedis | None" = None
     database: str = ""
 
-    def stop_workers(self) -> None:
+    def stop_workers(self, kill: bool = False) -> None:
+        """Stop the run workers as an operator does (SIGTERM: a warm shutdown, which waits for
+        the run in hand), or, kill=True, at once (between tests: nothing left to check)."""
         for proc in self.workers.values():
             if proc.poll() is None:
-                proc.terminate()
+                proc.kill() if kill else proc.terminate()
                 proc.wait(timeout=60)
         self.workers.clear()
 
@@ -74,10 +76,10 @@ class Stack:
         self.control = proc
         return proc
 
-    def stop_beat(self) -> None:
+    def stop_beat(self, kill: bool = False) -> None:
         proc = getattr(self, "control", None)
         if proc is not None and proc.poll() is None:
-            proc.terminate()
+            proc.kill() if kill else proc.terminate()
             proc.wait(timeout=60)
 
     def worker_logs(self) -> str:
@@ -189,9 +191,11 @@ def stack(tmp_path_factory):
            **ONE_THREAD_PER_WORKER}
     stack = Stack(url=f"http://127.0.0.1:{port}", env=env, var=var, redis=own_redis, database=name)
     try:
-        stack.manage("migrate", "--noinput")
-        stack.manage("sync_benchmarks")
-        stack.manage("collectstatic", "--noinput")  # the manifest storage's hashed, gzipped files
+        # migrate, the benchmarks, and the manifest storage's hashed, gzipped static files: the
+        # three commands in one process (each start imports Django and torch)
+        stack.manage("shell", "-c", "from django.core.management import call_command as c; "
+                     "c('migrate', interactive=False, verbosity=0); c('sync_benchmarks'); "
+                     "c('collectstatic', interactive=False, verbosity=0)")
         web_log = open(var / "web.log", "wb")
         stack.processes.append(subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "pruneboard.wsgi", "--bind", f"127.0.0.1:{port}",

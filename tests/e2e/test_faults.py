@@ -62,11 +62,11 @@ def wait_until_running_on(stack, submission_id, worker: str, timeout=300) -> Non
 
 @pytest.fixture
 def fresh_workers(stack):
-    stack.stop_workers()
+    stack.stop_workers(kill=True)
     stack.start_beat()  # the dispatcher and the reaper
     yield
-    stack.stop_workers()
-    stack.stop_beat()
+    stack.stop_workers(kill=True)
+    stack.stop_beat(kill=True)
 
 
 def test_a_worker_killed_in_the_middle_of_a_run_loses_and_duplicates_nothing(stack, fresh_workers):
