@@ -186,7 +186,7 @@ CASES = [
             send(json.dumps({"kind": "error", "job": 0, "bytes": len(report), "limit": "memory"}).encode()
                  + b"\\n" + report)
             time.sleep(30)
-    ''', "ran out of memory"),
+    ''', "ran out of memory", settings={"PRUNEBOARD_SANDBOX_TIMEOUT": "4"}),  # the sleep: the next job's budget
     Case("forged-memory-limit-by-sigkill", '''
         def attack(self):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -463,6 +463,7 @@ def warm_up(tmp_path: Path, run_one) -> None:
     path = tmp_path / "honest.py"
     path.write_text(HONEST)
     run_one(path)
+
 
 # The CLI computes masks with the same sandbox (`evaluator.sandbox.masks_for_jobs`) as the worker,
 # which runs every case; what the CLI adds is how it reports the outcome. So it runs one case of
