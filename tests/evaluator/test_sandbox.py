@@ -148,8 +148,8 @@ class Slow(Pruning):
     def model_masks(self):
         time.sleep(60)
 """)
-    [result] = masks_of(source, state, calibration, limits=Limits(wall_seconds=8))
-    assert "did not finish within the time limit (8 s a job)" in result.message and result.limit == "time"
+    [result] = masks_of(source, state, calibration, limits=Limits(wall_seconds=3))
+    assert "did not finish within the time limit (3 s a job)" in result.message and result.limit == "time"
 
 
 def test_the_parent_environment_does_not_reach_the_child(tmp_path, state, calibration, monkeypatch):
