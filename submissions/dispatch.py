@@ -28,7 +28,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from .models import Rerun, Run, Submission
-from .queue_order import WAITING, Item, head, main_queries, targets_by_queue
+from .queue_order import WAITING, Item, head, heads, main_queries, targets_by_queue
 
 log = logging.getLogger(__name__)
 MAIN_QUERY = main_queries  # what benchmarks/dispatch_tick.py EXPLAINs
@@ -109,10 +109,9 @@ def runs_dispatch() -> dict:
     queues = _queues_waiting()
     if queues:
         rooms, targets = _rooms(), targets_by_queue()  # the queues' benchmarks are disjoint: read once
-        for queue in queues:
-            free = rooms.get(queue, _room(0, 0))
-            if free:
-                sent += _send(head(queue, free, targets.get(queue, {})))
+        free = {queue: rooms.get(queue, _room(0, 0)) for queue in queues}
+        got = heads({queue: n for queue, n in free.items() if n}, targets)
+        sent = _send([item for queue in queues for item in got.get(queue, [])])  # one claim for them all
     return {"sent": sent, "lost": lost}
 
 
