@@ -9,7 +9,8 @@ autovacuum would). Then times `submissions.dispatch.runs_dispatch()` (the beat's
 check, then each queue's head in priority order, claimed and sent) with the broker replaced by
 a counter; after each tick the runs it sent wait again, so every tick does the same work.
 Prints the median and p95 of the ticks, the SQL queries of one tick, and EXPLAIN ANALYZE of
-its main query (the fill-in's head on `cpu`). Ends with `tick_p95_ms=X.X`.
+its main queries on `cpu` (the researchers' first runs, the fill-in's head, the last dispatches).
+Ends with `tick_p95_ms=X.X`.
 Run: `.venv/bin/python benchmarks/dispatch_tick.py` (PostgreSQL on localhost, trust auth;
 BENCH_DB and BENCH_PG_ADMIN_URL override the database names).
 """
@@ -125,8 +126,8 @@ def main() -> None:
           f"min {times[0]:.1f} ms, max {times[-1]:.1f} ms; {per_tick[-1]} runs sent a tick; "
           f"{len(queries)} SQL queries a tick")
     main_query = getattr(dispatch, "MAIN_QUERY", None)
-    for title, queryset in (main_query("cpu") if main_query else {}).items():
-        sql, params = queryset.query.sql_with_params()
+    for title, query in (main_query("cpu") if main_query else {}).items():
+        sql, params = query if isinstance(query, tuple) else query.query.sql_with_params()  # SQL, or a queryset
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN ANALYZE {sql}", params)
             print(f"EXPLAIN ANALYZE of {title} (cpu):")

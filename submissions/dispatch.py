@@ -28,7 +28,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from .models import Rerun, Run, Submission
-from .queue_order import WAITING, Item, head, main_queries, targets_by_queue
+from .queue_order import WAITING, Item, head, heads, main_queries, targets_by_queue
 
 log = logging.getLogger(__name__)
 MAIN_QUERY = main_queries  # what benchmarks/dispatch_tick.py EXPLAINs
@@ -109,10 +109,9 @@ def runs_dispatch() -> dict:
     queues = _queues_waiting()
     if queues:
         rooms, targets = _rooms(), targets_by_queue()  # the queues' benchmarks are disjoint: read once
-        for queue in queues:
-            free = rooms.get(queue, _room(0, 0))
-            if free:
-                sent += _send(head(queue, free, targets.get(queue, {})))
+        free = {queue: rooms.get(queue, _room(0, 0)) for queue in queues}
+        got = heads({queue: n for queue, n in free.items() if n}, targets)
+        sent = _send([item for queue in queues for item in got.get(queue, [])])  # one claim for them all
     return {"sent": sent, "lost": lost}
 
 
@@ -217,6 +216,8 @@ def runs_find_lost() -> int:
     reporting is. Only rows sent PRUNEBOARD_QUEUE_STALE_SECONDS ago or more, so that a message
     a worker just took, and has not yet said so, is not counted lost."""
     stale = timezone.now() - timedelta(seconds=settings.PRUNEBOARD_QUEUE_STALE_SECONDS)
+    if not _any_stale(stale):
+        return 0
     held_runs = _held_by_live_workers().values("pk")
     lost = 0  # only queues with a message old enough to be missed: the broker is asked rarely
     queues = set(_sent_runs().filter(queued_at__lt=stale).order_by().values_list("benchmark__queue", flat=True)
@@ -246,6 +247,20 @@ def runs_find_lost() -> int:
             log.warning("dispatch: the broker holds %s of the %s messages of queue %r; %s sent again",
                         held, expected, queue, len(old))
     return lost
+
+
+def _any_stale(stale) -> bool:
+    """Whether a run or re-run was sent before `stale` and is not started yet (a superset of
+    what the lost check counts: cancelled submissions' runs too). One query, the oldest entry of
+    `run_in_broker` (and the few re-runs): most ticks find none, and skip the rest of the check
+    (its two grouped queries, the broker's counts)."""
+    at = connection.ops.adapt_datetimefield_value(stale)
+    sql = ("SELECT EXISTS (SELECT 1 FROM submissions_run WHERE status = 'queued' AND queued_at IS NOT NULL "
+           "AND queued_at < %s) OR EXISTS (SELECT 1 FROM submissions_rerun WHERE status = 'queued' "
+           "AND queued_at IS NOT NULL AND queued_at < %s AND started IS NULL)")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [at, at])
+        return bool(cursor.fetchone()[0])
 
 
 def runs_enqueue(runs) -> None:

@@ -210,7 +210,13 @@ class Run(models.Model):
                    models.Index(fields=["submission", "benchmark"], name="run_waiting",
                                 condition=models.Q(status="queued", queued_at__isnull=True)),
                    models.Index(fields=["queued_at"], name="run_in_broker",
-                                condition=models.Q(status="queued", queued_at__isnull=False))]
+                                condition=models.Q(status="queued", queued_at__isnull=False)),
+                   # the fill-in's share reads a queue's last dispatches: a few entries from the
+                   # end of each of its benchmarks, however long the other queues' history is
+                   # (covering, on PostgreSQL: without the submission in it, the planner walked
+                   # `queued_at`'s index through every queue's dispatches instead)
+                   models.Index(fields=["benchmark", "queued_at"], include=["submission"], name="run_dispatched",
+                                condition=models.Q(queued_at__isnull=False))]
 
     def __str__(self):
         return f"run {self.pk}: {self.benchmark} x{self.compression:g} seed {self.seed}"

@@ -13,9 +13,14 @@ Researchers go first, but while both sides wait the fill-in takes at least one d
 k = floor(1 / PRUNEBOARD_FILLIN_SHARE) of the queue (the previous k - 1 dispatches are read from
 the runs' `queued_at`): it is what gives every researcher's result its meaning.
 
-Only the head is computed (`head(queue, n)`): a count of the waiting runs by submission, the
-fill-in's first n in one ordered query, and the runs of the few submissions the head reaches,
-so a tick costs about the same with 100 or 100,000 runs waiting (benchmarks/dispatch_tick.py).
+Only the head is computed (`head(queue, n)`): the submissions with waiting runs (an index probe
+each), the fill-in's first n in one ordered query, and the runs of the few submissions the head
+reaches, so a tick costs about the same with 100 or 100,000 runs waiting
+(benchmarks/dispatch_tick.py). A tick computes every queue's head at once (`heads`): what all
+queues need (the submissions, the re-runs, the last dispatches) is read once for all of them.
+
+The head's queries are written in SQL, one text for SQLite and PostgreSQL but where noted: built
+with the ORM, a tick spent as long building them in Python as the database spent running them.
 """
 
 from __future__ import annotations
@@ -24,14 +29,18 @@ import heapq
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
 
 from .models import Rerun, Run, Submission
 
 WAITING = Q(status=Run.Status.QUEUED, queued_at__isnull=True)  # the partial index `run_waiting`
+WAITING_SQL = "r.status = 'queued' AND r.queued_at IS NULL"  # the same, for a run `r` in SQL
 
 
 @dataclass(frozen=True)
@@ -71,19 +80,72 @@ def head(queue: str, n: int | None = None, targets: dict | None = None) -> list[
     has read it already."""
     if targets is None:
         targets = targets_by_queue().get(queue, {})
-    if not targets or n == 0:
-        return []
-    here = Run.objects.filter(WAITING, submission_id=OuterRef("pk"), benchmark_id__in=list(targets))
-    subs = {pk: (owner, created, status) for pk, owner, created, status in  # a waiting run: not final
-            Submission.objects.exclude(status__in=Submission.FINAL).filter(Exists(here))
-            .values_list("pk", "owner_id", "created", "status")}
-    reruns = list(Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=True,
-                                       run__benchmark_id__in=list(targets))
-                  .values_list("pk", "requested_by_id", "created", "run__benchmark_id").order_by("created", "pk"))
-    side = _Researchers(queue, targets, subs, [r for r in reruns if r[1] is not None], n)
-    fill = _fill_in(queue, targets, [pk for pk, (owner, _, _) in subs.items() if owner is None],
-                    [r for r in reruns if r[1] is None], n)
-    return _merge(side.items(), fill, _recent(queue, targets), n)
+    return heads({queue: n}, {queue: targets}).get(queue, [])
+
+
+def heads(wanted: dict[str, int | None], targets: dict[str, dict]) -> dict[str, list[Item]]:
+    """queue -> its head, for each queue of `wanted` (queue -> n, as `head`'s); `targets`:
+    `targets_by_queue()`. What every queue needs is read once for all of them: the submissions
+    with waiting runs, the re-runs waiting, the last dispatches."""
+    wanted = {queue: n for queue, n in wanted.items() if targets.get(queue) and n != 0}
+    if not wanted:
+        return {}
+    targets = {queue: targets[queue] for queue in wanted}
+    queue_of = {pk: queue for queue, here in targets.items() for pk in here}
+    subs = _waiting_submissions(targets)
+    reruns = defaultdict(list)
+    for row in (Rerun.objects.filter(status=Rerun.Status.QUEUED, queued_at__isnull=True,
+                                     run__benchmark_id__in=list(queue_of))
+                .values_list("pk", "requested_by_id", "created", "run__benchmark_id").order_by("created", "pk")):
+        reruns[queue_of[row[3]]].append(row)
+    recent = _recent(targets)
+    out = {}
+    for queue, n in wanted.items():
+        here, mine = targets[queue], subs[queue]
+        side = _Researchers(queue, here, mine, [r for r in reruns[queue] if r[1] is not None], n)
+        fill = _fill_in(queue, here, [pk for pk, (owner, _, _) in mine.items() if owner is None],
+                        [r for r in reruns[queue] if r[1] is None], n)
+        out[queue] = _merge(side.items(), fill, recent[queue], n)
+    return out
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _marks(values) -> str:
+    """The placeholders of an `IN (...)` list of the values (at least one)."""
+    return ", ".join(["%s"] * len(values))
+
+
+def _waiting_submissions(targets: dict[str, dict]) -> dict[str, dict[int, tuple]]:
+    """queue -> {submission pk: (owner, created, status)}: the submissions, not final, with a run
+    waiting on one of the queue's targets. One query, a branch a queue, each an index probe of
+    `run_waiting` a submission. The span of the targets' pks bounds each probe: a queue's
+    benchmarks are registered together, so the probe of a submission with no run there reads no
+    entry, where it read all of the submission's waiting runs (5-9 ms a tick for the `gpu` queue:
+    benchmarks/dispatch_tick.py); where queues' pks interleave, it reads what it read before."""
+    queues = list(targets)
+    branches, params = [], []
+    for n, queue in enumerate(queues):
+        branches.append(
+            f"SELECT {n}, s.id, s.owner_id, s.created, s.status FROM submissions_submission s "
+            f"WHERE s.status NOT IN ({_marks(Submission.FINAL)}) AND EXISTS (SELECT 1 FROM submissions_run r "
+            f"WHERE r.submission_id = s.id AND {WAITING_SQL} AND r.benchmark_id BETWEEN %s AND %s "
+            f"AND r.benchmark_id IN ({_marks(targets[queue])}))")
+        params += [*Submission.FINAL, min(targets[queue]), max(targets[queue]), *targets[queue]]
+    out = {queue: {} for queue in queues}
+    for n, pk, owner, created, status in _rows(" UNION ALL ".join(branches), params):
+        out[queues[n]][pk] = (owner, _aware(created), status)
+    return out
+
+
+def _aware(when: datetime) -> datetime:
+    """A datetime as the ORM reads it (SQLite's rows hold UTC without its zone), so that it sorts
+    with those the ORM reads."""
+    return when if timezone.is_aware(when) else timezone.make_aware(when, dt_timezone.utc)
 
 
 def track_rank(track: str) -> int:
@@ -94,25 +156,33 @@ def track_rank(track: str) -> int:
     return order.index(track) if track in order else len(order)
 
 
-def fill_in_query(queue: str, targets: dict, builtins: list[int]):
-    """The fill-in's waiting runs of the queue, in their order (the dispatcher's main query)."""
-    by = lambda i: Case(*[When(benchmark_id=pk, then=Value(t[i])) for pk, t in targets.items()],  # noqa: E731
-                        output_field=IntegerField())
-    return (Run.objects.filter(WAITING, submission_id__in=builtins, benchmark_id__in=list(targets))
-            .annotate(track_rank=by(1), bench_position=by(2))
-            .order_by("track_rank", "seed", "bench_position", "submission_id", "compression", "pk"))
+def fill_in_query(targets: dict, builtins: list[int], limit: int | None) -> tuple[str, list]:
+    """The fill-in's waiting runs on the targets, in their order, the first `limit` (None: all),
+    as SQL and its parameters (the dispatcher's main query): pk, benchmark, submission, seed,
+    compression, track rank, position. The tracks' order and the positions come from `targets`,
+    each a CASE of one WHEN a target."""
+    case = f"CASE r.benchmark_id {' '.join(['WHEN %s THEN %s'] * len(targets))} END"
+    sql = (f"SELECT r.id, r.benchmark_id, r.submission_id, r.seed, r.compression, {case} AS track_rank, "
+           f"{case} AS bench_position FROM submissions_run r WHERE {WAITING_SQL} "
+           f"AND r.submission_id IN ({_marks(builtins)}) AND r.benchmark_id IN ({_marks(targets)}) "
+           "ORDER BY track_rank, r.seed, bench_position, r.submission_id, r.compression, r.id")
+    params = [v for i in (1, 2) for pk, t in targets.items() for v in (pk, t[i])] + [*builtins, *targets]
+    if limit is not None:
+        sql, params = f"{sql} LIMIT %s", [*params, limit]
+    return sql, params
 
 
 def main_queries(queue: str) -> dict:
-    """name -> the queryset of each query of `head` that reads many rows (for EXPLAIN:
+    """name -> (SQL, parameters) of each query of `head` that reads many rows (for EXPLAIN:
     benchmarks/dispatch_tick.py)."""
     targets = targets_by_queue().get(queue, {})
     builtins = list(Submission.objects.filter(owner__isnull=True).exclude(status__in=Submission.FINAL)
                     .values_list("pk", flat=True))
     researchers = list(Submission.objects.filter(owner__isnull=False).exclude(status__in=Submission.FINAL)
                        .order_by("created", "pk").values_list("pk", flat=True)[:16])
-    return {"the researchers' first runs": read_query(researchers, targets, 2).values_list("pk"),
-            "the fill-in's head": fill_in_query(queue, targets, builtins).values_list("pk")[:16]}
+    return {"the researchers' first runs": read_query(researchers, targets, 2),
+            "the fill-in's head": fill_in_query(targets, builtins, 16),
+            "the last dispatches": _recent_query({queue: targets}, fill_in_every() or 2)}
 
 
 def _fill_in(queue, targets, builtins, reruns, n) -> Iterator[Item]:
@@ -120,20 +190,44 @@ def _fill_in(queue, targets, builtins, reruns, n) -> Iterator[Item]:
         yield Item("rerun", pk, queue, targets[bench][0], True, None, (0, created, pk))
     if not builtins:
         return
-    rows = fill_in_query(queue, targets, builtins).values_list(
-        "pk", "benchmark_id", "submission_id", "seed", "compression", "track_rank", "bench_position")
-    for pk, bench, sub, seed, compression, rank, position in (rows if n is None else rows[:n]):
+    for pk, bench, sub, seed, compression, rank, position in _rows(*fill_in_query(targets, builtins, n)):
         yield Item("run", pk, queue, targets[bench][0], True, None, (1, rank, seed, position, sub, compression, pk))
 
 
-def _recent(queue, targets) -> list[bool]:
-    """Whether each of the queue's last k - 1 dispatches went to the fill-in, oldest first."""
+def _recent(targets: dict[str, dict]) -> dict[str, list[bool]]:
+    """queue -> whether each of its last k - 1 dispatches went to the fill-in, oldest first."""
     k = fill_in_every()
+    out = {queue: [] for queue in targets}
     if not k:
-        return []
-    last = list(Run.objects.filter(queued_at__isnull=False, benchmark_id__in=list(targets))
-                .order_by("-queued_at").values_list("submission__owner_id", flat=True)[:k - 1])
-    return [owner is None for owner in reversed(last)]
+        return out
+    queue_of = {pk: queue for queue, here in targets.items() for pk in here}
+    last = defaultdict(list)
+    for bench, at, owner in sorted(_rows(*_recent_query(targets, k)), key=lambda row: row[1], reverse=True):
+        last[queue_of[bench]].append(owner)
+    for queue in targets:
+        out[queue] = [owner is None for owner in reversed(last[queue][:k - 1])]
+    return out
+
+
+def _recent_query(targets: dict[str, dict], k: int) -> tuple[str, list]:
+    """The last k - 1 dispatches of each target (benchmark, `queued_at`, owner), as SQL and its
+    parameters: for each target, a few entries from the end of the index `run_dispatched`. (Over
+    all of a queue's targets at once, ordered by `queued_at`, the database walks every queue's
+    dispatches, newest first, to find this queue's: all of the history, for a queue with none.)
+    On PostgreSQL a LATERAL join, one plan for every target; SQLite has none: a UNION of one
+    query a target (which PostgreSQL took 4 to 7 ms to plan for 28 targets)."""
+    pks = [pk for here in targets.values() for pk in here]
+    last = ("SELECT r.benchmark_id, r.queued_at, r.submission_id FROM submissions_run r WHERE r.benchmark_id = {} "
+            "AND r.queued_at IS NOT NULL ORDER BY r.queued_at DESC LIMIT %s")
+    if connection.vendor == "postgresql":
+        sql = (f"SELECT last.benchmark_id, last.queued_at, s.owner_id FROM leaderboard_benchmark b CROSS JOIN "
+               f"LATERAL ({last.format('b.id')}) AS last JOIN submissions_submission s ON s.id = last.submission_id "
+               f"WHERE b.id IN ({_marks(pks)})")
+        return sql, [k - 1, *pks]
+    union = " UNION ALL ".join(f"SELECT * FROM ({last.format('%s')}) AS last_{n}" for n in range(len(pks)))
+    sql = (f"SELECT last.benchmark_id, last.queued_at, s.owner_id FROM ({union}) AS last "
+           "JOIN submissions_submission s ON s.id = last.submission_id")
+    return sql, [v for pk in pks for v in (pk, k - 1)]
 
 
 def _merge(researchers: Iterator[Item], fill: Iterator[Item], recent: list[bool], n) -> list[Item]:
@@ -186,8 +280,9 @@ class _Researchers:
     def _prefetch_untouched(self, subs) -> None:
         ask = [s for s in subs if s not in self._untouched]
         maybe = [s for s in ask if self.subs[s][2] != Submission.Status.RUNNING]  # one started: touched
-        touched = set(Run.objects.filter(submission_id__in=maybe).exclude(WAITING).order_by()
-                      .values_list("submission_id", flat=True).distinct()) if maybe else set()
+        touched = {sub for sub, in _rows(f"SELECT DISTINCT r.submission_id FROM submissions_run r WHERE "
+                                         f"r.submission_id IN ({_marks(maybe)}) AND NOT ({WAITING_SQL})",
+                                         maybe)} if maybe else set()
         self._untouched.update({s: s in maybe and s not in touched for s in ask})
 
     def _read(self, subs, upto: int) -> None:
@@ -196,10 +291,8 @@ class _Researchers:
         if not need:
             return
         limit = None if self.deep else max(upto, 2 * len(self._runs.get(need[0], ())), 4)
-        rows = read_query(need, list(self.targets), limit).values_list(
-            "submission_id", "pk", "benchmark_id", "seed", "compression")
         got = defaultdict(list)
-        for sub, pk, bench, seed, compression in rows:
+        for sub, pk, bench, seed, compression in _rows(*read_query(need, self.targets, limit)):
             got[sub].append((self.targets[bench][2], seed, compression, pk, bench))
         for sub in need:
             self._runs[sub] = sorted(got[sub])
@@ -272,11 +365,16 @@ class _Researchers:
         self._read(subs, offset + 2)
 
 
-def read_query(subs, targets, limit: int | None):
-    """The waiting runs of the submissions on the targets, each submission's first `limit`."""
-    runs = Run.objects.filter(WAITING, submission_id__in=list(subs), benchmark_id__in=list(targets))
+def read_query(subs, targets, limit: int | None) -> tuple[str, list]:
+    """The waiting runs of the submissions on the targets, each submission's first `limit` (None:
+    all), as SQL and its parameters: submission, pk, benchmark, seed, compression, unordered."""
+    where = (f"WHERE {WAITING_SQL} AND r.submission_id IN ({_marks(subs)}) "
+             f"AND r.benchmark_id IN ({_marks(targets)})")
+    params, columns = [*subs, *targets], "r.submission_id, r.id, r.benchmark_id, r.seed, r.compression"
     if limit is None:
-        return runs
-    return runs.annotate(nth=Window(RowNumber(), partition_by=[F("submission_id")],
-                                    order_by=[F("benchmark__position"), F("seed"), F("compression"), F("pk")])
-                         ).filter(nth__lte=limit)
+        return f"SELECT {columns} FROM submissions_run r {where}", params
+    return ("SELECT submission_id, id, benchmark_id, seed, compression FROM (SELECT "
+            f"{columns}, ROW_NUMBER() OVER (PARTITION BY r.submission_id "
+            "ORDER BY b.position, r.seed, r.compression, r.id) AS nth "
+            f"FROM submissions_run r JOIN leaderboard_benchmark b ON b.id = r.benchmark_id {where}) AS firsts "
+            "WHERE nth <= %s", [*params, limit])
