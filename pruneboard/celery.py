@@ -85,6 +85,26 @@ def report_capabilities(sender, **_) -> None:
     _worker_beat = WorkerBeat(sender.hostname, queues).start()
 
 
+@signals.worker_ready.connect
+def free_what_an_earlier_process_claimed(sender, **_) -> None:
+    """A run worker started again under its name (PRUNEBOARD_WORKER_NAME) frees the batch claims
+    its earlier process died with, before it takes a run (submissions.services.batch_claims_release)."""
+    import logging
+
+    from django.conf import settings
+
+    from submissions.services import batch_claims_release
+
+    queues = set(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
+    if queues <= {"control"}:
+        return
+    freed = batch_claims_release(settings.PRUNEBOARD_WORKER_NAME)
+    if freed:
+        logging.getLogger("pruneboard.dispatch").warning(
+            "%s runs claimed by an earlier process of worker %r freed for a new batch", freed,
+            settings.PRUNEBOARD_WORKER_NAME)
+
+
 @signals.worker_ready.connect  # after report_capabilities: the site sees the worker meanwhile
 def time_the_frontier(sender, **_) -> None:
     """Once per machine, before the worker takes its first run (the consumer's loop starts when

@@ -7,7 +7,6 @@ import logging
 import os
 import stat
 import tempfile
-import uuid
 from collections import OrderedDict
 from pathlib import Path
 
@@ -208,7 +207,7 @@ def _masks_for(run: Run, ctx: Context, source: StrategySource, batch: bool) -> t
         _batches.move_to_end(key)
         return kept.pop(job)
     limits = Limits.from_environment(ctx.benchmark.mask_seconds)
-    claim = uuid.uuid4().hex
+    claim = services.batch_claim_token(settings.PRUNEBOARD_WORKER_NAME)
     siblings = services.batch_claim(run, claim=claim, seconds=ctx.benchmark.task_seconds())
     outcomes = _compute(ctx, source, [job] + [(c, s) for _, c, s in siblings], window=limits.window)
     mine, kept, failed, unstarted = outcomes[0], {}, [], []

@@ -11,8 +11,8 @@ from evaluator.checks import UploadRejected
 from ..dispatch import runs_enqueue
 from .builtins import baseline_ensure
 from .frontier_timing import frontier_timing_at_start, frontier_timing_measure
-from .leases import (batch_claim, batch_give_back, batch_record_failures, batch_release, batch_start,
-                     run_heartbeat, run_start)
+from .leases import (batch_claim, batch_claim_token, batch_claims_release, batch_give_back, batch_record_failures,
+                     batch_release, batch_start, run_heartbeat, run_start)
 from .lifecycle import benchmark_requeue, submission_cancel, submission_rerun, submission_withdraw
 from .quotas import LimitExceeded, limits_check, queued_runs_check
 from .reaping import runs_reap
@@ -24,7 +24,8 @@ from .submit import method_enter, read_upload, submission_create
 
 __all__ = ["UploadRejected", "LimitExceeded", "RerunPending", "read_upload", "submission_create", "method_enter",
            "limits_check", "queued_runs_check", "baseline_ensure", "runs_enqueue", "run_start", "run_heartbeat",
-           "batch_claim", "batch_start", "batch_give_back", "batch_release", "batch_record_failures", "runs_reap", "run_record_result",
+           "batch_claim", "batch_claim_token", "batch_claims_release", "batch_start", "batch_give_back",
+           "batch_release", "batch_record_failures", "runs_reap", "run_record_result",
            "run_record_failure", "submission_refresh", "submission_cancel", "submission_rerun", "submission_withdraw",
            "benchmark_requeue", "rerun_request", "rerun_start", "rerun_record", "shared_result", "shared_source",
            "masks_keep", "result_check_record", "frontier_timing_at_start", "frontier_timing_measure"]

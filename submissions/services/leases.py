@@ -3,6 +3,7 @@ claims of a submission's sibling runs."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from datetime import timedelta
@@ -113,7 +114,31 @@ def _fail_queued_siblings(run: Run) -> int:
 # A batch: the sandbox of one run's task computes the masks of the run's queued siblings too
 # (submissions.execution). Its claim on them is the siblings' `lease_token` (the batch's own,
 # while they are still queued; `run_start` replaces it with the run's lease) until
-# `lease_expires`: no other batch computes them meanwhile.
+# `lease_expires`: no other batch computes them meanwhile. The claim starts with a digest of
+# the worker's name, so that the worker, started again under that name after its process died
+# holding the masks, frees the claims at once (`batch_claims_release`) rather than computing
+# each of those runs alone until the claims expire (the task's time limit: minutes).
+
+
+def _claimant(worker: str) -> str:
+    return hashlib.sha256(worker.encode()).hexdigest()[:8]
+
+
+def batch_claim_token(worker: str) -> str:
+    """A new batch claim of the worker named `worker` (PRUNEBOARD_WORKER_NAME): 32 characters,
+    the first 8 its name's."""
+    return _claimant(worker) + uuid.uuid4().hex[:24]
+
+
+def batch_claims_release(worker: str) -> int:
+    """At the start of a run worker: free the claims on queued runs that an earlier process of
+    the same name left (it died holding their masks), so the next batch computes them again.
+    Names are one worker's each (`serve`'s local1, local2, ...; a container's own): where two
+    live workers share one, the second's start frees the first's claims, and a run's masks may
+    be computed twice (the same masks: the run is still scored once, under its lease)."""
+    return Run.objects.filter(status=Run.Status.QUEUED, lease_token__startswith=_claimant(worker)).update(
+        lease_token="", lease_expires=None)
+
 
 def batch_claim(run: Run, *, claim: str, seconds: int) -> list[tuple[int, float, int]]:
     """Claim `run`'s queued siblings (same submission and benchmark) that no live batch holds,

@@ -148,3 +148,42 @@ def test_a_run_recorded_from_the_batch_holds_what_scoring_it_alone_gives(benchma
     alone = score_run(ctx, source, 16.0, 2, outcome.result)
     for column in ("top1", "loss", "pre_top1", "val_top1", "best_epoch", "masks_sha256", "memory_nz"):
         assert sibling.record[column] == alone[column], column
+
+
+def test_a_worker_started_again_under_its_name_batches_the_runs_its_dead_process_had_claimed(
+        alice, benchmarks, strategy_upload, counted_scoring, settings):
+    """The worker's process dies holding the masks of the siblings its batch claimed. Started
+    again under its name, it frees those claims before its first run, so the next run's sandbox
+    computes them in one batch again, not one sandbox a run until the claims expire."""
+    from types import SimpleNamespace
+
+    from pruneboard.celery import free_what_an_earlier_process_claimed
+
+    calls, _ = counted_scoring
+    starts = []
+
+    def compute(source, **kwargs):
+        starts.append(list(kwargs["jobs"]))
+        return [JobOutcome(object(), 0.5) for _ in kwargs["jobs"]]
+
+    def worker_ready(*queues):
+        free_what_an_earlier_process_claimed(SimpleNamespace(app=SimpleNamespace(amqp=SimpleNamespace(
+            queues=SimpleNamespace(consume_from={q: None for q in queues})))))
+
+    settings.PRUNEBOARD_WORKER_NAME = "box/local1"
+    submission, _ = services.submission_create(user=alice, upload=strategy_upload(), name="Mine",
+                                               benchmarks=[benchmarks["digits-mlp"]])
+    first = submission.runs.order_by("seed", "compression").first()
+    waiting = submission.runs.filter(status=Run.Status.QUEUED)
+    with mock.patch.object(runner, "compute_jobs", side_effect=compute):
+        tasks.run_evaluate.apply(args=[first.pk])
+        execution._batches.clear()  # the process dies with the masks of the 14 runs not scored
+        assert waiting.count() == 14 and not waiting.filter(lease_token="").exists()
+        assert services.batch_claims_release("box/local2") == 0  # another worker's claims stay
+        worker_ready("control")  # the control worker takes no run: it frees nothing
+        assert not waiting.filter(lease_token="").exists()
+        worker_ready("cpu", "gpu")  # box/local1 again
+        assert waiting.filter(lease_token="").count() == 14
+        run_all(submission)
+    assert [len(s) for s in starts] == [21, 14] and [len(c) for c in calls] == [7, 7, 7]
+    assert set(submission.runs.values_list("status", "attempt")) == {(Run.Status.FINISHED, 1)}
