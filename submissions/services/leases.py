@@ -133,9 +133,10 @@ def batch_claim_token(worker: str) -> str:
 def batch_claims_release(worker: str) -> int:
     """At the start of a run worker: free the claims on queued runs that an earlier process of
     the same name left (it died holding their masks), so the next batch computes them again.
-    Names are one worker's each (`serve`'s local1, local2, ...; a container's own): where two
-    live workers share one, the second's start frees the first's claims, and a run's masks may
-    be computed twice (the same masks: the run is still scored once, under its lease)."""
+    Names are one worker's each (`serve`'s local1, local2, ...; Compose's are new at each
+    start, so there nothing is freed and the claims expire): where two live workers share one,
+    the second's start frees the first's claims, and a run's masks may be computed twice (the
+    same masks: the run is still scored once, under its lease)."""
     return Run.objects.filter(status=Run.Status.QUEUED, lease_token__startswith=_claimant(worker)).update(
         lease_token="", lease_expires=None)
 
