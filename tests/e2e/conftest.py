@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -59,9 +60,7 @@ class Stack:
         """Stop the run workers as an operator does (SIGTERM: a warm shutdown, which waits for
         the run in hand), or, kill=True, at once (between tests: nothing left to check)."""
         for proc in self.workers.values():
-            if proc.poll() is None:
-                proc.kill() if kill else proc.terminate()
-                proc.wait(timeout=60)
+            _stop(proc, kill)
         self.workers.clear()
 
     def start_beat(self) -> subprocess.Popen:
@@ -71,16 +70,16 @@ class Stack:
             [sys.executable, "-m", "celery", "-A", "pruneboard", "worker", "--queues", "control",
              "--concurrency", "1", "--pool", "solo", "--hostname", f"control-{uuid.uuid4().hex[:6]}@%h",
              "--beat", "--schedule", str(self.var / "beat-schedule"), "--loglevel", "INFO"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)  # a group of its own: the beat is a child process (`_stop`)
         self.processes.append(proc)
         self.control = proc
         return proc
 
     def stop_beat(self, kill: bool = False) -> None:
         proc = getattr(self, "control", None)
-        if proc is not None and proc.poll() is None:
-            proc.kill() if kill else proc.terminate()
-            proc.wait(timeout=60)
+        if proc is not None:
+            _stop(proc, kill)
 
     def worker_logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.var.glob("worker-*.log"))
@@ -97,7 +96,8 @@ class Stack:
             [sys.executable, "-m", "celery", "-A", "pruneboard", "worker", "--queues", "cpu,gpu",
              "--concurrency", "1", "--pool", "solo", "--hostname", f"{name}@%h", "--loglevel", "INFO"],
             cwd=ROOT, env={**self.env, "PRUNEBOARD_WORKER_NAME": f"{name}@{socket.gethostname()}"},
-            stdout=log, stderr=subprocess.STDOUT)  # its runs record which worker held them
+            stdout=log, stderr=subprocess.STDOUT,  # its runs record which worker held them
+            start_new_session=True)
         self.processes.append(proc)
         self.workers[name] = proc
         return proc
@@ -121,6 +121,20 @@ class Stack:
         request = urllib.request.Request(self.url + path, headers=headers or {})
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.read()
+
+
+def _stop(proc: subprocess.Popen, kill: bool) -> None:
+    """SIGTERM the process (a Celery worker's warm shutdown stops its children too), or SIGKILL
+    its whole process group: killed alone, a control worker would leave its beat process behind."""
+    if proc.poll() is None:
+        if kill:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        else:
+            proc.terminate()
+        proc.wait(timeout=60)
 
 
 class OwnRedis:
@@ -212,6 +226,10 @@ def stack(tmp_path_factory):
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            try:  # what is left of a worker's process group (a killed control worker's beat)
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         broker.flushdb()
         if own_redis:
