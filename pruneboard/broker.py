@@ -10,10 +10,13 @@ dispatching for good. Here a queue someone else created first is simply read bac
 left in a failed transaction is rolled back before it is used again.
 
 `register()` points the `sqla` / `sqlalchemy` transport names at this one (kombu's registry of
-transport names), so every `sqla+...` broker URL gets it."""
+transport names), so every `sqla+...` broker URL gets it. `Scheduler` is the beat's, for any
+broker: a send that failed once does not stop the beat for good."""
 
 from __future__ import annotations
 
+from celery.beat import PersistentScheduler, SchedulingError
+from kombu.common import ignore_errors
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import sqlalchemy as kombu_sqla
 from sqlalchemy.exc import IntegrityError
@@ -42,3 +45,27 @@ class Transport(kombu_sqla.Transport):
 def register() -> None:
     for name in ("sqla", "sqlalchemy"):
         TRANSPORT_ALIASES[name] = f"{__name__}:Transport"
+
+
+class Scheduler(PersistentScheduler):
+    """The beat's scheduler, starting over with a fresh broker connection after a send fails.
+    Celery's keeps the producer it made first: once an error closed that producer's channel
+    (seen on the embedded default, when the beat's first send raced another process creating
+    the broker file), every later send failed ("channel disconnected") and nothing was
+    dispatched or reaped again, whatever the broker's state. The failed tick is logged as
+    before; the next one reconnects (`beat_scheduler` in pruneboard/settings.py)."""
+
+    def apply_async(self, entry, producer=None, advance=True, **kwargs):
+        try:
+            return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
+        except SchedulingError:
+            self._forget_connection()
+            raise
+
+    def _forget_connection(self) -> None:
+        """Drop the producer and its connection (as Celery's `close` does): both are made anew
+        on the next tick."""
+        self.__dict__.pop("producer", None)
+        connection = self.__dict__.pop("connection", None)
+        if connection is not None:
+            ignore_errors(connection, connection.release)

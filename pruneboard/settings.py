@@ -279,6 +279,7 @@ CELERY_BEAT_SCHEDULE = {
                       "options": {"queue": "control", "expires": PRUNEBOARD_DISPATCH_SECONDS}},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULER = "pruneboard.broker:Scheduler"  # reconnects after a failed send
 
 # `manage.py serve` (`make run`): how many run workers it starts, each a process of its own; 0
 # (the default): one per core the process may use, each with torch on cores / workers threads

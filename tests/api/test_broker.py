@@ -54,3 +54,33 @@ def test_a_failed_write_leaves_the_channel_usable(broker):
     queue.put({"task": "reap-runs"})
     assert queue.get(timeout=5).payload == {"task": "reap-runs"}
     queue.close()
+
+
+def test_the_beat_sends_again_on_the_next_tick_after_a_send_on_a_closed_channel_failed(broker, tmp_path):
+    """The beat's first send closed its channel (a race on a fresh broker file): Celery's scheduler
+    kept that producer and every later tick failed, so nothing was dispatched again. Ours makes a
+    new connection on the next tick, and the message reaches the broker."""
+    from celery.beat import SchedulingError
+
+    from pruneboard.broker import Scheduler
+    from pruneboard.celery import app
+
+    path, connection = broker
+    saved = app.conf.broker_url, app.conf.broker_write_url
+    app.conf.broker_url = app.conf.broker_write_url = f"sqla+sqlite:///{path}"
+    try:
+        scheduler = Scheduler(app=app, schedule_filename=str(tmp_path / "beat-schedule"))
+        entry = scheduler.Entry(name="dispatch-runs", task="submissions.tasks.runs_dispatch", schedule=1,
+                                options={"queue": "control"}, app=app)
+        dead = scheduler.producer
+        dead.channel.close()  # what the failed race left
+        with pytest.raises(SchedulingError, match="channel disconnected"):
+            scheduler.apply_async(entry, producer=dead, advance=False)  # as a tick applies an entry
+        scheduler.apply_async(entry, producer=scheduler.producer, advance=False)  # the next tick
+        scheduler.close()
+    finally:
+        app.conf.broker_url, app.conf.broker_write_url = saved
+    with closing(sqlite3.connect(path)) as db:
+        sent = db.execute("SELECT count(*) FROM kombu_message m JOIN kombu_queue q ON q.id = m.queue_id "
+                          "WHERE q.name = 'control'").fetchone()[0]
+    assert sent == 1  # the second tick's; the first never left
