@@ -4,10 +4,8 @@ them with the local plotly.js (`Plotly.newPlot(el, fig.data, fig.layout)`)."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import math
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 
 import pandas as pd
 

@@ -73,6 +73,11 @@ def note_the_message_is_held(request, **_) -> None:
 _worker_beat = None
 
 
+def _consumed(sender) -> list[str]:
+    """The queues the starting worker consumes (`--queues`; all of the app's without it)."""
+    return list(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
+
+
 @signals.worker_ready.connect
 def report_capabilities(sender, **_) -> None:
     """The worker's heartbeat row (submissions.capabilities): its queues, device and the
@@ -81,7 +86,7 @@ def report_capabilities(sender, **_) -> None:
     global _worker_beat
     from submissions.capabilities import WorkerBeat
 
-    queues = list(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
+    queues = _consumed(sender)
     _worker_beat = WorkerBeat(sender.hostname, queues).start()
 
 
@@ -95,8 +100,7 @@ def free_what_an_earlier_process_claimed(sender, **_) -> None:
 
     from submissions.services import batch_claims_release
 
-    queues = set(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
-    if queues <= {"control"}:
+    if set(_consumed(sender)) <= {"control"}:
         return
     freed = batch_claims_release(settings.PRUNEBOARD_WORKER_NAME)
     if freed:
@@ -112,7 +116,7 @@ def time_the_frontier(sender, **_) -> None:
     seconds per benchmark, logged; skipped where stored, never raising)."""
     from submissions.services import frontier_timing_at_start
 
-    queues = list(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
+    queues = _consumed(sender)
     frontier_timing_at_start(queues=queues, hostname=sender.hostname)
 
 

@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .models import Rerun, Run, Submission
-from .queue_order import WAITING, Item, head, heads, main_queries, targets_by_queue
+from .queue_order import WAITING, Item, head, heads, main_queries, sql_rows, targets_by_queue
 
 log = logging.getLogger(__name__)
 MAIN_QUERY = main_queries  # what benchmarks/dispatch_tick.py EXPLAINs
@@ -50,12 +50,6 @@ def waiting(queue: str) -> list[Item]:
     return head(queue)
 
 
-def _sql(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
 # The tick's two small queries are written in SQL, as the head's are (submissions.queue_order):
 # built with the ORM (annotations with filters, subqueries) they took about 15 ms of Python a
 # tick, five times what the database took to answer them (benchmarks/dispatch_tick.py).
@@ -74,8 +68,8 @@ def _queues_waiting() -> list[str]:
            f"JOIN {SUBMISSION} s ON s.id = r.submission_id WHERE r.benchmark_id = b.id AND r.status = %s "
            f"AND r.queued_at IS NULL AND s.status <> %s) OR EXISTS (SELECT 1 FROM {RERUN} x "
            f"JOIN {RUN} r ON r.id = x.run_id WHERE r.benchmark_id = b.id AND x.status = %s AND x.queued_at IS NULL)")
-    return sorted(queue for queue, in _sql(sql, [Run.Status.QUEUED, Submission.Status.CANCELLED,
-                                                  Rerun.Status.QUEUED]))
+    return sorted(queue for queue, in sql_rows(sql, [Run.Status.QUEUED, Submission.Status.CANCELLED,
+                                                      Rerun.Status.QUEUED]))
 
 
 def _targets(queue: str) -> list[int]:
@@ -102,17 +96,18 @@ def _rooms() -> dict[str, int]:
     0)`). Busy: the runs' distinct lease tokens (a batch holds its runs by one) and the re-runs
     started; in the broker: the runs and re-runs sent, not started (a cancelled submission's
     runs not counted)."""
+    benchmarks = _benchmark_table()
     sql = (f"SELECT b.queue, COUNT(DISTINCT CASE WHEN r.status = %s THEN r.lease_token END), "
            f"COUNT(CASE WHEN r.status = %s AND s.status <> %s THEN 1 END) FROM {RUN} r "
-           f"JOIN {_benchmark_table()} b ON b.id = r.benchmark_id JOIN {SUBMISSION} s ON s.id = r.submission_id "
+           f"JOIN {benchmarks} b ON b.id = r.benchmark_id JOIN {SUBMISSION} s ON s.id = r.submission_id "
            f"WHERE r.status = %s OR (r.status = %s AND r.queued_at IS NOT NULL) GROUP BY b.queue "
            f"UNION ALL SELECT b.queue, COUNT(x.started), COUNT(CASE WHEN x.started IS NULL THEN 1 END) "
-           f"FROM {RERUN} x JOIN {RUN} r ON r.id = x.run_id JOIN {_benchmark_table()} b ON b.id = r.benchmark_id "
+           f"FROM {RERUN} x JOIN {RUN} r ON r.id = x.run_id JOIN {benchmarks} b ON b.id = r.benchmark_id "
            f"WHERE x.status = %s AND (x.started IS NOT NULL OR x.queued_at IS NOT NULL) GROUP BY b.queue")
     running, queued = Run.Status.RUNNING, Run.Status.QUEUED
     counts = defaultdict(lambda: [0, 0])  # queue: [busy, in the broker]
-    for queue, busy, in_broker in _sql(sql, [running, queued, Submission.Status.CANCELLED, running, queued,
-                                             Rerun.Status.QUEUED]):
+    for queue, busy, in_broker in sql_rows(sql, [running, queued, Submission.Status.CANCELLED, running, queued,
+                                                 Rerun.Status.QUEUED]):
         counts[queue][0] += busy
         counts[queue][1] += in_broker
     return {queue: _room(busy, in_broker) for queue, (busy, in_broker) in counts.items()}
@@ -273,12 +268,11 @@ def _any_stale(stale) -> bool:
     `run_in_broker` (and the few re-runs): most ticks find none, and skip the rest of the check
     (its two grouped queries, the broker's counts)."""
     at = connection.ops.adapt_datetimefield_value(stale)
-    sql = ("SELECT EXISTS (SELECT 1 FROM submissions_run WHERE status = 'queued' AND queued_at IS NOT NULL "
-           "AND queued_at < %s) OR EXISTS (SELECT 1 FROM submissions_rerun WHERE status = 'queued' "
-           "AND queued_at IS NOT NULL AND queued_at < %s AND started IS NULL)")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [at, at])
-        return bool(cursor.fetchone()[0])
+    sql = (f"SELECT EXISTS (SELECT 1 FROM {RUN} WHERE status = %s AND queued_at IS NOT NULL AND queued_at < %s) "
+           f"OR EXISTS (SELECT 1 FROM {RERUN} WHERE status = %s AND queued_at IS NOT NULL AND queued_at < %s "
+           "AND started IS NULL)")
+    [(found,)] = sql_rows(sql, [Run.Status.QUEUED, at, Rerun.Status.QUEUED, at])
+    return bool(found)
 
 
 def runs_enqueue(runs) -> None:

@@ -109,7 +109,8 @@ def heads(wanted: dict[str, int | None], targets: dict[str, dict]) -> dict[str, 
     return out
 
 
-def _rows(sql: str, params: list) -> list[tuple]:
+def sql_rows(sql: str, params: list) -> list[tuple]:
+    """The rows of one SQL query (the dispatcher's tick is written in SQL: see above)."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -137,7 +138,7 @@ def _waiting_submissions(targets: dict[str, dict]) -> dict[str, dict[int, tuple]
             f"AND r.benchmark_id IN ({_marks(targets[queue])}))")
         params += [*Submission.FINAL, min(targets[queue]), max(targets[queue]), *targets[queue]]
     out = {queue: {} for queue in queues}
-    for n, pk, owner, created, status in _rows(" UNION ALL ".join(branches), params):
+    for n, pk, owner, created, status in sql_rows(" UNION ALL ".join(branches), params):
         out[queues[n]][pk] = (owner, _aware(created), status)
     return out
 
@@ -190,7 +191,7 @@ def _fill_in(queue, targets, builtins, reruns, n) -> Iterator[Item]:
         yield Item("rerun", pk, queue, targets[bench][0], True, None, (0, created, pk))
     if not builtins:
         return
-    for pk, bench, sub, seed, compression, rank, position in _rows(*fill_in_query(targets, builtins, n)):
+    for pk, bench, sub, seed, compression, rank, position in sql_rows(*fill_in_query(targets, builtins, n)):
         yield Item("run", pk, queue, targets[bench][0], True, None, (1, rank, seed, position, sub, compression, pk))
 
 
@@ -202,7 +203,7 @@ def _recent(targets: dict[str, dict]) -> dict[str, list[bool]]:
         return out
     queue_of = {pk: queue for queue, here in targets.items() for pk in here}
     last = defaultdict(list)
-    for bench, at, owner in sorted(_rows(*_recent_query(targets, k)), key=lambda row: row[1], reverse=True):
+    for bench, at, owner in sorted(sql_rows(*_recent_query(targets, k)), key=lambda row: row[1], reverse=True):
         last[queue_of[bench]].append(owner)
     for queue in targets:
         out[queue] = [owner is None for owner in reversed(last[queue][:k - 1])]
@@ -280,7 +281,7 @@ class _Researchers:
     def _prefetch_untouched(self, subs) -> None:
         ask = [s for s in subs if s not in self._untouched]
         maybe = [s for s in ask if self.subs[s][2] != Submission.Status.RUNNING]  # one started: touched
-        touched = {sub for sub, in _rows(f"SELECT DISTINCT r.submission_id FROM submissions_run r WHERE "
+        touched = {sub for sub, in sql_rows(f"SELECT DISTINCT r.submission_id FROM submissions_run r WHERE "
                                          f"r.submission_id IN ({_marks(maybe)}) AND NOT ({WAITING_SQL})",
                                          maybe)} if maybe else set()
         self._untouched.update({s: s in maybe and s not in touched for s in ask})
@@ -292,7 +293,7 @@ class _Researchers:
             return
         limit = None if self.deep else max(upto, 2 * len(self._runs.get(need[0], ())), 4)
         got = defaultdict(list)
-        for sub, pk, bench, seed, compression in _rows(*read_query(need, self.targets, limit)):
+        for sub, pk, bench, seed, compression in sql_rows(*read_query(need, self.targets, limit)):
             got[sub].append((self.targets[bench][2], seed, compression, pk, bench))
         for sub in need:
             self._runs[sub] = sorted(got[sub])
